@@ -1,0 +1,36 @@
+# Two commands for a new user: `make run` and `make test`.
+# The venv is rebuilt only when the dependency files change (stamp file).
+PYTHON ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+KEICAST := $(VENV)/bin/keicast
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export GX_ANALYTICS_ENABLED ?= false
+export DO_NOT_TRACK ?= 1
+
+.PHONY: run test lint bench clean browser
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(KEICAST) run
+
+test: $(STAMP) browser
+	$(VENV)/bin/pytest -q
+
+# The report's browser test needs Debian's chromium + chromedriver; install them when missing.
+browser:
+	@bash .ci/install-browser
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/bench_montecarlo.py
+
+clean:
+	rm -rf $(VENV) data/keicast.duckdb* reports exports .pytest_cache

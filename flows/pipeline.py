@@ -1,0 +1,186 @@
+"""The keicast pipeline as a Prefect flow: one task per step, each calling models/ or a keicast module.
+
+    load evidence -> gate history -> calibrate analogs -> gate calibration -> assemble assumptions
+    -> gate assumptions -> fit baseline market -> simulate scenarios (Monte Carlo chunks) -> sensitivity
+    -> gate forecasts -> commit (one transaction) -> publish report and exports
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from keicast import gates, warehouse
+from keicast.assumptions import assemble, register_frame, scenario_spec
+from keicast.calibration import adoption_refinements, calibrate_analogs
+from keicast.config import Settings, load_settings
+from keicast.errors import GateFailed
+from keicast.evidence import load_history, series
+from models import baseline, montecarlo, sensitivity
+from models.scenario import ScenarioSpec, base_buyer_price
+
+
+def new_run_id() -> str:
+    """Sortable, unique run id: UTC time plus 6 random hex digits."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    model: str
+    backtests: pd.DataFrame
+    paths: np.ndarray
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def load_evidence(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read the reference history (series, year, value, unit) and its source notes."""
+    return load_history(settings.run.reference_dir)
+
+
+@task(cache_policy=NO_CACHE)
+def gate(stage: str, frames: dict[str, pd.DataFrame], settings: Settings, run_id: str,
+         results: list[pd.DataFrame]) -> pd.DataFrame:
+    """Validate a stage; on failure record the run as failed_gate and raise GateFailed."""
+    docs = settings.run.reports_dir / "data_docs"
+    checked = gates.check(stage, frames, gates.parameters(settings.config), docs)
+    results.append(checked)
+    failed = checked[~checked.success]
+    if not failed.empty:
+        failures = [{"expectation": f"{r.suite}: {r.check_name}", "column": r.column, "observed": r.observed}
+                    for r in failed.itertuples()]
+        raise GateFailed(stage, failures, str(gates.docs_index(docs)))
+    get_run_logger().info("gate %s passed (%d expectations)", stage, len(checked))
+    return checked
+
+
+@task(cache_policy=NO_CACHE)
+def calibrate(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Bass fits to the analog series."""
+    cal = settings.config.calibration
+    return calibrate_analogs(history, cal.analogs, cal.form, cal.refine_with)
+
+
+@task(cache_policy=NO_CACHE)
+def assemble_assumptions(settings: Settings, fits: pd.DataFrame) -> pd.DataFrame:
+    """One row per scenario x key after calibration refinement and overrides."""
+    refinements = adoption_refinements(fits, settings.register)
+    return assemble(settings.register, settings.config, settings.scenarios, settings.overrides, refinements)
+
+
+@task(cache_policy=NO_CACHE)
+def fit_baseline(history: pd.DataFrame, settings: Settings) -> Baseline:
+    """Backtest the candidates, choose one, and simulate market paths over the horizon."""
+    cfg, run = settings.config.baseline, settings.run
+    y = series(history, cfg.series)
+    y = y[y.index < run.horizon.start]
+    backtests = baseline.rolling_origin_backtest(y, max_horizon=cfg.max_horizon, min_train=cfg.min_train)
+    model = baseline.select_model(backtests) if cfg.model == "auto" else cfg.model
+    backtests = backtests.assign(series=cfg.series, selected=backtests.model == model)
+    horizon = run.horizon.end - int(y.index.max())
+    paths = baseline.simulate_paths(y.to_numpy(), model, horizon, run.market_paths, run.seed)
+    return Baseline(model, backtests, paths[:, -(run.horizon.end - run.horizon.start + 1):])
+
+
+@task(cache_policy=NO_CACHE)
+def simulate_chunk(spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray, size: int, seed: int,
+                   chunk: int) -> montecarlo.ChunkSummary:
+    """One Monte Carlo chunk of one scenario."""
+    return montecarlo.simulate_chunk(spec, paths, years, size, seed, chunk)
+
+
+@task(cache_policy=NO_CACHE)
+def analyse_sensitivity(spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray, settings: Settings) -> pd.DataFrame:
+    """Tornado and Sobol indices of cumulative kei sales over the headline window."""
+    run = settings.run
+    median_market = np.median(paths, axis=0)
+    window = tuple(run.headline_window)
+    swings = sensitivity.tornado(spec, median_market, years, window).assign(method="tornado")
+    sobol = sensitivity.sobol_indices(spec, median_market, years, window, run.sobol_base_samples, run.seed)
+    return pd.concat([swings, sobol.assign(method="sobol")], ignore_index=True).assign(scenario=spec.name)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def commit(settings: Settings, run_id: str, outputs: dict[str, pd.DataFrame], snapshot: dict[str, pd.DataFrame]):
+    """Write the run's outputs and mark it succeeded, in one transaction."""
+    warehouse.commit_run(settings.run.warehouse, run_id, outputs, snapshot, settings.run.lock_timeout_seconds)
+
+
+@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[2])
+def publish(settings: Settings, run_id: str) -> Path:
+    """Render the report and exports, then switch reports/latest and exports/latest to them."""
+    from keicast.publish import publish_run
+
+    return publish_run(settings, run_id)
+
+
+def run_pipeline(settings: Settings, run_id: str) -> str:
+    """The pipeline's steps for validated settings (called inside the flow)."""
+    run = settings.run
+    years = np.arange(run.horizon.start, run.horizon.end + 1)
+    gate_results: list[pd.DataFrame] = []
+    try:
+        history, history_sources = load_evidence(settings)
+        required = [settings.config.baseline.series, *settings.config.calibration.refine_with]
+        gate("history", gates.history_frames(history, required), settings, run_id, gate_results)
+        fits, curves = calibrate(history, settings)
+        gate("calibration", {"calibration": fits}, settings, run_id, gate_results)
+        table = assemble_assumptions(settings, fits)
+        specs = [scenario_spec(name, settings.config, table) for name in settings.scenarios]
+        prices = {spec.name: base_buyer_price(spec) for spec in specs}
+        gate("assumptions", gates.assumption_frames(table, prices), settings, run_id, gate_results)
+        market = fit_baseline(history, settings)
+        sizes = montecarlo.chunk_sizes(run.draws, run.chunk_size)
+        futures = {spec.name: [simulate_chunk.submit(spec, market.paths, years, size, run.seed, i)
+                               for i, size in enumerate(sizes)] for spec in specs}
+        sens = [analyse_sensitivity.submit(spec, market.paths, years, settings) for spec in specs]
+        forecasts = pd.concat([montecarlo.combine_chunks(name, years, [f.result() for f in fs])
+                               for name, fs in futures.items()], ignore_index=True)
+        sensitivity_table = pd.concat([f.result() for f in sens], ignore_index=True)
+        gate("forecasts", gates.forecast_frames(forecasts, table, run.horizon.start), settings, run_id, gate_results)
+    except GateFailed as failure:
+        warehouse.fail_run(run.warehouse, run_id, "failed_gate", str(failure), pd.concat(gate_results),
+                           run.lock_timeout_seconds)
+        raise
+    outputs = {
+        "assumptions": table, "forecasts": forecasts, "backtests": market.backtests, "calibration": fits,
+        "calibration_fit": curves, "sensitivity": sensitivity_table, "gate_results": pd.concat(gate_results),
+    }
+    sources = pd.DataFrame([s.model_dump() for s in settings.register.sources]).rename(columns={"id": "source_id"})
+    snapshot = {"sources": sources, "history": history, "history_sources": history_sources}
+    commit(settings, run_id, outputs, snapshot)
+    publish(settings, run_id)
+    return run_id
+
+
+@flow(name="keicast-pipeline", log_prints=True)
+def keicast_pipeline(
+    config_path: str = "config.yaml",
+    scenarios: list[str] | None = None,
+    sets: list[str] | None = None,
+    draws: int | None = None,
+    seed: int | None = None,
+    run_id: str | None = None,
+) -> str:
+    """Forecast kei-car demand for the configured scenarios and publish the run. Returns the run id."""
+    settings = load_settings(config_path, scenarios, sets, draws, seed)
+    run_id = run_id or new_run_id()
+    run = settings.run
+    with warehouse.run_lock(run.warehouse, run.lock_timeout_seconds):
+        warehouse.begin_run(run.warehouse, run_id, settings, str(flow_run.get_id() or ""), run.lock_timeout_seconds)
+        try:
+            return run_pipeline(settings, run_id)
+        except GateFailed:
+            raise
+        except BaseException as exc:
+            warehouse.fail_run(run.warehouse, run_id, "failed", f"{exc.__class__.__name__}: {exc}", None,
+                               run.lock_timeout_seconds)
+            raise

@@ -1,0 +1,75 @@
+"""Assemble the run's assumption tables: one row per scenario x key, after refinement and overrides."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from keicast.config import AssumptionOverride, Config
+from keicast.evidence import Register
+from models.scenario import Range, ScenarioSpec
+
+COLUMNS = ["scenario", "key", "value", "low", "high", "unit", "kind", "domain", "source_id", "source", "quote",
+           "use", "rationale", "overridden", "override_origin"]
+
+
+def _source_text(register: Register, key: str) -> tuple[str | None, str, str | None]:
+    a = register.assumptions[key]
+    if a.kind != "article":
+        return None, a.provenance(), None
+    ev = a.evidence[0]
+    s = register.source(ev.source)
+    described = ", ".join(x for x in (s.publisher, f"'{s.headline}'" if s.headline else None, s.date) if x)
+    return s.id, f"{s.file}" + (f" ({described})" if described else ""), ev.quote
+
+
+def register_frame(register: Register) -> pd.DataFrame:
+    """The register as a table of base values (no scenario, no overrides)."""
+    rows = []
+    for key, a in register.assumptions.items():
+        source_id, source, quote = _source_text(register, key)
+        rows.append({
+            "scenario": "*", "key": key, "value": a.value, "low": a.range_low, "high": a.range_high,
+            "unit": a.unit, "kind": a.kind, "domain": a.domain, "source_id": source_id, "source": source, "quote": quote,
+            "use": a.use, "rationale": a.rationale if a.kind in ("article", "literature") else None,
+            "overridden": False, "override_origin": None,
+        })
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _apply(row: dict, ov: AssumptionOverride) -> dict:
+    low = ov.value if ov.low is None else ov.low
+    high = ov.value if ov.high is None else ov.high
+    return {**row, "value": ov.value, "low": low, "high": high, "overridden": True,
+            "override_origin": ov.origin, "rationale": ov.rationale or row["rationale"],
+            "kind": row["kind"] if ov.origin == "calibration" else "analyst"}
+
+
+def assemble(
+    register: Register, config: Config, scenarios: tuple[str, ...], overrides: tuple[AssumptionOverride, ...],
+    refinements: tuple[AssumptionOverride, ...] = (),
+) -> pd.DataFrame:
+    """Assumption rows per scenario, applying refinements, then config, then --set (later wins).
+
+    An override that gives only a value fixes the assumption (low = high = value); give low/high in
+    config.yaml to keep it uncertain.
+    """
+    base = register_frame(register).set_index("key")
+    frames = []
+    for name in scenarios:
+        rows = {key: row.to_dict() | {"key": key, "scenario": name} for key, row in base.iterrows()}
+        ordered = list(refinements) + [o for o in overrides if o.origin != "--set"] + [o for o in overrides if o.origin == "--set"]
+        for ov in ordered:
+            if ov.scenario in ("*", name):
+                rows[ov.key] = _apply(rows[ov.key], ov)
+        frames.append(pd.DataFrame(list(rows.values()), columns=COLUMNS))
+    table = pd.concat(frames, ignore_index=True)
+    return table.astype({"value": float, "low": float, "high": float, "overridden": bool})
+
+
+def scenario_spec(name: str, config: Config, table: pd.DataFrame) -> ScenarioSpec:
+    """The kernel's view of one scenario from its assumption rows."""
+    sc = config.scenarios[name]
+    rows = table[table.scenario == name].set_index("key")
+    ranges = {key: Range(float(r.low), float(r.value), float(r.high)) for key, r in rows.iterrows()}
+    return ScenarioSpec(name=name, launch_year=sc.launch_year, imported=sc.production == "import",
+                        road_access=sc.road_access, ranges=ranges)

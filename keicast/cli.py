@@ -1,0 +1,345 @@
+"""The keicast command line. The one place that maps errors to exit codes:
+0 success, 2 invalid configuration or usage, 3 a data-quality gate failed, 1 anything else."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from keicast.errors import ConfigError, KeicastError, Problem
+
+app = typer.Typer(help="Forecast US demand for Japanese-style kei cars under policy scenarios.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+sources_app = typer.Typer(help="The evidence register's article sources.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+out = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Path to config.yaml.")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override an assumption: KEY=VALUE (repeatable).")]
+ScenarioOpt = Annotated[list[str] | None, typer.Option("--scenario", "-s", help="Scenario to run (repeatable).")]
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _quiet_environment() -> None:
+    for name, value in (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("GX_ANALYTICS_ENABLED", "false"),
+                        ("DO_NOT_TRACK", "1"), ("PREFECT_LOGGING_LEVEL", os.environ.get("PREFECT_LOGGING_LEVEL",
+                                                                                         "WARNING"))):
+        os.environ.setdefault(name, value)
+
+
+def guarded(fn):
+    """Run a command, turning keicast's errors into a message and their exit code (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except KeicastError as exc:
+            err.print(f"[bold red]keicast:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            err.print("keicast: interrupted")
+            raise typer.Exit(1) from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: message, exit 1
+            if os.environ.get("KEICAST_DEBUG"):
+                raise
+            err.print(f"keicast: unexpected error: {exc.__class__.__name__}: {exc} (set KEICAST_DEBUG=1 for a traceback)",
+                      markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def emit(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
+    """Print a frame as a rich table, CSV or JSON records."""
+    if fmt is Format.json:
+        sys.stdout.write(frame.to_json(orient="records", indent=2, date_format="iso") + "\n")
+    elif fmt is Format.csv:
+        sys.stdout.write(frame.to_csv(index=False))
+    else:
+        table = Table(title=title, show_lines=False, header_style="bold")
+        for col in frame.columns:
+            table.add_column(str(col), overflow="fold")
+        for row in frame.itertuples(index=False):
+            table.add_row(*["" if pd.isna(v) else (f"{v:,.6g}" if isinstance(v, float) else str(v)) for v in row])
+        out.print(table)
+
+
+# ---------------------------------------------------------------------------------------------- run
+@app.command()
+@guarded
+def run(
+    config: ConfigOpt = Path("config.yaml"),
+    scenario: ScenarioOpt = None,
+    set_: SetOpt = None,
+    draws: Annotated[int | None, typer.Option("--draws", help="Monte Carlo draws per scenario.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+) -> None:
+    """Run the pipeline: assumptions -> gates -> forecasts -> report."""
+    from keicast.config import load_settings
+
+    _quiet_environment()
+    settings = load_settings(config, scenario, set_, draws, seed)  # exit 2 before any server starts
+    from flows.pipeline import keicast_pipeline, new_run_id
+
+    run_id = new_run_id()
+    err.print(f"keicast: run {run_id}: {len(settings.scenarios)} scenario(s), {settings.run.draws:,} draws each")
+    keicast_pipeline(config_path=str(config), scenarios=list(settings.scenarios), sets=list(set_ or []),
+                     draws=draws, seed=seed, run_id=run_id)
+    report = settings.run.reports_dir / run_id / "index.html"
+    out.print(f"run {run_id} succeeded; report: {report}")
+
+
+@app.command()
+@guarded
+def validate(config: ConfigOpt = Path("config.yaml"), set_: SetOpt = None) -> None:
+    """Validate config.yaml and run the input gates (history, calibration, assumptions) without forecasting."""
+    from keicast import gates
+    from keicast.assumptions import scenario_spec
+    from keicast.errors import GateFailed
+    from models.scenario import base_buyer_price
+
+    _quiet_environment()
+    settings, history, fits, table = _assumption_table(config, set_, None)
+    required = [settings.config.baseline.series, *settings.config.calibration.refine_with]
+    prices = {n: base_buyer_price(scenario_spec(n, settings.config, table)) for n in settings.scenarios}
+    docs = settings.run.reports_dir / "data_docs"
+    params = gates.parameters(settings.config)
+    results = pd.concat([
+        gates.check("history", gates.history_frames(history, required), params, docs),
+        gates.check("calibration", {"calibration": fits}, params, docs),
+        gates.check("assumptions", gates.assumption_frames(table, prices), params, docs),
+    ], ignore_index=True)
+    failed = results[~results.success]
+    out.print(f"config {config}: valid; {len(results)} expectations checked, {len(failed)} failed")
+    if not failed.empty:
+        raise GateFailed("inputs", [{"expectation": f"{r.suite}: {r.check_name}", "column": r.column,
+                                     "observed": r.observed} for r in failed.itertuples()], str(gates.docs_index(docs)))
+
+
+def _assumption_table(config: Path, sets: list[str] | None, scenarios: list[str] | None):
+    from keicast.assumptions import assemble
+    from keicast.calibration import adoption_refinements, calibrate_analogs
+    from keicast.config import load_settings
+    from keicast.evidence import load_history
+
+    settings = load_settings(config, scenarios, sets)
+    history, _ = load_history(settings.run.reference_dir)
+    cal = settings.config.calibration
+    fits, _ = calibrate_analogs(history, cal.analogs, cal.form, cal.refine_with)
+    table = assemble(settings.register, settings.config, settings.scenarios, settings.overrides,
+                     adoption_refinements(fits, settings.register))
+    return settings, history, fits, table
+
+
+@app.command()
+@guarded
+def assumptions(
+    config: ConfigOpt = Path("config.yaml"),
+    scenario: ScenarioOpt = None,
+    set_: SetOpt = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    run_id: Annotated[str | None, typer.Option("--run", help="Show a stored run's table instead.")] = None,
+) -> None:
+    """The assumption table (one row per scenario x key) with values, ranges, sources and quotes."""
+    if run_id:
+        from keicast import warehouse
+        from keicast.config import load_settings
+
+        settings = load_settings(config)
+        table = warehouse.query(settings.run.warehouse, "select * from assumptions where run_id = ?", [run_id])
+        if table.empty:
+            raise ConfigError([Problem("--run", "", run_id, "a run id in the warehouse (see `keicast runs`)")])
+        if scenario:
+            table = table[table.scenario.isin(scenario)]
+    else:
+        _, _, _, table = _assumption_table(config, set_, scenario)
+    if fmt is Format.table:
+        emit(table[["scenario", "key", "value", "low", "high", "unit", "kind", "override_origin"]], fmt, "assumptions")
+    else:
+        emit(table, fmt)
+
+
+@sources_app.command("verify")
+@guarded
+def sources_verify(
+    articles: Annotated[Path, typer.Option("--articles", help="Folder with the article texts.")] = Path("../shared/seeds"),
+    register: Annotated[Path, typer.Option("--register")] = Path("data/register.yaml"),
+) -> None:
+    """Check that every quote occurs in its article and contains its figure."""
+    from keicast.evidence import load_register, verify_quotes
+
+    if not articles.is_dir():
+        raise ConfigError([Problem("--articles", "", str(articles), "an existing folder of article texts")])
+    checks = verify_quotes(load_register(register), articles)
+    bad = [c for c in checks if not c.ok]
+    for c in bad:
+        err.print(f"  - {c.key} ({c.source}): {c.reason} [figure {c.figure!r}]", markup=False)
+    out.print(f"{len(checks) - len(bad)}/{len(checks)} quotes verified against {articles}")
+    if bad:
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------------------------- models
+@app.command()
+@guarded
+def calibrate(
+    series_csv: Annotated[Path, typer.Argument(help="CSV of adoptions per period: 'year,value' or one value column.")],
+    form: Annotated[str, typer.Option("--form", help="pdf: m f(t); increments: m [F(t) - F(t-1)].")] = "increments",
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """Fit a Bass model to an adoption series by nonlinear least squares."""
+    from models.diffusion import BassFit
+
+    if form not in ("pdf", "increments"):
+        raise ConfigError([Problem("--form", "", form, "'pdf' or 'increments'")])
+    t, y = _read_adoptions(series_csv)
+    try:
+        fit = BassFit(form).fit(y, t)
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError([Problem(str(series_csv), "", f"{len(y)} values", str(exc))]) from None
+    rows = pd.DataFrame({
+        "parameter": ["p", "q", "m"], "estimate": [fit.p_, fit.q_, fit.m_],
+        "std_error": [fit.se_["p"], fit.se_["q"], fit.se_["m"]],
+    })
+    stats = {"form": form, "n": fit.n_, "df": fit.df_, "residual_standard_error": fit.rse_, "ssr": fit.ssr_,
+             "r_squared": fit.r2_, "aic": fit.aic_, "converged": fit.converged_, "at_bound": fit.at_bound_}
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps({"parameters": rows.to_dict("records"), **stats}, indent=2) + "\n")
+    elif fmt is Format.csv:
+        sys.stdout.write(rows.to_csv(index=False))
+    else:
+        emit(rows, fmt, f"Bass fit ({form}) to {series_csv}")
+        out.print(f"Residual standard error: {fit.rse_:,.6g} on {fit.df_} degrees of freedom; "
+                  f"R² = {fit.r2_:.4f}; AIC = {fit.aic_:.2f}; converged: {fit.converged_}"
+                  + (f" (on bound: {', '.join(fit.at_bound_)})" if fit.at_bound_ else ""))
+
+
+def _read_adoptions(path: Path):
+    import numpy as np
+
+    if not path.is_file():
+        raise ConfigError([Problem(str(path), "", str(path), "an existing CSV file")])
+    try:
+        frame = pd.read_csv(path, comment="#")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise ConfigError([Problem(str(path), "", "(unparseable)", f"a CSV file ({exc})")]) from None
+    numeric = frame.apply(pd.to_numeric, errors="coerce")
+    if "value" in frame.columns:
+        y = numeric["value"]
+        t = numeric["year"] - numeric["year"].min() + 1 if "year" in frame.columns else None
+    elif numeric.shape[1] == 1:
+        y, t = numeric.iloc[:, 0], None
+    else:
+        raise ConfigError([Problem(str(path), "columns", list(frame.columns), "a 'value' column (and optionally 'year')")])
+    if y.isna().any():
+        raise ConfigError([Problem(str(path), "value", "non-numeric entries", "numbers in every row")])
+    return (None if t is None else t.to_numpy(dtype=float)), y.to_numpy(dtype=float) if len(y) else np.array([])
+
+
+@app.command()
+@guarded
+def backtest(config: ConfigOpt = Path("config.yaml"), fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table) -> None:
+    """Rolling-origin skill of the baseline market models against naive benchmarks, horizons 1..5."""
+    from keicast.config import load_settings
+    from keicast.evidence import load_history, series
+    from models import baseline
+
+    settings = load_settings(config)
+    cfg = settings.config.baseline
+    history, _ = load_history(settings.run.reference_dir)
+    y = series(history, cfg.series)
+    y = y[y.index < settings.run.horizon.start]
+    scores = baseline.rolling_origin_backtest(y, max_horizon=cfg.max_horizon, min_train=cfg.min_train)
+    chosen = baseline.select_model(scores) if cfg.model == "auto" else cfg.model
+    scores = scores.assign(selected=scores.model == chosen)
+    emit(scores, fmt, f"rolling-origin backtest of {cfg.series} (selected: {chosen})")
+
+
+# ---------------------------------------------------------------------------------------------- results
+@app.command()
+@guarded
+def runs(config: ConfigOpt = Path("config.yaml"), fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+         limit: int = 20) -> None:
+    """Run history: status, duration and overrides."""
+    from keicast import warehouse
+    from keicast.config import load_settings
+
+    settings = load_settings(config)
+    frame = warehouse.query(
+        settings.run.warehouse,
+        "select run_id, status, started_at, finished_at, "
+        "round(date_diff('millisecond', started_at, finished_at) / 1000.0, 1) as seconds, draws, seed, "
+        "overrides, message from runs order by started_at desc limit ?", [limit])
+    emit(frame, fmt, "runs")
+
+
+@app.command()
+@guarded
+def report(run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest successful run).")] = None,
+           config: ConfigOpt = Path("config.yaml")) -> None:
+    """Print the path of a run's report, regenerating it if it is missing."""
+    from keicast import warehouse
+    from keicast.config import load_settings
+    from keicast.publish import publish_run
+
+    settings = load_settings(config)
+    done = warehouse.succeeded_runs(settings.run.warehouse)
+    if done.empty:
+        raise KeicastError("no successful run yet: run `keicast run` first")
+    run_id = run_id or done.run_id.iloc[0]
+    if run_id not in set(done.run_id):
+        raise ConfigError([Problem("RUN_ID", "", run_id, "the id of a successful run (see `keicast runs`)")])
+    path = settings.run.reports_dir / run_id / "index.html"
+    if not path.is_file():
+        path = publish_run(settings, run_id, make_latest=run_id == done.run_id.iloc[0])
+    out.print(str(path))
+
+
+@app.command()
+@guarded
+def compare(run_a: str, run_b: str, config: ConfigOpt = Path("config.yaml"),
+            fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table) -> None:
+    """Assumption and forecast differences between two runs (A = before, B = after)."""
+    from keicast import warehouse
+    from keicast.compare import assumption_changes, forecast_deltas
+    from keicast.config import load_settings
+
+    settings = load_settings(config)
+    frames = {}
+    for label, rid in (("RUN_A", run_a), ("RUN_B", run_b)):
+        data = warehouse.run_outputs(settings.run.warehouse, rid)
+        if data["run"].empty or data["forecasts"].empty:
+            raise ConfigError([Problem(label, "", rid, "the id of a run with forecasts (see `keicast runs`)")])
+        frames[label] = data
+    changes = assumption_changes(frames["RUN_A"]["assumptions"], frames["RUN_B"]["assumptions"])
+    deltas = forecast_deltas(frames["RUN_A"]["forecasts"], frames["RUN_B"]["forecasts"], [2030, 2035, 2040])
+    if fmt is Format.json:
+        sys.stdout.write(json.dumps({"run_a": run_a, "run_b": run_b,
+                                     "assumptions": json.loads(changes.to_json(orient="records")),
+                                     "forecasts": json.loads(deltas.to_json(orient="records"))}, indent=2) + "\n")
+        return
+    emit(changes, fmt, f"assumption changes {run_a} -> {run_b}")
+    emit(deltas, fmt, "forecast deltas (P50)")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,366 @@
+"""config.yaml + --set -> one validated, typed Settings object. The only place raw YAML is read.
+
+Precedence of assumption values: register (data/register.yaml) < calibration refinement < config.yaml
+(global ``assumptions``, then the scenario's own ``assumptions``) < ``--set``. Every problem found is reported
+at once (ConfigError), each with the file, dotted key, offending value and what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from keicast.errors import ConfigError, Problem
+from models.scenario import PRODUCTION, ROAD_ACCESS
+
+MAX_YAML_BYTES = 1_000_000
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+DEFAULT_CONFIG = Path("config.yaml")
+
+
+# ---------------------------------------------------------------------------------------------- safe YAML
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader (no python/* tags) that also refuses aliases, so alias bombs cannot expand."""
+
+    def compose_node(self, parent, index):  # noqa: D102 - PyYAML hook
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not allowed in keicast files", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def load_yaml(path: Path) -> Any:
+    """Read a YAML file safely: size-limited, no python tags, no aliases. Raises ConfigError."""
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise ConfigError([Problem(name, "", f"{size} bytes", f"a file under {MAX_YAML_BYTES} bytes")])
+        text = path.read_text(encoding="utf-8")
+    except ConfigError:
+        raise
+    except FileNotFoundError:
+        raise ConfigError([Problem(name, "", name, "an existing, readable YAML file (not found)")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(name, "", name, f"a readable UTF-8 YAML file ({exc.__class__.__name__}: {exc})")]) from None
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - _NoAliasLoader is a SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(unknown position)"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([Problem(name, where, problem, "well-formed YAML with plain values only")]) from None
+
+
+# ---------------------------------------------------------------------------------------------- schema
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class OverrideRange(Strict):
+    """An assumption override with its own range and the analyst's reason."""
+
+    value: float
+    low: float | None = None
+    high: float | None = None
+    rationale: str | None = Field(default=None, max_length=2000)
+
+
+Override = float | OverrideRange
+
+
+class Horizon(Strict):
+    start: int = Field(2026, ge=2000, le=2100)
+    end: int = Field(2040, ge=2000, le=2100)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) must not be before start ({self.start})")
+        return self
+
+
+class RunSettings(Strict):
+    horizon: Horizon = Horizon()
+    headline_window: tuple[int, int] = (2026, 2035)
+    draws: int = Field(20_000, ge=100, le=100_000_000)
+    seed: int = Field(20251204, ge=0)
+    chunk_size: int = Field(200_000, ge=1_000, le=5_000_000)
+    market_paths: int = Field(2_000, ge=100, le=100_000)
+    sobol_base_samples: int = Field(256, ge=16, le=65_536)
+    warehouse: Path = Path("data/keicast.duckdb")
+    register_file: Path = Path("data/register.yaml")
+    reference_dir: Path = Path("data/reference")
+    articles_dir: Path = Path("articles")
+    reports_dir: Path = Path("reports")
+    exports_dir: Path = Path("exports")
+    lock_timeout_seconds: float = Field(120.0, ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _powers(self):
+        if self.sobol_base_samples & (self.sobol_base_samples - 1):
+            raise ValueError(f"sobol_base_samples ({self.sobol_base_samples}) must be a power of 2")
+        lo, hi = self.headline_window
+        if not (self.horizon.start <= lo <= hi <= self.horizon.end):
+            raise ValueError(f"headline_window {list(self.headline_window)} must lie inside the horizon")
+        return self
+
+
+class BaselineSettings(Strict):
+    series: str = "us_light_vehicle_sales_annual"
+    model: Literal["auto", "naive", "drift", "ets_damped", "arima"] = "auto"
+    max_horizon: int = Field(5, ge=1, le=10)
+    min_train: int = Field(20, ge=8)
+
+
+class CalibrationSettings(Strict):
+    form: Literal["increments", "pdf"] = "increments"
+    analogs: list[str] = ["us_hev_sales_annual", "us_smart_fortwo_sales_annual", "us_mini_brand_sales_annual"]
+    refine_with: list[str] = ["us_mini_brand_sales_annual"]
+
+    @model_validator(mode="after")
+    def _subset(self):
+        missing = sorted(set(self.refine_with) - set(self.analogs))
+        if missing:
+            raise ValueError(f"refine_with names series that are not in analogs: {missing}")
+        return self
+
+
+class Scenario(Strict):
+    description: str = Field(min_length=1, max_length=4000)
+    launch_year: int = Field(ge=1990, le=2100)
+    production: Literal[PRODUCTION] = "domestic"  # type: ignore[valid-type]
+    road_access: Literal[ROAD_ACCESS]  # type: ignore[valid-type]
+    assumptions: dict[str, Override] = {}
+
+
+class TaskRunnerSettings(Strict):
+    kind: Literal["local", "dask"] = "local"
+    address: str | None = None
+    workers: int = Field(2, ge=1, le=64)
+
+
+class ScheduleSettings(Strict):
+    cron: str = "0 6 * * 1"
+    timezone: str = "UTC"
+
+
+class GateSettings(Strict):
+    """Plausibility bounds handed to the Great Expectations suites as expectation parameters."""
+
+    min_avg_price: float = 15_000
+    max_avg_price: float = 150_000
+    min_kei_price: float = 3_000
+    max_kei_price: float = 60_000
+    min_market: float = 5_000_000
+    max_market: float = 30_000_000
+    max_history_value: float = 40_000_000
+    min_history_year: int = 1950
+    max_bass_p: float = 0.2
+    max_bass_q: float = 1.5
+    min_bass_q: float = 0.01
+    market_check_tolerance: float = Field(0.2, gt=0, lt=1)
+
+
+class Config(Strict):
+    run: RunSettings = RunSettings()
+    baseline: BaselineSettings = BaselineSettings()
+    calibration: CalibrationSettings = CalibrationSettings()
+    assumptions: dict[str, Override] = {}
+    scenarios: dict[str, Scenario] = Field(min_length=1)
+    gates: GateSettings = GateSettings()
+    task_runner: TaskRunnerSettings = TaskRunnerSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+
+
+# ---------------------------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class AssumptionOverride:
+    """One override after validation: where it applies (scenario or '*') and where it came from."""
+
+    key: str
+    value: float
+    low: float | None
+    high: float | None
+    scenario: str
+    origin: str
+    rationale: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs, validated: the config, the register, the overrides and the chosen scenarios."""
+
+    config: Config
+    config_path: str
+    config_sha256: str
+    register: Any  # keicast.evidence.Register
+    overrides: tuple[AssumptionOverride, ...]
+    scenarios: tuple[str, ...]
+    set_args: tuple[str, ...] = field(default=())
+
+    @property
+    def run(self) -> RunSettings:
+        return self.config.run
+
+
+def _field_names(loc: tuple) -> list[str]:
+    """Field names allowed at the parent of ``loc`` in the Config schema (for 'did you mean')."""
+    node: Any = Config
+    for part in loc[:-1]:
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            info = node.model_fields.get(str(part))
+            node = info.annotation if info else None
+        elif get_origin(node) is dict:
+            node = get_args(node)[1]
+        else:
+            return []
+        while get_origin(node) is Annotated:
+            node = get_args(node)[0]
+        args = [a for a in get_args(node) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if get_origin(node) is not dict and args:
+            node = args[0]
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return list(node.model_fields)
+    return []
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _schema_problems(file: str, exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc if not str(p).startswith("function-after"))
+        if err["type"] == "extra_forbidden":
+            hint = _suggest(str(loc[-1]), _field_names(loc))
+            problems.append(Problem(file, key, err.get("input"), f"a known key{hint}"))
+        else:
+            problems.append(Problem(file, key, err.get("input"), err["msg"]))
+    return problems
+
+
+def parse_set(items: list[str]) -> tuple[list[tuple[str, float]], list[Problem]]:
+    """Parse ``--set KEY=VALUE`` arguments into (key, number) pairs."""
+    pairs, problems = [], []
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not raw.strip():
+            problems.append(Problem("--set", item, item, "KEY=VALUE, e.g. --set policy.import_tariff=0.1"))
+            continue
+        try:
+            value = float(raw.strip().replace("_", ""))
+        except ValueError:
+            problems.append(Problem("--set", key, raw, "a number"))
+            continue
+        pairs.append((key, value))
+    return pairs, problems
+
+
+def _check_override(file: str, where: str, key: str, ov: Override, register) -> list[Problem]:
+    """Key exists and is well formed; value (and range) lies in the key's domain."""
+    if not KEY_PATTERN.match(key):
+        return [Problem(file, where, key, "an assumption key: lower-case words joined by dots ([a-z0-9_.] only)")]
+    entry = register.assumptions.get(key)
+    if entry is None:
+        return [Problem(file, where, key, f"an assumption key from the register{_suggest(key, register.assumptions)}")]
+    rng = ov if isinstance(ov, OverrideRange) else OverrideRange(value=ov)
+    problems = []
+    for label, number in (("value", rng.value), ("low", rng.low), ("high", rng.high)):
+        if number is None:
+            continue
+        if not math.isfinite(number):
+            problems.append(Problem(file, f"{where}.{label}" if label != "value" else where, number, "a finite number"))
+            continue
+        reason = entry.domain_violation(number)
+        if reason:
+            problems.append(Problem(file, f"{where}.{label}" if label != "value" else where, number, reason))
+    if rng.low is not None and rng.high is not None and not (rng.low <= rng.value <= rng.high):
+        problems.append(Problem(file, where, [rng.low, rng.value, rng.high], "low <= value <= high"))
+    return problems
+
+
+def _as_override(key: str, ov: Override, scenario: str, origin: str) -> AssumptionOverride:
+    if isinstance(ov, OverrideRange):
+        return AssumptionOverride(key, ov.value, ov.low, ov.high, scenario, origin, ov.rationale)
+    return AssumptionOverride(key, float(ov), None, None, scenario, origin)
+
+
+def load_settings(
+    config_path: Path | str | None = None,
+    scenarios: list[str] | None = None,
+    sets: list[str] | None = None,
+    draws: int | None = None,
+    seed: int | None = None,
+) -> Settings:
+    """Validate config.yaml plus command-line overrides once, at the edge. Raises ConfigError."""
+    from keicast.evidence import load_register
+
+    path = Path(config_path) if config_path else DEFAULT_CONFIG
+    file = str(path)
+    raw = load_yaml(path)
+    if raw is None:
+        raise ConfigError([Problem(file, "", "(empty file)", "a YAML mapping with at least 'scenarios'")])
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem(file, "", type(raw).__name__, "a YAML mapping at the top level")])
+    problems: list[Problem] = []
+    if draws is not None:
+        raw = {**raw, "run": {**(raw.get("run") or {}), "draws": draws}}
+    if seed is not None:
+        raw = {**raw, "run": {**(raw.get("run") or {}), "seed": seed}}
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_schema_problems(file, exc)) from None
+
+    register = load_register(config.run.register_file)
+    for name in config.scenarios:
+        if not NAME_PATTERN.match(name):
+            problems.append(Problem(file, f"scenarios.{name}", name, "a scenario name of [a-z0-9_], starting with a letter"))
+    overrides: list[AssumptionOverride] = []
+    for key, ov in config.assumptions.items():
+        problems += _check_override(file, f"assumptions.{key}", key, ov, register)
+        overrides.append(_as_override(key, ov, "*", f"{file}: assumptions"))
+    for name, sc in config.scenarios.items():
+        for key, ov in sc.assumptions.items():
+            problems += _check_override(file, f"scenarios.{name}.assumptions.{key}", key, ov, register)
+            overrides.append(_as_override(key, ov, name, f"{file}: scenarios.{name}"))
+    pairs, set_problems = parse_set(list(sets or []))
+    problems += set_problems
+    for key, value in pairs:
+        problems += _check_override("--set", key, key, value, register)
+        overrides.append(AssumptionOverride(key, value, None, None, "*", "--set"))
+    chosen = list(scenarios or config.scenarios)
+    for name in chosen:
+        if name not in config.scenarios:
+            problems.append(Problem("--scenario", "", name, f"one of {sorted(config.scenarios)}{_suggest(name, config.scenarios)}"))
+    for series in config.calibration.analogs + [config.baseline.series]:
+        if not (config.run.reference_dir / f"{series}.csv").is_file():
+            problems.append(Problem(file, "calibration.analogs" if series != config.baseline.series else "baseline.series",
+                                    series, f"a series file in {config.run.reference_dir}/"))
+    if problems:
+        raise ConfigError(problems)
+    return Settings(
+        config=config,
+        config_path=file,
+        config_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        register=register,
+        overrides=tuple(overrides),
+        scenarios=tuple(dict.fromkeys(chosen)),
+        set_args=tuple(sets or ()),
+    )

@@ -1,0 +1,75 @@
+"""Errors as types; the CLI maps each to its exit code in one place (keicast.cli)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class KeicastError(Exception):
+    """Base class: anything keicast reports to a user without a traceback. Exit code 1."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One configuration problem: where (file, dotted key), the offending value, and what was expected."""
+
+    file: str
+    key: str
+    value: object
+    expected: str
+
+    def __str__(self) -> str:
+        shown = repr(self.value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        where = f"{self.file}: {self.key}" if self.key else self.file
+        return f"{where} = {shown}: {self.expected}"
+
+
+class ConfigError(KeicastError):
+    """Invalid configuration or usage (exit 2). Carries every problem found, not only the first."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(f"  - {p}" for p in problems))
+
+    def __reduce__(self):  # picklable for Prefect's failed states
+        return (type(self), (self.problems,))
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        head = f"invalid configuration ({count} problem{'s' if count != 1 else ''}); nothing was run or changed:"
+        return head + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+class GateFailed(KeicastError):
+    """A data-quality gate failed (exit 3). ``failures`` holds (suite, expectation, column, observed) rows."""
+
+    exit_code = 3
+
+    def __init__(self, suite: str, failures: list[dict], docs_path: str | None = None):
+        self.suite = suite
+        self.failures = failures
+        self.docs_path = docs_path
+        super().__init__(suite)
+
+    def __reduce__(self):
+        return (type(self), (self.suite, self.failures, self.docs_path))
+
+    def __str__(self) -> str:
+        lines = [f"data-quality gate '{self.suite}' failed; nothing was published:"]
+        for f in self.failures[:20]:
+            lines.append(f"  - {f['expectation']} on {f['column'] or '(table)'}: observed {f['observed']}")
+        if len(self.failures) > 20:
+            lines.append(f"  ... and {len(self.failures) - 20} more (see the gate_results table)")
+        if self.docs_path:
+            lines.append(f"Data Docs: {self.docs_path}")
+        return "\n".join(lines)
+
+
+class WarehouseBusy(KeicastError):
+    """The warehouse stayed locked by another process past the timeout (exit 1)."""

@@ -1,0 +1,157 @@
+"""Data-quality gates: Great Expectations suites (expectations/*.json) run on pandas frames.
+
+Each stage of the pipeline prepares the frames its suites check (``*_frames`` below), then ``check`` validates
+them. GX is imported lazily (about 2.5 s) and runs with progress bars and analytics off. The suites take their
+plausibility bounds from config.yaml ``gates`` as GX expectation parameters ({"$PARAMETER": name}).
+GX's SQL path does not work against DuckDB here, so frames are read into pandas first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from keicast.config import Config
+
+EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
+STAGES: dict[str, tuple[str, ...]] = {
+    "history": ("history", "history_spans"),
+    "assumptions": ("assumptions", "scenario_prices"),
+    "calibration": ("calibration",),
+    "forecasts": ("forecasts", "forecast_bounds", "forecast_coverage", "market_check"),
+}
+RESULT_COLUMNS = ["suite", "expectation", "check_name", "column", "success", "observed", "checked_at"]
+
+
+# ---------------------------------------------------------------------------------------------- frames
+def history_frames(history: pd.DataFrame, required_series: list[str]) -> dict[str, pd.DataFrame]:
+    """Frames for the history suites: the long history and each series' year span."""
+    spans = history.groupby("series").year.agg(first_year="min", last_year="max", years="nunique").reset_index()
+    spans["gaps"] = spans.last_year - spans.first_year + 1 - spans.years
+    spans["required_contiguous"] = spans.series.isin(required_series)
+    return {"history": history.assign(is_percent=history.unit.str.contains("percent", case=False)),
+            "history_spans": spans}
+
+
+def assumption_frames(assumptions: pd.DataFrame, buyer_prices: dict[str, float]) -> dict[str, pd.DataFrame]:
+    """Frames for the assumption suites: the rows themselves and each scenario's prices."""
+    wide = assumptions.pivot_table(index="scenario", columns="key", values="value", aggfunc="first")
+    prices = pd.DataFrame({
+        "scenario": wide.index,
+        "kei_target_price": wide["kei.target_price"].to_numpy(),
+        "avg_new_vehicle_price": wide["market.avg_new_vehicle_price"].to_numpy(),
+    })
+    prices["kei_buyer_price"] = prices.scenario.map(buyer_prices)
+    return {"assumptions": assumptions, "scenario_prices": prices}
+
+
+def forecast_frames(forecasts: pd.DataFrame, assumptions: pd.DataFrame, start: int) -> dict[str, pd.DataFrame]:
+    """Frames for the forecast suites: the long table, per (scenario, year) bounds, coverage, market check."""
+    wide = forecasts.pivot_table(index=["scenario", "year"], columns="metric", values=["p05", "p50", "p95"])
+    wide.columns = [f"{metric}_{q}" for q, metric in wide.columns]
+    wide = wide.reset_index()
+    ceiling = assumptions[assumptions.key == "japan.kei_share"].set_index("scenario").high
+    wide["japan_kei_share_high"] = wide.scenario.map(ceiling)
+    coverage = forecasts.groupby(["scenario", "metric"]).year.agg(years="nunique", first_year="min").reset_index()
+    article = assumptions[assumptions.key == "market.us_new_vehicle_sales"].value.iloc[0]
+    first = forecasts[(forecasts.metric == "total_market") & (forecasts.year == start)]
+    market = pd.DataFrame({"scenario": first.scenario, "ratio_to_article": first.p50 / article})
+    return {"forecasts": forecasts, "forecast_bounds": wide, "forecast_coverage": coverage, "market_check": market}
+
+
+def parameters(config: Config) -> dict[str, float]:
+    """Expectation parameters: config.yaml gates plus values derived from the horizon."""
+    g = config.gates
+    h = config.run.horizon
+    return {**g.model_dump(), "horizon_years": h.end - h.start + 1, "horizon_start": h.start,
+            "last_history_year": h.start - 1, "market_ratio_min": 1 - g.market_check_tolerance,
+            "market_ratio_max": 1 + g.market_check_tolerance}
+
+
+# ---------------------------------------------------------------------------------------------- GX
+def load_suite(name: str, directory: Path = EXPECTATIONS_DIR) -> dict:
+    """A suite's JSON as stored under expectations/."""
+    return json.loads((Path(directory) / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=4)
+def _context(docs_dir: str):
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.add_data_docs_site(site_name="keicast", site_config={
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": docs_dir},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    })
+    context.data_sources.add_pandas("frames").add_dataframe_asset("frame").add_batch_definition_whole_dataframe("all")
+    return context
+
+
+def _observed(result: dict) -> str:
+    if "observed_value" in result:
+        return str(result["observed_value"])
+    unexpected = result.get("partial_unexpected_list") or []
+    shown = ", ".join(str(v) for v in unexpected[:5])
+    return f"{result.get('unexpected_count', len(unexpected))} unexpected: [{shown}]"
+
+
+def check(stage: str, frames: dict[str, pd.DataFrame], params: dict, docs_dir: Path,
+          expectations_dir: Path = EXPECTATIONS_DIR) -> pd.DataFrame:
+    """Validate a stage's frames with its suites; one result row per expectation (passing ones too)."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    context = _context(str(Path(docs_dir).resolve()))
+    batch_definition = context.data_sources.get("frames").get_asset("frame").get_batch_definition("all")
+    rows = []
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for suite_name in STAGES[stage]:
+        spec = load_suite(suite_name, expectations_dir)
+        suite_key = f"{stage}.{suite_name}"
+        try:
+            context.suites.delete(suite_key)
+        except Exception:  # noqa: BLE001 - GX raises several types for "not there yet"
+            pass
+        expectations = [
+            ExpectationConfiguration(type=exp["type"], kwargs=exp["kwargs"], meta=exp.get("meta", {})).to_domain_obj()
+            for exp in spec["expectations"]
+        ]
+        suite = context.suites.add(gx.ExpectationSuite(name=suite_key, expectations=expectations))
+        definition = gx.ValidationDefinition(name=f"{suite_key}.validation", data=batch_definition, suite=suite)
+        try:
+            context.validation_definitions.delete(definition.name)
+        except Exception:  # noqa: BLE001
+            pass
+        definition = context.validation_definitions.add(definition)
+        checkpoint = gx.Checkpoint(name=f"{suite_key}.checkpoint", validation_definitions=[definition],
+                                   actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["keicast"])])
+        try:
+            context.checkpoints.delete(checkpoint.name)
+        except Exception:  # noqa: BLE001
+            pass
+        checkpoint = context.checkpoints.add(checkpoint)
+        result = checkpoint.run(batch_parameters={"dataframe": frames[suite_name]}, expectation_parameters=params)
+        for validation in result.run_results.values():
+            for r in validation.results:
+                cfg = r.expectation_config
+                column = cfg.kwargs.get("column") or ",".join(
+                    str(cfg.kwargs[k]) for k in ("column_A", "column_B") if k in cfg.kwargs
+                ) or ",".join(cfg.kwargs.get("column_list", []))
+                observed = _observed(r.result) if r.result else str(r.exception_info.get("exception_message", ""))
+                rows.append((suite_name, cfg.type, (cfg.meta or {}).get("check", cfg.type), column or None,
+                             bool(r.success), observed, now))
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def docs_index(docs_dir: Path) -> Path:
+    """Where the Data Docs index is written."""
+    return Path(docs_dir).resolve() / "index.html"

@@ -1,0 +1,212 @@
+"""The DuckDB warehouse: schema, connections, the run lock and the run's one transaction.
+
+This is the only module that opens DuckDB. DuckDB allows one writer or many readers, never both, so every
+connection retries until ``timeout`` and then raises WarehouseBusy with a clear message. Whole runs are
+serialised by a file lock beside the warehouse (``<warehouse>.lock``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from filelock import FileLock, Timeout
+
+from keicast.errors import WarehouseBusy
+
+SCHEMA = """
+create table if not exists runs (
+    run_id varchar primary key, started_at timestamp, finished_at timestamp, status varchar,
+    config_path varchar, config_sha256 varchar, overrides json, scenarios json, draws bigint, seed bigint,
+    flow_run_id varchar, code_version varchar, message varchar, pid integer, host varchar);
+create table if not exists sources (
+    source_id varchar, file varchar, publisher varchar, headline varchar, date varchar);
+create table if not exists assumptions (
+    run_id varchar, scenario varchar, key varchar, value double, low double, high double, unit varchar,
+    kind varchar, domain varchar, source_id varchar, source varchar, quote varchar, use varchar,
+    rationale varchar, overridden boolean, override_origin varchar);
+create table if not exists history (series varchar, year integer, value double, unit varchar);
+create table if not exists history_sources (series varchar, file varchar, notes varchar);
+create table if not exists forecasts (
+    run_id varchar, scenario varchar, year integer, metric varchar,
+    mean double, p05 double, p10 double, p50 double, p90 double, p95 double);
+create table if not exists backtests (
+    run_id varchar, series varchar, model varchar, horizon integer, origins integer,
+    mae double, mase double, mae_naive double, skill_vs_naive double, selected boolean);
+create table if not exists calibration (
+    run_id varchar, series varchar, form varchar, p double, q double, m double,
+    se_p double, se_q double, se_m double, rse double, df integer, r2 double, aic double,
+    converged boolean, at_bound varchar, used boolean, n integer);
+create table if not exists calibration_fit (
+    run_id varchar, series varchar, year integer, observed double, fitted double);
+create table if not exists sensitivity (
+    run_id varchar, scenario varchar, method varchar, key varchar, low double, high double,
+    headline_at_low double, headline_at_high double, headline_base double, swing double,
+    s1 double, s1_conf double, st double, st_conf double);
+create table if not exists gate_results (
+    run_id varchar, suite varchar, expectation varchar, check_name varchar, "column" varchar,
+    success boolean, observed varchar, checked_at timestamp);
+"""
+
+# Tables holding one run's outputs (run_id column); written together in the run's final transaction.
+RUN_TABLES = ("assumptions", "forecasts", "backtests", "calibration", "calibration_fit", "sensitivity", "gate_results")
+# Tables holding the current snapshot of inputs; replaced in the same transaction.
+SNAPSHOT_TABLES = ("sources", "history", "history_sources")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def code_version() -> str:
+    """Package version plus the git commit when run from a checkout."""
+    from keicast import __version__
+
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{__version__}+{sha}" if sha else __version__
+
+
+@contextmanager
+def connect(path: Path | str, read_only: bool = False, timeout: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse, waiting up to ``timeout`` seconds while another process holds it."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise WarehouseBusy(f"no warehouse at {path}: run `keicast run` first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"the warehouse {path} is in use by another process (a run or an open DuckDB session) "
+                    f"and stayed locked for {timeout:.0f} s; close that session or try again"
+                ) from None
+            time.sleep(0.25)
+    try:
+        if not read_only:
+            con.execute(SCHEMA)
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def transaction(path: Path | str, timeout: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One write transaction: committed if the block succeeds, rolled back otherwise."""
+    with connect(path, timeout=timeout) as con:
+        con.execute("begin transaction")
+        try:
+            yield con
+        except BaseException:
+            con.execute("rollback")
+            raise
+        con.execute("commit")
+
+
+@contextmanager
+def run_lock(path: Path | str, timeout: float) -> Iterator[None]:
+    """Serialise whole runs on one warehouse; a second run waits up to ``timeout`` seconds."""
+    lock_path = f"{path}.lock"
+    Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(lock_path)
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise WarehouseBusy(
+            f"another keicast run holds {lock_path}; waited {timeout:.0f} s (run.lock_timeout_seconds). "
+            "Try again when it finishes (`keicast runs` shows it)."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Append ``frame`` to ``table`` matching columns by name."""
+    if frame.empty:
+        return
+    con.register("incoming", frame)
+    try:
+        con.execute(f'insert into {table} by name select * from incoming')
+    finally:
+        con.unregister("incoming")
+
+
+def begin_run(path: Path, run_id: str, settings, flow_run_id: str | None, timeout: float) -> None:
+    """Record the run as 'running' and mark runs left 'running' by a dead process as 'interrupted'.
+
+    Called under the run lock, so any other 'running' row belongs to a process that died mid-run.
+    """
+    overrides = [o.__dict__ for o in settings.overrides]
+    with transaction(path, timeout) as con:
+        con.execute("update runs set status = 'interrupted', message = 'process ended before the run finished' "
+                    "where status = 'running'")
+        con.execute(
+            "insert into runs (run_id, started_at, status, config_path, config_sha256, overrides, scenarios, draws, "
+            "seed, flow_run_id, code_version, pid, host) values (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, _now(), settings.config_path, settings.config_sha256, json.dumps(overrides),
+             json.dumps(list(settings.scenarios)), settings.run.draws, settings.run.seed, flow_run_id,
+             code_version(), os.getpid(), socket.gethostname()],
+        )
+
+
+def commit_run(path: Path, run_id: str, outputs: dict[str, pd.DataFrame], snapshot: dict[str, pd.DataFrame],
+               timeout: float) -> None:
+    """The run's one transaction: all outputs, the input snapshot and status 'succeeded', or nothing."""
+    with transaction(path, timeout) as con:
+        for table in SNAPSHOT_TABLES:
+            if table in snapshot:
+                con.execute(f"delete from {table}")
+                insert(con, table, snapshot[table])
+        for table in RUN_TABLES:
+            if table in outputs:
+                insert(con, table, outputs[table].assign(run_id=run_id))
+        con.execute("update runs set status = 'succeeded', finished_at = ? where run_id = ?", [_now(), run_id])
+
+
+def fail_run(path: Path, run_id: str, status: str, message: str, gate_results: pd.DataFrame | None,
+             timeout: float) -> None:
+    """Record a failed run (and, for a failed gate, every expectation checked) in one transaction."""
+    with transaction(path, timeout) as con:
+        if gate_results is not None:
+            insert(con, "gate_results", gate_results.assign(run_id=run_id))
+        con.execute("update runs set status = ?, finished_at = ?, message = ? where run_id = ? and status = 'running'",
+                    [status, _now(), message[:4000], run_id])
+
+
+def query(path: Path, sql: str, params: list | None = None, timeout: float = 30.0) -> pd.DataFrame:
+    """A read-only query as a DataFrame."""
+    with connect(path, read_only=True, timeout=timeout) as con:
+        return con.execute(sql, params or []).df()
+
+
+def run_outputs(path: Path, run_id: str, timeout: float = 30.0) -> dict[str, pd.DataFrame]:
+    """Every table of one run, plus its runs row and the current history snapshot."""
+    with connect(path, read_only=True, timeout=timeout) as con:
+        out = {t: con.execute(f"select * from {t} where run_id = ?", [run_id]).df() for t in RUN_TABLES}
+        out["run"] = con.execute("select * from runs where run_id = ?", [run_id]).df()
+        out["history"] = con.execute("select * from history").df()
+        out["sources"] = con.execute("select * from sources").df()
+    return out
+
+
+def succeeded_runs(path: Path, timeout: float = 30.0) -> pd.DataFrame:
+    """Succeeded runs, newest first."""
+    return query(path, "select * from runs where status = 'succeeded' order by started_at desc", timeout=timeout)
