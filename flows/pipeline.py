@@ -1,8 +1,8 @@
 """The keicast pipeline as a Prefect flow: one task per step, each calling models/ or a keicast module.
 
-    load evidence -> gate history -> calibrate analogs -> gate calibration -> assemble assumptions
-    -> gate assumptions -> fit baseline market -> simulate scenarios (Monte Carlo chunks) -> sensitivity
-    -> gate forecasts -> commit (one transaction) -> publish report and exports
+load evidence -> gate history -> calibrate analogs -> gate calibration -> assemble assumptions
+-> gate assumptions -> fit baseline market -> simulate scenarios (Monte Carlo chunks) -> sensitivity
+-> gate forecasts -> commit (one transaction) -> publish report and exports
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from keicast import gates, warehouse
-from keicast.assumptions import assemble, register_frame, scenario_spec
+from keicast.assumptions import assemble, scenario_spec
 from keicast.calibration import adoption_refinements, calibrate_analogs
 from keicast.config import Settings, load_settings
 from keicast.errors import GateFailed
@@ -47,16 +47,19 @@ def load_evidence(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @task(cache_policy=NO_CACHE)
-def gate(stage: str, frames: dict[str, pd.DataFrame], settings: Settings, run_id: str,
-         results: list[pd.DataFrame]) -> pd.DataFrame:
+def gate(
+    stage: str, frames: dict[str, pd.DataFrame], settings: Settings, run_id: str, results: list[pd.DataFrame]
+) -> pd.DataFrame:
     """Validate a stage; on failure record the run as failed_gate and raise GateFailed."""
     docs = settings.run.reports_dir / "data_docs"
     checked = gates.check(stage, frames, gates.parameters(settings.config), docs)
     results.append(checked)
     failed = checked[~checked.success]
     if not failed.empty:
-        failures = [{"expectation": f"{r.suite}: {r.check_name}", "column": r.column, "observed": r.observed}
-                    for r in failed.itertuples()]
+        failures = [
+            {"expectation": f"{r.suite}: {r.check_name}", "column": r.column, "observed": r.observed}
+            for r in failed.itertuples()
+        ]
         raise GateFailed(stage, failures, str(gates.docs_index(docs)))
     get_run_logger().info("gate %s passed (%d expectations)", stage, len(checked))
     return checked
@@ -87,12 +90,13 @@ def fit_baseline(history: pd.DataFrame, settings: Settings) -> Baseline:
     backtests = backtests.assign(series=cfg.series, selected=backtests.model == model)
     horizon = run.horizon.end - int(y.index.max())
     paths = baseline.simulate_paths(y.to_numpy(), model, horizon, run.market_paths, run.seed)
-    return Baseline(model, backtests, paths[:, -(run.horizon.end - run.horizon.start + 1):])
+    return Baseline(model, backtests, paths[:, -(run.horizon.end - run.horizon.start + 1) :])
 
 
 @task(cache_policy=NO_CACHE)
-def simulate_chunk(spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray, size: int, seed: int,
-                   chunk: int) -> montecarlo.ChunkSummary:
+def simulate_chunk(
+    spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray, size: int, seed: int, chunk: int
+) -> montecarlo.ChunkSummary:
     """One Monte Carlo chunk of one scenario."""
     return montecarlo.simulate_chunk(spec, paths, years, size, seed, chunk)
 
@@ -139,20 +143,32 @@ def run_pipeline(settings: Settings, run_id: str) -> str:
         gate("assumptions", gates.assumption_frames(table, prices), settings, run_id, gate_results)
         market = fit_baseline(history, settings)
         sizes = montecarlo.chunk_sizes(run.draws, run.chunk_size)
-        futures = {spec.name: [simulate_chunk.submit(spec, market.paths, years, size, run.seed, i)
-                               for i, size in enumerate(sizes)] for spec in specs}
+        futures = {
+            spec.name: [
+                simulate_chunk.submit(spec, market.paths, years, size, run.seed, i) for i, size in enumerate(sizes)
+            ]
+            for spec in specs
+        }
         sens = [analyse_sensitivity.submit(spec, market.paths, years, settings) for spec in specs]
-        forecasts = pd.concat([montecarlo.combine_chunks(name, years, [f.result() for f in fs])
-                               for name, fs in futures.items()], ignore_index=True)
+        forecasts = pd.concat(
+            [montecarlo.combine_chunks(name, years, [f.result() for f in fs]) for name, fs in futures.items()],
+            ignore_index=True,
+        )
         sensitivity_table = pd.concat([f.result() for f in sens], ignore_index=True)
         gate("forecasts", gates.forecast_frames(forecasts, table, run.horizon.start), settings, run_id, gate_results)
     except GateFailed as failure:
-        warehouse.fail_run(run.warehouse, run_id, "failed_gate", str(failure), pd.concat(gate_results),
-                           run.lock_timeout_seconds)
+        warehouse.fail_run(
+            run.warehouse, run_id, "failed_gate", str(failure), pd.concat(gate_results), run.lock_timeout_seconds
+        )
         raise
     outputs = {
-        "assumptions": table, "forecasts": forecasts, "backtests": market.backtests, "calibration": fits,
-        "calibration_fit": curves, "sensitivity": sensitivity_table, "gate_results": pd.concat(gate_results),
+        "assumptions": table,
+        "forecasts": forecasts,
+        "backtests": market.backtests,
+        "calibration": fits,
+        "calibration_fit": curves,
+        "sensitivity": sensitivity_table,
+        "gate_results": pd.concat(gate_results),
     }
     sources = pd.DataFrame([s.model_dump() for s in settings.register.sources]).rename(columns={"id": "source_id"})
     snapshot = {"sources": sources, "history": history, "history_sources": history_sources}
@@ -181,6 +197,7 @@ def keicast_pipeline(
         except GateFailed:
             raise
         except BaseException as exc:
-            warehouse.fail_run(run.warehouse, run_id, "failed", f"{exc.__class__.__name__}: {exc}", None,
-                               run.lock_timeout_seconds)
+            warehouse.fail_run(
+                run.warehouse, run_id, "failed", f"{exc.__class__.__name__}: {exc}", None, run.lock_timeout_seconds
+            )
             raise

@@ -8,8 +8,23 @@ from keicast.config import AssumptionOverride, Config
 from keicast.evidence import Register
 from models.scenario import Range, ScenarioSpec
 
-COLUMNS = ["scenario", "key", "value", "low", "high", "unit", "kind", "domain", "source_id", "source", "quote",
-           "use", "rationale", "overridden", "override_origin"]
+COLUMNS = [
+    "scenario",
+    "key",
+    "value",
+    "low",
+    "high",
+    "unit",
+    "kind",
+    "domain",
+    "source_id",
+    "source",
+    "quote",
+    "use",
+    "rationale",
+    "overridden",
+    "override_origin",
+]
 
 
 def _source_text(register: Register, key: str) -> tuple[str | None, str, str | None]:
@@ -27,25 +42,48 @@ def register_frame(register: Register) -> pd.DataFrame:
     rows = []
     for key, a in register.assumptions.items():
         source_id, source, quote = _source_text(register, key)
-        rows.append({
-            "scenario": "*", "key": key, "value": a.value, "low": a.range_low, "high": a.range_high,
-            "unit": a.unit, "kind": a.kind, "domain": a.domain, "source_id": source_id, "source": source, "quote": quote,
-            "use": a.use, "rationale": a.rationale if a.kind in ("article", "literature") else None,
-            "overridden": False, "override_origin": None,
-        })
+        rows.append(
+            {
+                "scenario": "*",
+                "key": key,
+                "value": a.value,
+                "low": a.range_low,
+                "high": a.range_high,
+                "unit": a.unit,
+                "kind": a.kind,
+                "domain": a.domain,
+                "source_id": source_id,
+                "source": source,
+                "quote": quote,
+                "use": a.use,
+                "rationale": a.rationale if a.kind in ("article", "literature") else None,
+                "overridden": False,
+                "override_origin": None,
+            }
+        )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def _apply(row: dict, ov: AssumptionOverride) -> dict:
     low = ov.value if ov.low is None else ov.low
     high = ov.value if ov.high is None else ov.high
-    return {**row, "value": ov.value, "low": low, "high": high, "overridden": True,
-            "override_origin": ov.origin, "rationale": ov.rationale or row["rationale"],
-            "kind": row["kind"] if ov.origin == "calibration" else "analyst"}
+    return {
+        **row,
+        "value": ov.value,
+        "low": low,
+        "high": high,
+        "overridden": True,
+        "override_origin": ov.origin,
+        "rationale": ov.rationale or row["rationale"],
+        "kind": row["kind"] if ov.origin == "calibration" else "analyst",
+    }
 
 
 def assemble(
-    register: Register, config: Config, scenarios: tuple[str, ...], overrides: tuple[AssumptionOverride, ...],
+    register: Register,
+    config: Config,
+    scenarios: tuple[str, ...],
+    overrides: tuple[AssumptionOverride, ...],
     refinements: tuple[AssumptionOverride, ...] = (),
 ) -> pd.DataFrame:
     """Assumption rows per scenario, applying refinements, then config, then --set (later wins).
@@ -57,7 +95,11 @@ def assemble(
     frames = []
     for name in scenarios:
         rows = {key: row.to_dict() | {"key": key, "scenario": name} for key, row in base.iterrows()}
-        ordered = list(refinements) + [o for o in overrides if o.origin != "--set"] + [o for o in overrides if o.origin == "--set"]
+        ordered = (
+            list(refinements)
+            + [o for o in overrides if o.origin != "--set"]
+            + [o for o in overrides if o.origin == "--set"]
+        )
         for ov in ordered:
             if ov.scenario in ("*", name):
                 rows[ov.key] = _apply(rows[ov.key], ov)
@@ -71,5 +113,10 @@ def scenario_spec(name: str, config: Config, table: pd.DataFrame) -> ScenarioSpe
     sc = config.scenarios[name]
     rows = table[table.scenario == name].set_index("key")
     ranges = {key: Range(float(r.low), float(r.value), float(r.high)) for key, r in rows.iterrows()}
-    return ScenarioSpec(name=name, launch_year=sc.launch_year, imported=sc.production == "import",
-                        road_access=sc.road_access, ranges=ranges)
+    return ScenarioSpec(
+        name=name,
+        launch_year=sc.launch_year,
+        imported=sc.production == "import",
+        road_access=sc.road_access,
+        ranges=ranges,
+    )

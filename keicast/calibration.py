@@ -9,8 +9,24 @@ from keicast.config import AssumptionOverride
 from keicast.evidence import Register, series
 from models.diffusion import BassFit
 
-FIT_COLUMNS = ["series", "form", "p", "q", "m", "se_p", "se_q", "se_m", "rse", "df", "r2", "aic", "converged",
-               "at_bound", "used", "n"]
+FIT_COLUMNS = [
+    "series",
+    "form",
+    "p",
+    "q",
+    "m",
+    "se_p",
+    "se_q",
+    "se_m",
+    "rse",
+    "df",
+    "r2",
+    "aic",
+    "converged",
+    "at_bound",
+    "used",
+    "n",
+]
 
 
 def calibrate_analogs(history: pd.DataFrame, analogs: list[str], form: str, used: list[str]):
@@ -23,10 +39,29 @@ def calibrate_analogs(history: pd.DataFrame, analogs: list[str], form: str, used
         y = series(history, name)
         t = (y.index.to_numpy() - y.index.min() + 1).astype(float)
         fit = BassFit(form).fit(y.to_numpy(), t)
-        fits.append((name, form, fit.p_, fit.q_, fit.m_, fit.se_["p"], fit.se_["q"], fit.se_["m"], fit.rse_,
-                     fit.df_, fit.r2_, fit.aic_, fit.converged_, ",".join(fit.at_bound_), name in used, fit.n_))
-        curves.append(pd.DataFrame({"series": name, "year": y.index.astype(int), "observed": y.to_numpy(),
-                                    "fitted": fit.fitted_}))
+        fits.append(
+            (
+                name,
+                form,
+                fit.p_,
+                fit.q_,
+                fit.m_,
+                fit.se_["p"],
+                fit.se_["q"],
+                fit.se_["m"],
+                fit.rse_,
+                fit.df_,
+                fit.r2_,
+                fit.aic_,
+                fit.converged_,
+                ",".join(fit.at_bound_),
+                name in used,
+                fit.n_,
+            )
+        )
+        curves.append(
+            pd.DataFrame({"series": name, "year": y.index.astype(int), "observed": y.to_numpy(), "fitted": fit.fitted_})
+        )
     return pd.DataFrame(fits, columns=FIT_COLUMNS), pd.concat(curves, ignore_index=True)
 
 
@@ -47,11 +82,17 @@ def adoption_refinements(fits: pd.DataFrame, register: Register) -> tuple[Assump
         high = float(max(entry.range_high, (used[param] + 2 * used[f"se_{param}"]).max()))
         low = max(low, 1e-4)
         names = ", ".join(f"data/reference/{s}.csv" for s in used.series)
-        out.append(AssumptionOverride(
-            key=f"adoption.bass_{param}", value=value, low=min(low, value), high=max(high, value), scenario="*",
-            origin="calibration",
-            rationale=f"Bass NLS fit ({used.form.iloc[0]}) to {names}: {param} = "
-                      f"{np.round(used[param].to_numpy(), 4).tolist()}; range covers the literature's "
-                      f"[{entry.range_low}, {entry.range_high}] and the fits +/- 2 SE.",
-        ))
+        out.append(
+            AssumptionOverride(
+                key=f"adoption.bass_{param}",
+                value=value,
+                low=min(low, value),
+                high=max(high, value),
+                scenario="*",
+                origin="calibration",
+                rationale=f"Bass NLS fit ({used.form.iloc[0]}) to {names}: {param} = "
+                f"{np.round(used[param].to_numpy(), 4).tolist()}; range covers the literature's "
+                f"[{entry.range_low}, {entry.range_high}] and the fits +/- 2 SE.",
+            )
+        )
     return tuple(out)

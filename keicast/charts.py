@@ -16,8 +16,15 @@ def _plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.spines.top": False,
-                         "axes.spines.right": False, "svg.hashsalt": "keicast"})
+    plt.rcParams.update(
+        {
+            "svg.fonttype": "none",
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "svg.hashsalt": "keicast",
+        }
+    )
     return plt
 
 
@@ -26,7 +33,7 @@ def _svg(fig) -> str:
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     _plt().close(fig)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 def _millions_or_units(values: np.ndarray) -> tuple[float, str]:
@@ -38,8 +45,13 @@ def _millions_or_units(values: np.ndarray) -> tuple[float, str]:
     return 1.0, ""
 
 
-def fan_chart(frame: pd.DataFrame, title: str, ylabel: str, history: pd.Series | None = None,
-              reference: tuple[float, str] | None = None) -> str:
+def fan_chart(
+    frame: pd.DataFrame,
+    title: str,
+    ylabel: str,
+    history: pd.Series | None = None,
+    reference: tuple[float, str] | None = None,
+) -> str:
     """P05-P95 and P10-P90 bands with the median, optionally with history and a reference line."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 3.0))

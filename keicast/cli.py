@@ -7,7 +7,7 @@ import functools
 import json
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,31 +15,40 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from keicast.errors import ConfigError, KeicastError, Problem
 
-app = typer.Typer(help="Forecast US demand for Japanese-style kei cars under policy scenarios.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Forecast US demand for Japanese-style kei cars under policy scenarios.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 sources_app = typer.Typer(help="The evidence register's article sources.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
-out = Console()
-err = Console(stderr=True)
+# markup off: user text (keys, values, descriptions) may contain [brackets] that rich would eat
+out = Console(width=None if sys.stdout.isatty() else 180, markup=False, highlight=False)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 180, markup=False, highlight=False)
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Path to config.yaml.")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override an assumption: KEY=VALUE (repeatable).")]
 ScenarioOpt = Annotated[list[str] | None, typer.Option("--scenario", "-s", help="Scenario to run (repeatable).")]
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
 
 
 def _quiet_environment() -> None:
-    for name, value in (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("GX_ANALYTICS_ENABLED", "false"),
-                        ("DO_NOT_TRACK", "1"), ("PREFECT_LOGGING_LEVEL", os.environ.get("PREFECT_LOGGING_LEVEL",
-                                                                                         "WARNING"))):
+    for name, value in (
+        ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
+        ("GX_ANALYTICS_ENABLED", "false"),
+        ("DO_NOT_TRACK", "1"),
+        ("PREFECT_LOGGING_LEVEL", os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING")),
+    ):
         os.environ.setdefault(name, value)
 
 
@@ -51,7 +60,7 @@ def guarded(fn):
         try:
             return fn(*args, **kwargs)
         except KeicastError as exc:
-            err.print(f"[bold red]keicast:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            err.print(f"keicast: {exc}", soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except typer.Exit:
             raise
@@ -61,8 +70,10 @@ def guarded(fn):
         except Exception as exc:  # noqa: BLE001 - the last line of defence: message, exit 1
             if os.environ.get("KEICAST_DEBUG"):
                 raise
-            err.print(f"keicast: unexpected error: {exc.__class__.__name__}: {exc} (set KEICAST_DEBUG=1 for a traceback)",
-                      markup=False, highlight=False, soft_wrap=True)
+            err.print(
+                f"keicast: unexpected error: {exc.__class__.__name__}: {exc} (set KEICAST_DEBUG=1 for a traceback)",
+                soft_wrap=True,
+            )
             raise typer.Exit(1) from None
 
     return wrapper
@@ -79,7 +90,7 @@ def emit(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
         for col in frame.columns:
             table.add_column(str(col), overflow="fold")
         for row in frame.itertuples(index=False):
-            table.add_row(*["" if pd.isna(v) else (f"{v:,.6g}" if isinstance(v, float) else str(v)) for v in row])
+            table.add_row(*[Text("" if pd.isna(v) else (f"{v:,.6g}" if isinstance(v, float) else str(v))) for v in row])
         out.print(table)
 
 
@@ -102,8 +113,14 @@ def run(
 
     run_id = new_run_id()
     err.print(f"keicast: run {run_id}: {len(settings.scenarios)} scenario(s), {settings.run.draws:,} draws each")
-    keicast_pipeline(config_path=str(config), scenarios=list(settings.scenarios), sets=list(set_ or []),
-                     draws=draws, seed=seed, run_id=run_id)
+    keicast_pipeline(
+        config_path=str(config),
+        scenarios=list(settings.scenarios),
+        sets=list(set_ or []),
+        draws=draws,
+        seed=seed,
+        run_id=run_id,
+    )
     report = settings.run.reports_dir / run_id / "index.html"
     out.print(f"run {run_id} succeeded; report: {report}")
 
@@ -123,16 +140,25 @@ def validate(config: ConfigOpt = Path("config.yaml"), set_: SetOpt = None) -> No
     prices = {n: base_buyer_price(scenario_spec(n, settings.config, table)) for n in settings.scenarios}
     docs = settings.run.reports_dir / "data_docs"
     params = gates.parameters(settings.config)
-    results = pd.concat([
-        gates.check("history", gates.history_frames(history, required), params, docs),
-        gates.check("calibration", {"calibration": fits}, params, docs),
-        gates.check("assumptions", gates.assumption_frames(table, prices), params, docs),
-    ], ignore_index=True)
+    results = pd.concat(
+        [
+            gates.check("history", gates.history_frames(history, required), params, docs),
+            gates.check("calibration", {"calibration": fits}, params, docs),
+            gates.check("assumptions", gates.assumption_frames(table, prices), params, docs),
+        ],
+        ignore_index=True,
+    )
     failed = results[~results.success]
     out.print(f"config {config}: valid; {len(results)} expectations checked, {len(failed)} failed")
     if not failed.empty:
-        raise GateFailed("inputs", [{"expectation": f"{r.suite}: {r.check_name}", "column": r.column,
-                                     "observed": r.observed} for r in failed.itertuples()], str(gates.docs_index(docs)))
+        raise GateFailed(
+            "inputs",
+            [
+                {"expectation": f"{r.suite}: {r.check_name}", "column": r.column, "observed": r.observed}
+                for r in failed.itertuples()
+            ],
+            str(gates.docs_index(docs)),
+        )
 
 
 def _assumption_table(config: Path, sets: list[str] | None, scenarios: list[str] | None):
@@ -145,8 +171,13 @@ def _assumption_table(config: Path, sets: list[str] | None, scenarios: list[str]
     history, _ = load_history(settings.run.reference_dir)
     cal = settings.config.calibration
     fits, _ = calibrate_analogs(history, cal.analogs, cal.form, cal.refine_with)
-    table = assemble(settings.register, settings.config, settings.scenarios, settings.overrides,
-                     adoption_refinements(fits, settings.register))
+    table = assemble(
+        settings.register,
+        settings.config,
+        settings.scenarios,
+        settings.overrides,
+        adoption_refinements(fits, settings.register),
+    )
     return settings, history, fits, table
 
 
@@ -181,7 +212,9 @@ def assumptions(
 @sources_app.command("verify")
 @guarded
 def sources_verify(
-    articles: Annotated[Path, typer.Option("--articles", help="Folder with the article texts.")] = Path("../shared/seeds"),
+    articles: Annotated[Path, typer.Option("--articles", help="Folder with the article texts.")] = Path(
+        "../shared/seeds"
+    ),
     register: Annotated[Path, typer.Option("--register")] = Path("data/register.yaml"),
 ) -> None:
     """Check that every quote occurs in its article and contains its figure."""
@@ -192,7 +225,7 @@ def sources_verify(
     checks = verify_quotes(load_register(register), articles)
     bad = [c for c in checks if not c.ok]
     for c in bad:
-        err.print(f"  - {c.key} ({c.source}): {c.reason} [figure {c.figure!r}]", markup=False)
+        err.print(f"  - {c.key} ({c.source}): {c.reason} [figure {c.figure!r}]")
     out.print(f"{len(checks) - len(bad)}/{len(checks)} quotes verified against {articles}")
     if bad:
         raise typer.Exit(1)
@@ -216,21 +249,35 @@ def calibrate(
         fit = BassFit(form).fit(y, t)
     except (ValueError, RuntimeError) as exc:
         raise ConfigError([Problem(str(series_csv), "", f"{len(y)} values", str(exc))]) from None
-    rows = pd.DataFrame({
-        "parameter": ["p", "q", "m"], "estimate": [fit.p_, fit.q_, fit.m_],
-        "std_error": [fit.se_["p"], fit.se_["q"], fit.se_["m"]],
-    })
-    stats = {"form": form, "n": fit.n_, "df": fit.df_, "residual_standard_error": fit.rse_, "ssr": fit.ssr_,
-             "r_squared": fit.r2_, "aic": fit.aic_, "converged": fit.converged_, "at_bound": fit.at_bound_}
+    rows = pd.DataFrame(
+        {
+            "parameter": ["p", "q", "m"],
+            "estimate": [fit.p_, fit.q_, fit.m_],
+            "std_error": [fit.se_["p"], fit.se_["q"], fit.se_["m"]],
+        }
+    )
+    stats = {
+        "form": form,
+        "n": fit.n_,
+        "df": fit.df_,
+        "residual_standard_error": fit.rse_,
+        "ssr": fit.ssr_,
+        "r_squared": fit.r2_,
+        "aic": fit.aic_,
+        "converged": fit.converged_,
+        "at_bound": fit.at_bound_,
+    }
     if fmt is Format.json:
         sys.stdout.write(json.dumps({"parameters": rows.to_dict("records"), **stats}, indent=2) + "\n")
     elif fmt is Format.csv:
         sys.stdout.write(rows.to_csv(index=False))
     else:
         emit(rows, fmt, f"Bass fit ({form}) to {series_csv}")
-        out.print(f"Residual standard error: {fit.rse_:,.6g} on {fit.df_} degrees of freedom; "
-                  f"R² = {fit.r2_:.4f}; AIC = {fit.aic_:.2f}; converged: {fit.converged_}"
-                  + (f" (on bound: {', '.join(fit.at_bound_)})" if fit.at_bound_ else ""))
+        out.print(
+            f"Residual standard error: {fit.rse_:,.6g} on {fit.df_} degrees of freedom; "
+            f"R² = {fit.r2_:.4f}; AIC = {fit.aic_:.2f}; converged: {fit.converged_}"
+            + (f" (on bound: {', '.join(fit.at_bound_)})" if fit.at_bound_ else "")
+        )
 
 
 def _read_adoptions(path: Path):
@@ -249,7 +296,9 @@ def _read_adoptions(path: Path):
     elif numeric.shape[1] == 1:
         y, t = numeric.iloc[:, 0], None
     else:
-        raise ConfigError([Problem(str(path), "columns", list(frame.columns), "a 'value' column (and optionally 'year')")])
+        raise ConfigError(
+            [Problem(str(path), "columns", list(frame.columns), "a 'value' column (and optionally 'year')")]
+        )
     if y.isna().any():
         raise ConfigError([Problem(str(path), "value", "non-numeric entries", "numbers in every row")])
     return (None if t is None else t.to_numpy(dtype=float)), y.to_numpy(dtype=float) if len(y) else np.array([])
@@ -257,7 +306,9 @@ def _read_adoptions(path: Path):
 
 @app.command()
 @guarded
-def backtest(config: ConfigOpt = Path("config.yaml"), fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table) -> None:
+def backtest(
+    config: ConfigOpt = Path("config.yaml"), fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table
+) -> None:
     """Rolling-origin skill of the baseline market models against naive benchmarks, horizons 1..5."""
     from keicast.config import load_settings
     from keicast.evidence import load_history, series
@@ -277,8 +328,11 @@ def backtest(config: ConfigOpt = Path("config.yaml"), fmt: Annotated[Format, typ
 # ---------------------------------------------------------------------------------------------- results
 @app.command()
 @guarded
-def runs(config: ConfigOpt = Path("config.yaml"), fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
-         limit: int = 20) -> None:
+def runs(
+    config: ConfigOpt = Path("config.yaml"),
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    limit: int = 20,
+) -> None:
     """Run history: status, duration and overrides."""
     from keicast import warehouse
     from keicast.config import load_settings
@@ -288,14 +342,18 @@ def runs(config: ConfigOpt = Path("config.yaml"), fmt: Annotated[Format, typer.O
         settings.run.warehouse,
         "select run_id, status, started_at, finished_at, "
         "round(date_diff('millisecond', started_at, finished_at) / 1000.0, 1) as seconds, draws, seed, "
-        "overrides, message from runs order by started_at desc limit ?", [limit])
+        "overrides, message from runs order by started_at desc limit ?",
+        [limit],
+    )
     emit(frame, fmt, "runs")
 
 
 @app.command()
 @guarded
-def report(run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest successful run).")] = None,
-           config: ConfigOpt = Path("config.yaml")) -> None:
+def report(
+    run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest successful run).")] = None,
+    config: ConfigOpt = Path("config.yaml"),
+) -> None:
     """Print the path of a run's report, regenerating it if it is missing."""
     from keicast import warehouse
     from keicast.config import load_settings
@@ -316,8 +374,12 @@ def report(run_id: Annotated[str | None, typer.Argument(help="Run id (default: t
 
 @app.command()
 @guarded
-def compare(run_a: str, run_b: str, config: ConfigOpt = Path("config.yaml"),
-            fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table) -> None:
+def compare(
+    run_a: str,
+    run_b: str,
+    config: ConfigOpt = Path("config.yaml"),
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
     """Assumption and forecast differences between two runs (A = before, B = after)."""
     from keicast import warehouse
     from keicast.compare import assumption_changes, forecast_deltas
@@ -333,9 +395,18 @@ def compare(run_a: str, run_b: str, config: ConfigOpt = Path("config.yaml"),
     changes = assumption_changes(frames["RUN_A"]["assumptions"], frames["RUN_B"]["assumptions"])
     deltas = forecast_deltas(frames["RUN_A"]["forecasts"], frames["RUN_B"]["forecasts"], [2030, 2035, 2040])
     if fmt is Format.json:
-        sys.stdout.write(json.dumps({"run_a": run_a, "run_b": run_b,
-                                     "assumptions": json.loads(changes.to_json(orient="records")),
-                                     "forecasts": json.loads(deltas.to_json(orient="records"))}, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "run_a": run_a,
+                    "run_b": run_b,
+                    "assumptions": json.loads(changes.to_json(orient="records")),
+                    "forecasts": json.loads(deltas.to_json(orient="records")),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
         return
     emit(changes, fmt, f"assumption changes {run_a} -> {run_b}")
     emit(deltas, fmt, "forecast deltas (P50)")

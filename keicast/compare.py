@@ -10,8 +10,9 @@ HEADLINE_METRICS = ("kei_sales", "kei_share", "kei_in_use", "kei_sales_cumulativ
 def assumption_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     """Rows whose value, low or high differ (or that exist in one run only), per scenario and key."""
     cols = ["scenario", "key", "value", "low", "high", "override_origin"]
-    merged = before[cols].merge(after[cols], on=["scenario", "key"], how="outer", suffixes=("_before", "_after"),
-                                indicator=True)
+    merged = before[cols].merge(
+        after[cols], on=["scenario", "key"], how="outer", suffixes=("_before", "_after"), indicator=True
+    )
     changed = merged["_merge"] != "both"
     for c in ("value", "low", "high"):
         a, b = merged[f"{c}_before"], merged[f"{c}_after"]
@@ -24,8 +25,9 @@ def forecast_deltas(before: pd.DataFrame, after: pd.DataFrame, years: list[int] 
     """P10/P50/P90 of each headline metric before and after, with the P50 change (absolute and relative)."""
     cols = ["scenario", "year", "metric", "p10", "p50", "p90"]
     pick = lambda f: f[f.metric.isin(HEADLINE_METRICS) & (f.year.isin(years) if years else True)][cols]  # noqa: E731
-    merged = pick(before).merge(pick(after), on=["scenario", "year", "metric"], how="outer",
-                                suffixes=("_before", "_after"))
+    merged = pick(before).merge(
+        pick(after), on=["scenario", "year", "metric"], how="outer", suffixes=("_before", "_after")
+    )
     merged["p50_change"] = merged.p50_after - merged.p50_before
     merged["p50_change_pct"] = 100 * merged.p50_change / merged.p50_before.where(merged.p50_before != 0)
     return merged.sort_values(["scenario", "metric", "year"], ignore_index=True)

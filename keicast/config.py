@@ -53,7 +53,9 @@ def load_yaml(path: Path) -> Any:
     except FileNotFoundError:
         raise ConfigError([Problem(name, "", name, "an existing, readable YAML file (not found)")]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(name, "", name, f"a readable UTF-8 YAML file ({exc.__class__.__name__}: {exc})")]) from None
+        raise ConfigError(
+            [Problem(name, "", name, f"a readable UTF-8 YAML file ({exc.__class__.__name__}: {exc})")]
+        ) from None
     try:
         return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - _NoAliasLoader is a SafeLoader
     except yaml.YAMLError as exc:
@@ -69,15 +71,20 @@ class Strict(BaseModel):
 
 
 class OverrideRange(Strict):
-    """An assumption override with its own range and the analyst's reason."""
+    """An assumption override: a bare number, or a mapping with its own range and the analyst's reason."""
 
     value: float
     low: float | None = None
     high: float | None = None
     rationale: str | None = Field(default=None, max_length=2000)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_number(cls, data):
+        return {"value": data} if isinstance(data, int | float) and not isinstance(data, bool) else data
 
-Override = float | OverrideRange
+
+Override = OverrideRange
 
 
 class Horizon(Strict):
@@ -268,6 +275,9 @@ def parse_set(items: list[str]) -> tuple[list[tuple[str, float]], list[Problem]]
         except ValueError:
             problems.append(Problem("--set", key, raw, "a number"))
             continue
+        if not math.isfinite(value):
+            problems.append(Problem("--set", key, raw, "a finite number"))
+            continue
         pairs.append((key, value))
     return pairs, problems
 
@@ -279,7 +289,7 @@ def _check_override(file: str, where: str, key: str, ov: Override, register) -> 
     entry = register.assumptions.get(key)
     if entry is None:
         return [Problem(file, where, key, f"an assumption key from the register{_suggest(key, register.assumptions)}")]
-    rng = ov if isinstance(ov, OverrideRange) else OverrideRange(value=ov)
+    rng = ov
     problems = []
     for label, number in (("value", rng.value), ("low", rng.low), ("high", rng.high)):
         if number is None:
@@ -296,9 +306,7 @@ def _check_override(file: str, where: str, key: str, ov: Override, register) -> 
 
 
 def _as_override(key: str, ov: Override, scenario: str, origin: str) -> AssumptionOverride:
-    if isinstance(ov, OverrideRange):
-        return AssumptionOverride(key, ov.value, ov.low, ov.high, scenario, origin, ov.rationale)
-    return AssumptionOverride(key, float(ov), None, None, scenario, origin)
+    return AssumptionOverride(key, ov.value, ov.low, ov.high, scenario, origin, ov.rationale)
 
 
 def load_settings(
@@ -331,7 +339,9 @@ def load_settings(
     register = load_register(config.run.register_file)
     for name in config.scenarios:
         if not NAME_PATTERN.match(name):
-            problems.append(Problem(file, f"scenarios.{name}", name, "a scenario name of [a-z0-9_], starting with a letter"))
+            problems.append(
+                Problem(file, f"scenarios.{name}", name, "a scenario name of [a-z0-9_], starting with a letter")
+            )
     overrides: list[AssumptionOverride] = []
     for key, ov in config.assumptions.items():
         problems += _check_override(file, f"assumptions.{key}", key, ov, register)
@@ -343,16 +353,24 @@ def load_settings(
     pairs, set_problems = parse_set(list(sets or []))
     problems += set_problems
     for key, value in pairs:
-        problems += _check_override("--set", key, key, value, register)
+        problems += _check_override("--set", key, key, OverrideRange(value=value), register)
         overrides.append(AssumptionOverride(key, value, None, None, "*", "--set"))
     chosen = list(scenarios or config.scenarios)
     for name in chosen:
         if name not in config.scenarios:
-            problems.append(Problem("--scenario", "", name, f"one of {sorted(config.scenarios)}{_suggest(name, config.scenarios)}"))
+            problems.append(
+                Problem("--scenario", "", name, f"one of {sorted(config.scenarios)}{_suggest(name, config.scenarios)}")
+            )
     for series in config.calibration.analogs + [config.baseline.series]:
         if not (config.run.reference_dir / f"{series}.csv").is_file():
-            problems.append(Problem(file, "calibration.analogs" if series != config.baseline.series else "baseline.series",
-                                    series, f"a series file in {config.run.reference_dir}/"))
+            problems.append(
+                Problem(
+                    file,
+                    "calibration.analogs" if series != config.baseline.series else "baseline.series",
+                    series,
+                    f"a series file in {config.run.reference_dir}/",
+                )
+            )
     if problems:
         raise ConfigError(problems)
     return Settings(

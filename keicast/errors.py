@@ -22,8 +22,8 @@ class Problem:
 
     def __str__(self) -> str:
         shown = repr(self.value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
+        if len(shown) > 160:
+            shown = shown[:157] + "..."
         where = f"{self.file}: {self.key}" if self.key else self.file
         return f"{where} = {shown}: {self.expected}"
 

@@ -117,9 +117,9 @@ def load_register(path: Path) -> Register:
     try:
         return Register.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError([
-            Problem(str(path), ".".join(str(p) for p in e["loc"]), e.get("input"), e["msg"]) for e in exc.errors()
-        ]) from None
+        raise ConfigError(
+            [Problem(str(path), ".".join(str(p) for p in e["loc"]), e.get("input"), e["msg"]) for e in exc.errors()]
+        ) from None
 
 
 def _squash(text: str) -> str:

@@ -34,18 +34,22 @@ def history_frames(history: pd.DataFrame, required_series: list[str]) -> dict[st
     spans = history.groupby("series").year.agg(first_year="min", last_year="max", years="nunique").reset_index()
     spans["gaps"] = spans.last_year - spans.first_year + 1 - spans.years
     spans["required_contiguous"] = spans.series.isin(required_series)
-    return {"history": history.assign(is_percent=history.unit.str.contains("percent", case=False)),
-            "history_spans": spans}
+    return {
+        "history": history.assign(is_percent=history.unit.str.contains("percent", case=False)),
+        "history_spans": spans,
+    }
 
 
 def assumption_frames(assumptions: pd.DataFrame, buyer_prices: dict[str, float]) -> dict[str, pd.DataFrame]:
     """Frames for the assumption suites: the rows themselves and each scenario's prices."""
     wide = assumptions.pivot_table(index="scenario", columns="key", values="value", aggfunc="first")
-    prices = pd.DataFrame({
-        "scenario": wide.index,
-        "kei_target_price": wide["kei.target_price"].to_numpy(),
-        "avg_new_vehicle_price": wide["market.avg_new_vehicle_price"].to_numpy(),
-    })
+    prices = pd.DataFrame(
+        {
+            "scenario": wide.index,
+            "kei_target_price": wide["kei.target_price"].to_numpy(),
+            "avg_new_vehicle_price": wide["market.avg_new_vehicle_price"].to_numpy(),
+        }
+    )
     prices["kei_buyer_price"] = prices.scenario.map(buyer_prices)
     return {"assumptions": assumptions, "scenario_prices": prices}
 
@@ -68,9 +72,14 @@ def parameters(config: Config) -> dict[str, float]:
     """Expectation parameters: config.yaml gates plus values derived from the horizon."""
     g = config.gates
     h = config.run.horizon
-    return {**g.model_dump(), "horizon_years": h.end - h.start + 1, "horizon_start": h.start,
-            "last_history_year": h.start - 1, "market_ratio_min": 1 - g.market_check_tolerance,
-            "market_ratio_max": 1 + g.market_check_tolerance}
+    return {
+        **g.model_dump(),
+        "horizon_years": h.end - h.start + 1,
+        "horizon_start": h.start,
+        "last_history_year": h.start - 1,
+        "market_ratio_min": 1 - g.market_check_tolerance,
+        "market_ratio_max": 1 + g.market_check_tolerance,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- GX
@@ -87,11 +96,14 @@ def _context(docs_dir: str):
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    context.add_data_docs_site(site_name="keicast", site_config={
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": docs_dir},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    })
+    context.add_data_docs_site(
+        site_name="keicast",
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": docs_dir},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
     context.data_sources.add_pandas("frames").add_dataframe_asset("frame").add_batch_definition_whole_dataframe("all")
     return context
 
@@ -104,8 +116,9 @@ def _observed(result: dict) -> str:
     return f"{result.get('unexpected_count', len(unexpected))} unexpected: [{shown}]"
 
 
-def check(stage: str, frames: dict[str, pd.DataFrame], params: dict, docs_dir: Path,
-          expectations_dir: Path = EXPECTATIONS_DIR) -> pd.DataFrame:
+def check(
+    stage: str, frames: dict[str, pd.DataFrame], params: dict, docs_dir: Path, expectations_dir: Path = EXPECTATIONS_DIR
+) -> pd.DataFrame:
     """Validate a stage's frames with its suites; one result row per expectation (passing ones too)."""
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
@@ -132,8 +145,11 @@ def check(stage: str, frames: dict[str, pd.DataFrame], params: dict, docs_dir: P
         except Exception:  # noqa: BLE001
             pass
         definition = context.validation_definitions.add(definition)
-        checkpoint = gx.Checkpoint(name=f"{suite_key}.checkpoint", validation_definitions=[definition],
-                                   actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["keicast"])])
+        checkpoint = gx.Checkpoint(
+            name=f"{suite_key}.checkpoint",
+            validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=["keicast"])],
+        )
         try:
             context.checkpoints.delete(checkpoint.name)
         except Exception:  # noqa: BLE001
@@ -143,12 +159,23 @@ def check(stage: str, frames: dict[str, pd.DataFrame], params: dict, docs_dir: P
         for validation in result.run_results.values():
             for r in validation.results:
                 cfg = r.expectation_config
-                column = cfg.kwargs.get("column") or ",".join(
-                    str(cfg.kwargs[k]) for k in ("column_A", "column_B") if k in cfg.kwargs
-                ) or ",".join(cfg.kwargs.get("column_list", []))
+                column = (
+                    cfg.kwargs.get("column")
+                    or ",".join(str(cfg.kwargs[k]) for k in ("column_A", "column_B") if k in cfg.kwargs)
+                    or ",".join(cfg.kwargs.get("column_list", []))
+                )
                 observed = _observed(r.result) if r.result else str(r.exception_info.get("exception_message", ""))
-                rows.append((suite_name, cfg.type, (cfg.meta or {}).get("check", cfg.type), column or None,
-                             bool(r.success), observed, now))
+                rows.append(
+                    (
+                        suite_name,
+                        cfg.type,
+                        (cfg.meta or {}).get("check", cfg.type),
+                        column or None,
+                        bool(r.success),
+                        observed,
+                        now,
+                    )
+                )
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 

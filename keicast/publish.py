@@ -52,12 +52,18 @@ def publish_run(settings, run_id: str, make_latest: bool = True) -> Path:
         run.warehouse,
         "select run_id from runs where status = 'succeeded' and started_at < "
         "(select started_at from runs where run_id = ?) order by started_at desc limit 1",
-        [run_id], run.lock_timeout_seconds,
+        [run_id],
+        run.lock_timeout_seconds,
     )
-    previous_outputs = (warehouse.run_outputs(run.warehouse, previous.run_id.iloc[0], run.lock_timeout_seconds)
-                        if not previous.empty else None)
-    for root, write in ((run.reports_dir, lambda d: render_report(outputs, previous_outputs, settings, d)),
-                        (run.exports_dir, lambda d: write_exports(outputs, d))):
+    previous_outputs = (
+        warehouse.run_outputs(run.warehouse, previous.run_id.iloc[0], run.lock_timeout_seconds)
+        if not previous.empty
+        else None
+    )
+    for root, write in (
+        (run.reports_dir, lambda d: render_report(outputs, previous_outputs, settings, d)),
+        (run.exports_dir, lambda d: write_exports(outputs, d)),
+    ):
         root.mkdir(parents=True, exist_ok=True)
         staging = _stage(root, run_id)
         write(staging)

@@ -37,8 +37,10 @@ def headline_rows(forecasts: pd.DataFrame, years: list[int]) -> list[dict]:
             for year in years:
                 r = part[(part.metric == metric) & (part.year == year)]
                 row["cells"].append(
-                    "–" if r.empty else f"{_fmt(r.p10.iloc[0], kind)} / {_fmt(r.p50.iloc[0], kind)} / "
-                                        f"{_fmt(r.p90.iloc[0], kind)}")
+                    "–"
+                    if r.empty
+                    else f"{_fmt(r.p10.iloc[0], kind)} / {_fmt(r.p50.iloc[0], kind)} / {_fmt(r.p90.iloc[0], kind)}"
+                )
         rows.append(row)
     return rows
 
@@ -46,8 +48,10 @@ def headline_rows(forecasts: pd.DataFrame, years: list[int]) -> list[dict]:
 def cumulative_rows(forecasts: pd.DataFrame, window_end: int) -> list[dict]:
     """Cumulative kei sales from the first year to ``window_end``: P10 / P50 / P90 / mean per scenario."""
     part = forecasts[(forecasts.metric == "kei_sales_cumulative") & (forecasts.year == window_end)]
-    return [{"scenario": r.scenario, "p10": _fmt(r.p10), "p50": _fmt(r.p50), "p90": _fmt(r.p90),
-             "mean": _fmt(r.mean)} for r in part.itertuples()]
+    return [
+        {"scenario": r.scenario, "p10": _fmt(r.p10), "p50": _fmt(r.p50), "p90": _fmt(r.p90), "mean": _fmt(r.mean)}
+        for r in part.itertuples()
+    ]
 
 
 def assumption_rows(assumptions: pd.DataFrame) -> list[dict]:
@@ -58,12 +62,23 @@ def assumption_rows(assumptions: pd.DataFrame) -> list[dict]:
         same = part[["value", "low", "high", "override_origin"]].astype(str).drop_duplicates()
         subset = part.head(1) if len(same) == 1 and len(part) == len(scenarios) else part
         for r in subset.itertuples():
-            rows.append({
-                "scenario": "all" if subset is not part else r.scenario, "key": key,
-                "value": _fmt_value(r.value), "low": _fmt_value(r.low), "high": _fmt_value(r.high),
-                "unit": r.unit, "kind": r.kind, "source": r.source, "quote": r.quote, "use": r.use,
-                "rationale": r.rationale, "overridden": bool(r.overridden), "origin": r.override_origin,
-            })
+            rows.append(
+                {
+                    "scenario": "all" if subset is not part else r.scenario,
+                    "key": key,
+                    "value": _fmt_value(r.value),
+                    "low": _fmt_value(r.low),
+                    "high": _fmt_value(r.high),
+                    "unit": r.unit,
+                    "kind": r.kind,
+                    "source": r.source,
+                    "quote": r.quote,
+                    "use": r.use,
+                    "rationale": r.rationale,
+                    "overridden": bool(r.overridden),
+                    "origin": r.override_origin,
+                }
+            )
     return rows
 
 
@@ -92,21 +107,26 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
         s = sens[sens.scenario == name]
         tornado = s[s.method == "tornado"].sort_values("swing", ascending=False)
         sobol = s[s.method == "sobol"].sort_values("st", ascending=False)
-        scenarios.append({
-            "name": name, "description": descriptions.get(name, ""),
-            "spec": config.scenarios.get(name),
-            "fan": charts.fan_chart(part[part.metric == "kei_sales"], f"{name}: kei sales per year", "cars/year"),
-            "fleet": charts.fan_chart(part[part.metric == "kei_in_use"], f"{name}: kei cars in use", "cars"),
-            "tornado": charts.tornado_chart(tornado, f"{name}: swing of cumulative sales to {window_end}")
-            if not tornado.empty else None,
-            "sobol": charts.sobol_chart(sobol, f"{name}: Sobol indices") if not sobol.empty else None,
-            "sobol_rows": sobol.head(10).to_dict("records"),
-        })
+        scenarios.append(
+            {
+                "name": name,
+                "description": descriptions.get(name, ""),
+                "spec": config.scenarios.get(name),
+                "fan": charts.fan_chart(part[part.metric == "kei_sales"], f"{name}: kei sales per year", "cars/year"),
+                "fleet": charts.fan_chart(part[part.metric == "kei_in_use"], f"{name}: kei cars in use", "cars"),
+                "tornado": charts.tornado_chart(tornado, f"{name}: swing of cumulative sales to {window_end}")
+                if not tornado.empty
+                else None,
+                "sobol": charts.sobol_chart(sobol, f"{name}: Sobol indices") if not sobol.empty else None,
+                "sobol_rows": sobol.head(10).to_dict("records"),
+            }
+        )
     cal = outputs["calibration"]
     curves = outputs["calibration_fit"]
-    calibration = [{"row": r._asdict(), "chart": charts.calibration_chart(curves[curves.series == r.series],
-                                                                           f"{r.series}")}
-                   for r in cal.itertuples()]
+    calibration = [
+        {"row": r._asdict(), "chart": charts.calibration_chart(curves[curves.series == r.series], f"{r.series}")}
+        for r in cal.itertuples()
+    ]
     bt = outputs["backtests"].sort_values(["model", "horizon"])
     changes = None
     if previous is not None:
@@ -115,28 +135,46 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
             "run_id": prev_run.run_id,
             "assumptions": assumption_changes(previous["assumptions"], outputs["assumptions"]).to_dict("records"),
             "forecasts": forecast_deltas(previous["forecasts"], outputs["forecasts"], years)
-            .query("metric in ['kei_sales', 'kei_sales_cumulative']").to_dict("records"),
+            .query("metric in ['kei_sales', 'kei_sales_cumulative']")
+            .to_dict("records"),
         }
     context = {
-        "run": run, "overrides": json.loads(run.overrides or "[]"), "years": years, "window_end": window_end,
-        "headline": headline_rows(fc, years), "cumulative": cumulative_rows(fc, window_end),
-        "comparison": charts.comparison_chart(fc[fc.metric == "kei_sales"], "kei sales per year, all scenarios",
-                                              "cars/year"),
-        "comparison_share": charts.comparison_chart(fc[fc.metric == "kei_share"], "kei share of US new-vehicle sales",
-                                                    "share"),
-        "market_chart": charts.fan_chart(market, "US light-vehicle sales: history and baseline forecast",
-                                         "vehicles/year", base_series, (article_market, "articles: ~16 million")),
+        "run": run,
+        "overrides": json.loads(run.overrides or "[]"),
+        "years": years,
+        "window_end": window_end,
+        "headline": headline_rows(fc, years),
+        "cumulative": cumulative_rows(fc, window_end),
+        "comparison": charts.comparison_chart(
+            fc[fc.metric == "kei_sales"], "kei sales per year, all scenarios", "cars/year"
+        ),
+        "comparison_share": charts.comparison_chart(
+            fc[fc.metric == "kei_share"], "kei share of US new-vehicle sales", "share"
+        ),
+        "market_chart": charts.fan_chart(
+            market,
+            "US light-vehicle sales: history and baseline forecast",
+            "vehicles/year",
+            base_series,
+            (article_market, "articles: ~16 million"),
+        ),
         "market_rows": market.to_dict("records"),
         "selected_model": bt[bt.selected].model.iloc[0] if bt.selected.any() else "?",
         "backtests": bt.to_dict("records"),
-        "scenarios": scenarios, "calibration": calibration,
+        "scenarios": scenarios,
+        "calibration": calibration,
         "assumptions": assumption_rows(outputs["assumptions"]),
         "gates": outputs["gate_results"].to_dict("records"),
-        "changes": changes, "fmt": _fmt,
+        "changes": changes,
+        "fmt": _fmt,
         "evidence": outputs.get("evidence"),
     }
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     html = env.get_template("report.html.j2").render(**context)
     (directory / "index.html").write_text(html, encoding="utf-8")
     md = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=False, trim_blocks=True, lstrip_blocks=True)

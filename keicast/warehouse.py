@@ -72,8 +72,13 @@ def code_version() -> str:
     from keicast import __version__
 
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha = ""
     return f"{__version__}+{sha}" if sha else __version__
@@ -144,7 +149,7 @@ def insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> N
         return
     con.register("incoming", frame)
     try:
-        con.execute(f'insert into {table} by name select * from incoming')
+        con.execute(f"insert into {table} by name select * from incoming")
     finally:
         con.unregister("incoming")
 
@@ -156,19 +161,33 @@ def begin_run(path: Path, run_id: str, settings, flow_run_id: str | None, timeou
     """
     overrides = [o.__dict__ for o in settings.overrides]
     with transaction(path, timeout) as con:
-        con.execute("update runs set status = 'interrupted', message = 'process ended before the run finished' "
-                    "where status = 'running'")
+        con.execute(
+            "update runs set status = 'interrupted', message = 'process ended before the run finished' "
+            "where status = 'running'"
+        )
         con.execute(
             "insert into runs (run_id, started_at, status, config_path, config_sha256, overrides, scenarios, draws, "
             "seed, flow_run_id, code_version, pid, host) values (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, _now(), settings.config_path, settings.config_sha256, json.dumps(overrides),
-             json.dumps(list(settings.scenarios)), settings.run.draws, settings.run.seed, flow_run_id,
-             code_version(), os.getpid(), socket.gethostname()],
+            [
+                run_id,
+                _now(),
+                settings.config_path,
+                settings.config_sha256,
+                json.dumps(overrides),
+                json.dumps(list(settings.scenarios)),
+                settings.run.draws,
+                settings.run.seed,
+                flow_run_id,
+                code_version(),
+                os.getpid(),
+                socket.gethostname(),
+            ],
         )
 
 
-def commit_run(path: Path, run_id: str, outputs: dict[str, pd.DataFrame], snapshot: dict[str, pd.DataFrame],
-               timeout: float) -> None:
+def commit_run(
+    path: Path, run_id: str, outputs: dict[str, pd.DataFrame], snapshot: dict[str, pd.DataFrame], timeout: float
+) -> None:
     """The run's one transaction: all outputs, the input snapshot and status 'succeeded', or nothing."""
     with transaction(path, timeout) as con:
         for table in SNAPSHOT_TABLES:
@@ -181,14 +200,17 @@ def commit_run(path: Path, run_id: str, outputs: dict[str, pd.DataFrame], snapsh
         con.execute("update runs set status = 'succeeded', finished_at = ? where run_id = ?", [_now(), run_id])
 
 
-def fail_run(path: Path, run_id: str, status: str, message: str, gate_results: pd.DataFrame | None,
-             timeout: float) -> None:
+def fail_run(
+    path: Path, run_id: str, status: str, message: str, gate_results: pd.DataFrame | None, timeout: float
+) -> None:
     """Record a failed run (and, for a failed gate, every expectation checked) in one transaction."""
     with transaction(path, timeout) as con:
         if gate_results is not None:
             insert(con, "gate_results", gate_results.assign(run_id=run_id))
-        con.execute("update runs set status = ?, finished_at = ?, message = ? where run_id = ? and status = 'running'",
-                    [status, _now(), message[:4000], run_id])
+        con.execute(
+            "update runs set status = ?, finished_at = ?, message = ? where run_id = ? and status = 'running'",
+            [status, _now(), message[:4000], run_id],
+        )
 
 
 def query(path: Path, sql: str, params: list | None = None, timeout: float = 30.0) -> pd.DataFrame:

@@ -49,7 +49,10 @@ def point_forecast(y: np.ndarray, model: str, horizon: int) -> np.ndarray:
 
 
 def rolling_origin_backtest(
-    y: pd.Series, models: tuple[str, ...] = CANDIDATES, max_horizon: int = 5, min_train: int = 20,
+    y: pd.Series,
+    models: tuple[str, ...] = CANDIDATES,
+    max_horizon: int = 5,
+    min_train: int = 20,
     forecaster: Callable[[np.ndarray, str, int], np.ndarray] = point_forecast,
 ) -> pd.DataFrame:
     """Rolling-origin evaluation: refit at each origin, forecast 1..max_horizon, score MAE and MASE.

@@ -31,8 +31,11 @@ def logit(x: ArrayLike) -> np.ndarray:
 
 
 def calibrate_class_constant(
-    analog_share: ArrayLike, analog_price_ratio: ArrayLike, elasticity: ArrayLike,
-    ceiling: ArrayLike, analog_addressable: ArrayLike,
+    analog_share: ArrayLike,
+    analog_price_ratio: ArrayLike,
+    elasticity: ArrayLike,
+    ceiling: ArrayLike,
+    analog_addressable: ArrayLike,
 ) -> np.ndarray:
     """Class constant c that reproduces ``analog_share`` at ``analog_price_ratio``."""
     inner = np.asarray(analog_share, dtype=float) / (np.multiply(ceiling, analog_addressable))
@@ -42,8 +45,11 @@ def calibrate_class_constant(
 
 
 def kei_class_share(
-    price_ratio: ArrayLike, elasticity: ArrayLike, class_constant: ArrayLike,
-    ceiling: ArrayLike, addressable: ArrayLike,
+    price_ratio: ArrayLike,
+    elasticity: ArrayLike,
+    class_constant: ArrayLike,
+    ceiling: ArrayLike,
+    addressable: ArrayLike,
 ) -> np.ndarray:
     """Long-run kei share of new-vehicle sales, always below ``ceiling`` (Japan's kei share)."""
     utility = np.add(class_constant, np.multiply(elasticity, np.log(price_ratio)))
@@ -51,8 +57,11 @@ def kei_class_share(
 
 
 def buyer_price(
-    base_price: ArrayLike, compliance_cost: ArrayLike, tariff: ArrayLike,
-    pass_through: ArrayLike, imported: bool,
+    base_price: ArrayLike,
+    compliance_cost: ArrayLike,
+    tariff: ArrayLike,
+    pass_through: ArrayLike,
+    imported: bool,
 ) -> np.ndarray:
     """Price the US buyer pays: vehicle price plus the passed-through tariff (imports only) plus compliance."""
     duty = np.multiply(np.multiply(base_price, tariff), pass_through) if imported else 0.0

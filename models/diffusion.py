@@ -100,8 +100,12 @@ class BassFit:
         for p0, q0, m_mult in [(0.01, 0.3, 1.5), (0.03, 0.38, 2.0), (0.003, 0.5, 3.0), (0.05, 0.1, 1.2)]:
             try:
                 params, cov = curve_fit(
-                    self._curve, t, y, p0=[p0, q0, total * m_mult],
-                    bounds=(lower, upper), maxfev=20000,
+                    self._curve,
+                    t,
+                    y,
+                    p0=[p0, q0, total * m_mult],
+                    bounds=(lower, upper),
+                    maxfev=20000,
                 )
             except (RuntimeError, ValueError):
                 continue

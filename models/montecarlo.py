@@ -56,7 +56,12 @@ class ChunkSummary:
 
 
 def simulate_chunk(
-    spec: ScenarioSpec, market_paths: np.ndarray, years: np.ndarray, size: int, seed: int, chunk: int,
+    spec: ScenarioSpec,
+    market_paths: np.ndarray,
+    years: np.ndarray,
+    size: int,
+    seed: int,
+    chunk: int,
 ) -> ChunkSummary:
     """Run the kernel on one chunk of draws and summarise it."""
     values, market = sample_chunk(spec, market_paths, size, seed, chunk)
@@ -95,7 +100,12 @@ def combine_chunks(name: str, years: np.ndarray, chunks: list[ChunkSummary]) -> 
 
 
 def monte_carlo(
-    spec: ScenarioSpec, market_paths: np.ndarray, years: np.ndarray, draws: int, seed: int, chunk_size: int,
+    spec: ScenarioSpec,
+    market_paths: np.ndarray,
+    years: np.ndarray,
+    draws: int,
+    seed: int,
+    chunk_size: int,
 ) -> pd.DataFrame:
     """All chunks of one scenario in this process; see :func:`simulate_chunk` to distribute them."""
     chunks = [

@@ -91,7 +91,10 @@ def base_buyer_price(spec: ScenarioSpec) -> float:
 
 
 def kei_outcomes(
-    spec: ScenarioSpec, values: Mapping[str, np.ndarray | float], market: np.ndarray, years: np.ndarray,
+    spec: ScenarioSpec,
+    values: Mapping[str, np.ndarray | float],
+    market: np.ndarray,
+    years: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Evaluate the kernel for a batch of draws.
 
@@ -109,10 +112,14 @@ def kei_outcomes(
     constant = calibrate_class_constant(
         v["analog_share"], v["analog_price_ratio"], v["elasticity"], v["japan_share"], v["analog_addressable"]
     )
-    long_run_share = kei_class_share(price / v["avg_price"], v["elasticity"], constant, v["japan_share"],
-                                     v["addressable"])
+    long_run_share = kei_class_share(
+        price / v["avg_price"], v["elasticity"], constant, v["japan_share"], v["addressable"]
+    )
     adoption = annual_adoption_fraction(
-        (np.asarray(years) - spec.launch_year + 1)[None, :], v["bass_p"], v["bass_q"], v["price_trend"],
+        (np.asarray(years) - spec.launch_year + 1)[None, :],
+        v["bass_p"],
+        v["bass_q"],
+        v["price_trend"],
         v["price_coefficient"],
     )
     share = long_run_share * adoption

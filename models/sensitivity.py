@@ -41,19 +41,33 @@ def tornado(spec: ScenarioSpec, market: np.ndarray, years: np.ndarray, window: t
 
 
 def sobol_indices(
-    spec: ScenarioSpec, market: np.ndarray, years: np.ndarray, window: tuple[int, int], base_samples: int, seed: int,
+    spec: ScenarioSpec,
+    market: np.ndarray,
+    years: np.ndarray,
+    window: tuple[int, int],
+    base_samples: int,
+    seed: int,
 ) -> pd.DataFrame:
     """First-order (S1) and total (ST) Sobol indices of the headline, with 95% bootstrap half-widths."""
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import sobol as sobol_sample
 
     keys = uncertain_keys(spec)
-    problem = {"num_vars": len(keys), "names": keys,
-               "bounds": [[spec.ranges[k].low, spec.ranges[k].high] for k in keys]}
+    problem = {
+        "num_vars": len(keys),
+        "names": keys,
+        "bounds": [[spec.ranges[k].low, spec.ranges[k].high] for k in keys],
+    }
     sample = sobol_sample.sample(problem, base_samples, calc_second_order=False, seed=seed)
     values = {**spec.base_values(), **{k: sample[:, i] for i, k in enumerate(keys)}}
     outputs = headline(spec, values, market, years, window)
     result = sobol_analyze.analyze(problem, outputs, calc_second_order=False, seed=seed)
-    return pd.DataFrame({"key": keys, "s1": result["S1"], "s1_conf": result["S1_conf"],
-                         "st": result["ST"], "st_conf": result["ST_conf"]}).sort_values("st", ascending=False,
-                                                                                        ignore_index=True)
+    return pd.DataFrame(
+        {
+            "key": keys,
+            "s1": result["S1"],
+            "s1_conf": result["S1_conf"],
+            "st": result["ST"],
+            "st_conf": result["ST_conf"],
+        }
+    ).sort_values("st", ascending=False, ignore_index=True)

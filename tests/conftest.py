@@ -1,0 +1,73 @@
+"""Shared fixtures. Environment first: Prefect and GX read it at import time."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+_PREFECT_HOME = tempfile.mkdtemp(prefix="keicast-prefect-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.pop("PREFECT_API_URL", None)
+
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT.parent / "shared" / "seeds"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One temporary Prefect server for the whole session (starting one costs 6-14 s)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+def base_config(tmp: Path, **run_overrides) -> dict:
+    """The shipped config.yaml, pointed at a temporary warehouse/reports/exports and made quick."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["run"].update(
+        {
+            "warehouse": str(tmp / "warehouse.duckdb"),
+            "reports_dir": str(tmp / "reports"),
+            "exports_dir": str(tmp / "exports"),
+            "register_file": str(ROOT / "data" / "register.yaml"),
+            "reference_dir": str(ROOT / "data" / "reference"),
+            "articles_dir": str(tmp / "articles"),
+            "draws": 2000,
+            "market_paths": 300,
+            "sobol_base_samples": 32,
+            "lock_timeout_seconds": 20,
+        }
+    )
+    config["run"].update(run_overrides)
+    return config
+
+
+def write_config(tmp: Path, config: dict, name: str = "config.yaml") -> Path:
+    path = tmp / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A temporary project folder with a quick config.yaml; returns the config path."""
+    return write_config(tmp_path, base_config(tmp_path))
+
+
+@pytest.fixture
+def reference_copy(tmp_path) -> Path:
+    """A writable copy of data/reference for tests that corrupt history."""
+    target = tmp_path / "reference"
+    shutil.copytree(ROOT / "data" / "reference", target)
+    return target

@@ -1,0 +1,196 @@
+"""End to end through the CLI and a real (temporary) Prefect server: runs, gates, publishing, comparisons."""
+
+import hashlib
+import json
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from keicast.cli import app
+
+from ..conftest import base_config, write_config
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, list(args))
+
+
+def db_query(project, sql, params=None):
+    con = duckdb.connect(str(project / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).df()
+    finally:
+        con.close()
+
+
+def published_state(project):
+    """What a failed run must not touch: latest report and exports, and the forecasts table."""
+    latest = project / "reports" / "latest"
+    files = sorted(p for p in (project / "exports" / "latest").rglob("*") if p.is_file())
+    return {
+        "latest": latest.resolve().name,
+        "report": hashlib.sha256((latest / "index.html").read_bytes()).hexdigest(),
+        "exports": [hashlib.sha256(p.read_bytes()).hexdigest() for p in files],
+        "forecasts": int(db_query(project, "select count(*) as n from forecasts").n.iloc[0]),
+    }
+
+
+@pytest.fixture(scope="module")
+def first_run(prefect_server, tmp_path_factory):
+    project = tmp_path_factory.mktemp("project")
+    config = write_config(project, base_config(project))
+    result = invoke("run", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    run_id = db_query(project, "select run_id from runs where status = 'succeeded'").run_id.iloc[0]
+    return project, config, run_id
+
+
+def test_a_run_records_forecasts_for_every_scenario_year_and_metric(first_run):
+    project, config, run_id = first_run
+    run = db_query(project, "select * from runs where run_id = ?", [run_id]).iloc[0]
+    assert run.status == "succeeded" and run.flow_run_id and len(run.config_sha256) == 64 and run.code_version
+    f = db_query(
+        project,
+        "select scenario, metric, count(distinct year) as years from forecasts where run_id = ? group by all",
+        [run_id],
+    )
+    assert len(f) == 5 * 5 and set(f.years) == {15}
+    assert set(f.metric) >= {"total_market", "kei_sales", "kei_share", "kei_in_use"}
+    gates = db_query(project, "select * from gate_results where run_id = ?", [run_id])
+    assert gates.success.all() and len(gates) > 30
+    for table in ("assumptions", "backtests", "calibration", "calibration_fit", "sensitivity"):
+        assert int(db_query(project, f"select count(*) as n from {table} where run_id = ?", [run_id]).n.iloc[0]) > 0
+    calibration = db_query(project, "select series, used from calibration where run_id = ?", [run_id])
+    assert set(calibration.series) == {
+        "us_hev_sales_annual",
+        "us_smart_fortwo_sales_annual",
+        "us_mini_brand_sales_annual",
+    }
+
+
+def test_a_run_publishes_report_and_partitioned_exports(first_run):
+    project, _, run_id = first_run
+    latest = project / "reports" / "latest"
+    assert latest.resolve().name == run_id
+    html = (latest / "index.html").read_text()
+    assert "status_quo" in html and "<svg" in html and "http://" not in html.split("<body>")[0]
+    assert (latest / "report.md").read_text().startswith(f"# keicast report {run_id}")
+    exports = project / "exports" / "latest"
+    frame = duckdb.sql(f"select * from read_parquet('{exports}/forecasts/*/*.parquet', hive_partitioning=true)").df()
+    assert set(frame.scenario) == {
+        "status_quo",
+        "low_speed_class",
+        "federal_approval_domestic",
+        "japan_imports_tariff",
+        "full_fmvss_compliance",
+    }
+    assumptions = duckdb.sql(
+        f"select * from read_parquet('{exports}/assumptions/*/*.parquet', hive_partitioning=true)"
+    ).df()
+    assert "quote" in assumptions.columns
+
+
+def _corrupt_history(project):
+    reference = project / "bad_reference"
+    reference.mkdir(exist_ok=True)
+    from ..conftest import ROOT
+
+    for path in (ROOT / "data" / "reference").glob("*.csv"):
+        text = path.read_text()
+        if path.stem == "us_light_vehicle_sales_annual":
+            text += "2010,11554824,units\n"  # a duplicated year
+        (reference / path.name).write_text(text)
+    config = base_config(project, reference_dir=str(reference))
+    return write_config(project, config, "bad_history.yaml")
+
+
+def _unconverged_calibration(project):
+    config = base_config(project)
+    config["calibration"]["refine_with"] = ["us_hev_sales_annual"]
+    return write_config(project, config, "bad_calibration.yaml")
+
+
+@pytest.mark.parametrize(
+    "case,expectation",
+    [
+        ("history", "one value per series and year"),
+        ("calibration", "fits used by the model converged (no estimate on a bound)"),
+        ("assumptions", "kei target price below the US average price"),
+        ("forecasts", "first-year market median near the articles' ~16 million"),
+    ],
+)
+def test_a_failing_gate_exits_3_records_why_and_publishes_nothing(first_run, case, expectation):
+    project, config, _ = first_run
+    before = published_state(project)
+    args = {
+        "history": ["--config", str(_corrupt_history(project))],
+        "calibration": ["--config", str(_unconverged_calibration(project))],
+        "assumptions": ["--config", str(config), "--set", "market.avg_new_vehicle_price=5000"],
+        "forecasts": ["--config", str(config), "--set", "market.us_new_vehicle_sales=25000000"],
+    }[case]
+    result = invoke("run", *args)
+    assert result.exit_code == 3, result.output
+    assert expectation in result.output and "Data Docs" in result.output
+    run = db_query(project, "select * from runs order by started_at desc limit 1").iloc[0]
+    assert run.status == "failed_gate"
+    failed = db_query(project, "select * from gate_results where run_id = ? and not success", [run.run_id])
+    assert expectation in set(failed.check_name)
+    assert failed.observed.str.len().min() > 0
+    assert published_state(project) == before
+
+
+def test_same_seed_same_forecasts_and_an_override_moves_them(first_run):
+    project, config, first = first_run
+    assert invoke("run", "--config", str(config)).exit_code == 0
+    assert invoke("run", "--config", str(config), "--set", "kei.target_price=7000").exit_code == 0
+    runs = db_query(project, "select run_id from runs where status = 'succeeded' order by started_at").run_id.tolist()
+    same, cheaper = runs[-2], runs[-1]
+    sql = "select scenario, year, metric, mean, p05, p10, p50, p90, p95 from forecasts where run_id = ? order by all"
+    assert db_query(project, sql, [first]).equals(db_query(project, sql, [same]))
+    pick = (
+        "select p50 from forecasts where run_id = ? and scenario = 'federal_approval_domestic' "
+        "and metric = 'kei_sales' and year = 2040"
+    )
+    assert db_query(project, pick, [cheaper]).p50.iloc[0] > 1.1 * db_query(project, pick, [same]).p50.iloc[0]
+
+    compared = invoke("compare", same, cheaper, "--config", str(config), "--format", "json")
+    assert compared.exit_code == 0, compared.output
+    diff = json.loads(compared.output)
+    assert {a["key"] for a in diff["assumptions"]} == {"kei.target_price"}
+    assert all(a["value_after"] == 7000 for a in diff["assumptions"])
+    html = (project / "reports" / cheaper / "index.html").read_text()
+    assert f"Compared with run <b>{same}</b>" in html and "kei.target_price" in html
+
+    listed = invoke("runs", "--config", str(config), "--format", "json")
+    statuses = {r["status"] for r in json.loads(listed.output)}
+    assert {"succeeded", "failed_gate"} <= statuses
+
+
+def test_report_regenerates_a_missing_report(first_run):
+    import shutil
+
+    project, config, run_id = first_run
+    shutil.rmtree(project / "reports" / run_id)
+    result = invoke("report", run_id, "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert (project / "reports" / run_id / "index.html").is_file()
+    assert (project / "reports" / "latest").resolve().name != run_id  # an old run does not become latest
+    assert invoke("report", "no-such-run", "--config", str(config)).exit_code == 2
+
+
+def test_stored_assumptions_can_be_listed_by_run(first_run):
+    project, config, run_id = first_run
+    result = invoke("assumptions", "--config", str(config), "--run", run_id, "--format", "json")
+    assert result.exit_code == 0
+    rows = json.loads(result.output)
+    assert {r["scenario"] for r in rows} == {
+        "status_quo",
+        "low_speed_class",
+        "federal_approval_domestic",
+        "japan_imports_tariff",
+        "full_fmvss_compliance",
+    }

@@ -1,0 +1,209 @@
+"""CLI contract: bad input exits 2 with file, key and value and changes nothing; tools print what they say."""
+
+import hashlib
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from keicast.cli import app
+
+from .conftest import ROOT, base_config, write_config
+
+runner = CliRunner()
+
+
+def snapshot(tmp_path):
+    """Hash of every file under the project folder except the configs we write."""
+    digest = {}
+    for path in sorted(tmp_path.rglob("*")):
+        if path.is_file() and not path.name.endswith(".yaml"):
+            digest[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digest
+
+
+@pytest.fixture
+def published(tmp_path, monkeypatch):
+    """A project folder with an existing warehouse and published report, to prove they stay untouched."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "warehouse.duckdb").write_bytes(b"pretend warehouse")
+    (tmp_path / "reports" / "r0").mkdir(parents=True)
+    (tmp_path / "reports" / "r0" / "index.html").write_text("<p>previous report</p>")
+    return tmp_path
+
+
+def bad_configs(tmp):
+    good = base_config(tmp)
+
+    def with_(mutate):
+        c = yaml.safe_load(yaml.safe_dump(good))
+        mutate(c)
+        return yaml.safe_dump(c, sort_keys=False)
+
+    return {
+        "malformed": ("run: {draws: [1, 2\n", [], ["line"]),
+        "empty": ("", [], ["empty file"]),
+        "not a mapping": ("- 1\n- 2\n", [], ["mapping"]),
+        "unknown key": (with_(lambda c: c["run"].update(drawz=5)), [], ["run.drawz", "did you mean 'draws'"]),
+        "wrong type": (with_(lambda c: c["run"].update(seed="abc")), [], ["run.seed", "'abc'"]),
+        "share out of range": (
+            with_(lambda c: c.update(assumptions={"japan.kei_share": 1.4})),
+            [],
+            ["assumptions.japan.kei_share", "1.4", "[0, 1]"],
+        ),
+        "zero price": (with_(lambda c: c.update(assumptions={"kei.target_price": 0})), [], ["kei.target_price", "> 0"]),
+        "tariff above 1": (
+            with_(lambda c: c["scenarios"]["japan_imports_tariff"].update(assumptions={"policy.import_tariff": 1.5})),
+            [],
+            ["scenarios.japan_imports_tariff.assumptions.policy.import_tariff", "1.5"],
+        ),
+        "nan": (
+            with_(lambda c: None).replace("assumptions: {}", "assumptions: {policy.import_tariff: .nan}"),
+            [],
+            ["policy.import_tariff", "nan"],
+        ),
+        "unknown scenario": (with_(lambda c: None), ["--scenario", "nope"], ["--scenario", "'nope'"]),
+        "malformed --set": (with_(lambda c: None), ["--set", "kei.target_price"], ["--set", "KEY=VALUE"]),
+        "alias bomb": ("a: &a [1, 1]\nb: &b [*a, *a]\nc: [*b, *b]\n", [], ["aliases"]),
+        "python tag": ("run: !!python/object/apply:os.system ['true']\n", [], ["python/object/apply"]),
+        "sql in key": (
+            with_(lambda c: None),
+            ["--set", "x;drop table runs=1"],
+            ["x;drop table runs", "[a-z0-9_.] only"],
+        ),
+        "shell in key": (with_(lambda c: None), ["--set", "kei.$(touch pwned)=1"], ["[a-z0-9_.] only"]),
+    }
+
+
+@pytest.mark.parametrize("case", list(bad_configs(ROOT)))
+def test_bad_input_exits_2_and_changes_nothing(published, case):
+    text, extra, expected = bad_configs(published)[case]
+    (published / "config.yaml").write_text(text)
+    before = snapshot(published)
+    result = runner.invoke(app, ["run", "--config", "config.yaml", *extra])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for fragment in expected:
+        assert fragment in result.output, (fragment, result.output)
+    assert "config.yaml" in result.output or "--s" in result.output
+    assert snapshot(published) == before
+    assert not (published / "pwned").exists()
+
+
+def test_missing_config_path_exits_2(published):
+    result = runner.invoke(app, ["run", "--config", "missing.yaml"])
+    assert result.exit_code == 2 and "missing.yaml" in result.output and "not found" in result.output
+
+
+def test_unknown_command_option_is_usage_error():
+    assert runner.invoke(app, ["run", "--no-such-option"]).exit_code == 2
+
+
+def test_validate_passes_and_fails_with_exit_3(tmp_path):
+    path = write_config(tmp_path, base_config(tmp_path))
+    ok = runner.invoke(app, ["validate", "--config", str(path)])
+    assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(app, ["validate", "--config", str(path), "--set", "market.avg_new_vehicle_price=5000"])
+    assert bad.exit_code == 3
+    assert "US average new-vehicle price is plausible" in bad.output
+    assert "kei target price below the US average price" in bad.output
+
+
+def test_assumptions_json_lists_every_article_figure_with_quote_and_source(tmp_path):
+    path = write_config(tmp_path, base_config(tmp_path))
+    result = runner.invoke(app, ["assumptions", "--config", str(path), "--format", "json", "--scenario", "status_quo"])
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.output)
+    assert {"key", "value", "low", "high", "unit", "kind", "source", "quote"} <= set(records[0])
+    articles = [r for r in records if r["kind"] == "article"]
+    assert len(articles) >= 15
+    assert all(r["quote"] and r["source"].split(" ")[0].endswith(".txt") for r in articles)
+    tariff = next(r for r in records if r["key"] == "policy.import_tariff")
+    assert tariff["value"] == 0.25 and "25%" in tariff["quote"] and tariff["source"].startswith("002_")
+
+
+def test_assumptions_csv_and_table(tmp_path):
+    path = write_config(tmp_path, base_config(tmp_path))
+    csv = runner.invoke(app, ["assumptions", "--config", str(path), "--format", "csv"])
+    assert csv.exit_code == 0 and csv.output.startswith("scenario,key,value")
+    table = runner.invoke(app, ["assumptions", "--config", str(path)])
+    assert table.exit_code == 0 and "kei.target_price" in table.output
+
+
+def test_sources_verify_on_fixtures_and_failure(tmp_path):
+    fixtures = ROOT / "tests" / "fixtures"
+    ok = runner.invoke(
+        app,
+        [
+            "sources",
+            "verify",
+            "--articles",
+            str(fixtures / "articles"),
+            "--register",
+            str(fixtures / "register_small.yaml"),
+        ],
+    )
+    assert ok.exit_code == 0 and "2/2 quotes verified" in ok.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = runner.invoke(
+        app, ["sources", "verify", "--articles", str(empty), "--register", str(fixtures / "register_small.yaml")]
+    )
+    assert bad.exit_code == 1 and "not found" in bad.output
+
+
+@pytest.mark.skipif(not (ROOT.parent / "shared" / "seeds").is_dir(), reason="no ../shared/seeds")
+def test_sources_verify_on_the_source_articles():
+    result = runner.invoke(
+        app,
+        [
+            "sources",
+            "verify",
+            "--articles",
+            str(ROOT.parent / "shared" / "seeds"),
+            "--register",
+            str(ROOT / "data" / "register.yaml"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_calibrate_prints_estimates_with_standard_errors(tmp_path):
+    from models.diffusion import BassFit
+
+    truth = BassFit("increments")
+    truth.p_, truth.q_, truth.m_ = 0.01, 0.5, 500_000
+    values = truth.predict(range(1, 16))
+    csv = tmp_path / "adoption.csv"
+    csv.write_text("year,value\n" + "".join(f"{2000 + i},{v:.1f}\n" for i, v in enumerate(values)))
+    result = runner.invoke(app, ["calibrate", str(csv), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    fit = json.loads(result.output)
+    est = {p["parameter"]: p for p in fit["parameters"]}
+    assert est["p"]["estimate"] == pytest.approx(0.01, rel=1e-3)
+    assert est["q"]["estimate"] == pytest.approx(0.5, rel=1e-3)
+    assert est["m"]["estimate"] == pytest.approx(500_000, rel=1e-3)
+    assert fit["df"] == 12 and fit["converged"] and "residual_standard_error" in fit
+    table = runner.invoke(app, ["calibrate", str(csv), "--form", "pdf"])
+    assert table.exit_code == 0 and "degrees of freedom" in table.output
+
+
+def test_calibrate_bad_input(tmp_path):
+    csv = tmp_path / "short.csv"
+    csv.write_text("value\n1\n2\n")
+    assert runner.invoke(app, ["calibrate", str(csv)]).exit_code == 2
+    assert runner.invoke(app, ["calibrate", str(tmp_path / "none.csv")]).exit_code == 2
+    assert runner.invoke(app, ["calibrate", str(csv), "--form", "cdf"]).exit_code == 2
+
+
+def test_backtest_reports_skill_per_horizon(tmp_path):
+    path = write_config(tmp_path, base_config(tmp_path))
+    result = runner.invoke(app, ["backtest", "--config", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert {r["horizon"] for r in rows} == {1, 2, 3, 4, 5}
+    assert {r["model"] for r in rows} == {"naive", "drift", "ets_damped", "arima"}
+    assert sum(r["selected"] for r in rows) == 5
+    naive = [r for r in rows if r["model"] == "naive"]
+    assert all(r["skill_vs_naive"] == 0 for r in naive)

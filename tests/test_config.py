@@ -1,0 +1,187 @@
+"""Every kind of bad configuration is a ConfigError naming the file, key and value."""
+
+import math
+
+import pytest
+import yaml
+
+from keicast.config import load_settings, parse_set
+from keicast.errors import ConfigError
+
+from .conftest import base_config, write_config
+
+
+def problems_of(tmp_path, text=None, config=None, **kwargs):
+    path = tmp_path / "config.yaml"
+    if config is not None:
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+    elif text is not None:
+        path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, **kwargs)
+    return info.value.problems, str(info.value)
+
+
+def test_the_shipped_config_is_valid():
+    s = load_settings("config.yaml")
+    assert len(s.scenarios) == 5 and s.run.draws > 0 and len(s.config_sha256) == 64
+
+
+def test_malformed_yaml(tmp_path):
+    problems, text = problems_of(tmp_path, "run: {draws: [1, 2\n")
+    assert "config.yaml" in text and "line" in problems[0].key
+
+
+def test_empty_file(tmp_path):
+    _, text = problems_of(tmp_path, "")
+    assert "empty file" in text
+
+
+def test_non_mapping_top_level(tmp_path):
+    _, text = problems_of(tmp_path, "- a\n- b\n")
+    assert "mapping" in text and "list" in text
+
+
+def test_unknown_keys_at_any_depth_with_suggestions(tmp_path):
+    config = base_config(tmp_path)
+    config["run"]["draw"] = 10
+    config["scenarios"]["status_quo"]["launch_yaer"] = 2015
+    config["senarios"] = {}
+    problems, text = problems_of(tmp_path, config=config)
+    keys = {p.key for p in problems}
+    assert {"run.draw", "scenarios.status_quo.launch_yaer", "senarios"} <= keys
+    assert (
+        "did you mean 'draws'" in text and "did you mean 'launch_year'" in text and "did you mean 'scenarios'" in text
+    )
+
+
+def test_wrong_type(tmp_path):
+    config = base_config(tmp_path)
+    config["run"]["draws"] = "many"
+    problems, _ = problems_of(tmp_path, config=config)
+    assert problems[0].key == "run.draws" and problems[0].value == "many"
+
+
+@pytest.mark.parametrize(
+    "key,value,expected",
+    [
+        ("japan.kei_share", 1.5, "fraction in [0, 1]"),
+        ("policy.import_tariff", 1.2, "fraction in [0, 1]"),
+        ("kei.target_price", 0, "> 0"),
+        ("market.avg_new_vehicle_price", -50000, "> 0"),
+        ("demand.price_elasticity", 0.5, "< 0"),
+    ],
+)
+def test_out_of_range_overrides(tmp_path, key, value, expected):
+    config = base_config(tmp_path)
+    config["assumptions"] = {key: value}
+    problems, _ = problems_of(tmp_path, config=config)
+    assert problems[0].key == f"assumptions.{key}" and problems[0].value == value
+    assert expected in problems[0].expected
+
+
+@pytest.mark.parametrize("text", [".nan", ".inf", "-.inf"])
+def test_nan_and_inf_are_refused(tmp_path, text):
+    config_text = yaml.safe_dump(base_config(tmp_path), sort_keys=False).replace(
+        "assumptions: {}", f"assumptions: {{policy.import_tariff: {text}}}"
+    )
+    problems, _ = problems_of(tmp_path, config_text)
+    assert problems[0].key.startswith("assumptions.policy.import_tariff")
+    assert isinstance(problems[0].value, float) and not math.isfinite(problems[0].value)
+
+
+def test_range_override_must_be_ordered(tmp_path):
+    config = base_config(tmp_path)
+    config["assumptions"] = {"policy.tariff_pass_through": {"value": 0.9, "low": 0.95, "high": 1.0}}
+    problems, _ = problems_of(tmp_path, config=config)
+    assert "low <= value <= high" in problems[0].expected
+
+
+def test_unknown_scenario(tmp_path):
+    path = write_config(tmp_path, base_config(tmp_path))
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, scenarios=["status_qou"])
+    assert "did you mean 'status_quo'" in str(info.value) and info.value.problems[0].file == "--scenario"
+
+
+@pytest.mark.parametrize("item", ["policy.import_tariff", "=0.1", "policy.import_tariff=", "policy.import_tariff=abc"])
+def test_malformed_set(tmp_path, item):
+    path = write_config(tmp_path, base_config(tmp_path))
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, sets=[item])
+    assert info.value.problems[0].file == "--set"
+
+
+def test_missing_config_path(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path / "nope.yaml")
+    assert "not found" in str(info.value) and "nope.yaml" in str(info.value)
+
+
+def test_unreadable_config(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert "UTF-8" in str(info.value)
+
+
+def test_alias_bomb_is_refused_without_expanding(tmp_path):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(8)
+    )
+    _, text = problems_of(tmp_path, bomb)
+    assert "aliases" in text
+
+
+def test_python_tags_are_refused(tmp_path):
+    _, text = problems_of(tmp_path, "run: !!python/object/apply:os.system ['echo pwned']\n")
+    assert "python/object/apply" in text
+
+
+def test_oversized_file_is_refused(tmp_path):
+    _, text = problems_of(tmp_path, "# " + "x" * 1_100_000 + "\n")
+    assert "bytes" in text
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "policy.import_tariff; drop table runs",
+        "kei.target_price$(rm -rf ~)",
+        "x'; --",
+        "../etc/passwd",
+        "Kei.Target_Price",
+    ],
+)
+def test_keys_with_sql_or_shell_metacharacters_are_refused(tmp_path, key):
+    path = write_config(tmp_path, base_config(tmp_path))
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, sets=[f"{key}=1"])
+    assert "[a-z0-9_.] only" in info.value.problems[0].expected
+    config = base_config(tmp_path)
+    config["assumptions"] = {key: 1}
+    problems, _ = problems_of(tmp_path, config=config)
+    assert "[a-z0-9_.] only" in problems[0].expected
+
+
+def test_unknown_assumption_key_suggests(tmp_path):
+    path = write_config(tmp_path, base_config(tmp_path))
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, sets=["policy.import_tarif=0.1"])
+    assert "did you mean 'policy.import_tariff'" in str(info.value)
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    config = base_config(tmp_path)
+    config["assumptions"] = {"policy.import_tariff": 2, "japan.kei_share": -1}
+    config["scenarios"]["status_quo"]["assumptions"] = {"kei.target_price": -5}
+    problems, text = problems_of(tmp_path, config=config, sets=["nonsense"])
+    assert len(problems) == 4
+    assert "4 problems" in text
+
+
+def test_parse_set():
+    pairs, problems = parse_set(["policy.import_tariff=0.1", "kei.target_price=12_000"])
+    assert pairs == [("policy.import_tariff", 0.1), ("kei.target_price", 12000.0)] and not problems

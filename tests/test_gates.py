@@ -1,0 +1,120 @@
+"""Each suite passes on clean data and fails, naming the expectation, on data that breaks it."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from keicast import gates
+from keicast.assumptions import assemble, scenario_spec
+from keicast.calibration import adoption_refinements, calibrate_analogs
+from keicast.config import load_settings
+from keicast.evidence import load_history
+from models import montecarlo
+from models.scenario import base_buyer_price
+
+from .conftest import base_config, write_config
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("gates")
+    s = load_settings(write_config(tmp, base_config(tmp)))
+    history, _ = load_history(s.run.reference_dir)
+    cal = s.config.calibration
+    fits, _ = calibrate_analogs(history, cal.analogs, cal.form, cal.refine_with)
+    table = assemble(s.register, s.config, s.scenarios, s.overrides, adoption_refinements(fits, s.register))
+    specs = [scenario_spec(n, s.config, table) for n in s.scenarios]
+    years = np.arange(2026, 2041)
+    paths = 16e6 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.04, (300, 15)), axis=1))
+    forecasts = pd.concat([montecarlo.monte_carlo(sp, paths, years, 2000, 1, 2000) for sp in specs], ignore_index=True)
+    return {
+        "settings": s,
+        "history": history,
+        "fits": fits,
+        "table": table,
+        "forecasts": forecasts,
+        "prices": {sp.name: base_buyer_price(sp) for sp in specs},
+        "docs": tmp / "docs",
+    }
+
+
+def run(clean, stage, frames):
+    return gates.check(stage, frames, gates.parameters(clean["settings"].config), clean["docs"])
+
+
+def failed_checks(results):
+    return set(results[~results.success].check_name)
+
+
+def required(clean):
+    c = clean["settings"].config
+    return [c.baseline.series, *c.calibration.refine_with]
+
+
+def test_clean_data_passes_every_gate_and_builds_data_docs(clean):
+    results = pd.concat(
+        [
+            run(clean, "history", gates.history_frames(clean["history"], required(clean))),
+            run(clean, "calibration", {"calibration": clean["fits"]}),
+            run(clean, "assumptions", gates.assumption_frames(clean["table"], clean["prices"])),
+            run(clean, "forecasts", gates.forecast_frames(clean["forecasts"], clean["table"], 2026)),
+        ]
+    )
+    assert results.success.all(), results[~results.success]
+    assert set(results.suite) == {s for stage in gates.STAGES.values() for s in stage}
+    assert gates.docs_index(clean["docs"]).is_file()
+
+
+def test_assumptions_gate_catches_an_implausible_average_price(clean):
+    table = clean["table"].copy()
+    table.loc[table.key == "market.avg_new_vehicle_price", ["value", "low", "high"]] = 5000.0
+    failed = failed_checks(run(clean, "assumptions", gates.assumption_frames(table, clean["prices"])))
+    assert {"US average new-vehicle price is plausible", "kei target price below the US average price"} <= failed
+
+
+def test_assumptions_gate_catches_missing_provenance_and_broken_ranges(clean):
+    table = clean["table"].copy()
+    table.loc[table.key == "kei.target_price", "quote"] = None
+    table.loc[table.key == "policy.tariff_pass_through", "low"] = 0.95
+    failed = failed_checks(run(clean, "assumptions", gates.assumption_frames(table, clean["prices"])))
+    assert {"article figures carry their quote", "low <= value"} <= failed
+
+
+def test_history_gate_catches_duplicates_gaps_and_impossible_values(clean):
+    history = clean["history"]
+    us = history[history.series == "us_light_vehicle_sales_annual"]
+    broken = pd.concat([history[~history.index.isin(us[us.year == 2000].index)], us[us.year == 2010]])
+    broken.loc[broken.series == "japan_kei_share_annual", "value"] *= 10
+    failed = failed_checks(run(clean, "history", gates.history_frames(broken, required(clean))))
+    assert {
+        "one value per series and year",
+        "series the model fits have contiguous years",
+        "percent series lie in [0, 100]",
+    } <= failed
+
+
+def test_calibration_gate_catches_an_unconverged_fit_in_use(clean):
+    fits = clean["fits"].assign(used=True)  # HEV's fit sits on a bound
+    failed = failed_checks(run(clean, "calibration", {"calibration": fits}))
+    assert "fits used by the model converged (no estimate on a bound)" in failed
+
+
+def test_forecast_gates_catch_disordered_quantiles_excess_sales_and_missing_years(clean):
+    f = clean["forecasts"].copy()
+    kei = (f.metric == "kei_sales") & (f.year == 2035)
+    f.loc[kei, "p10"] = f.loc[kei, "p50"] * 2
+    f.loc[kei & (f.scenario == "status_quo"), ["p05", "p50", "p95"]] = 1e9
+    f = f[~((f.scenario == "low_speed_class") & (f.year == 2040))]
+    failed = failed_checks(run(clean, "forecasts", gates.forecast_frames(f, clean["table"], 2026)))
+    assert {
+        "p10 <= p50",
+        "kei sales at most the total market (p95)",
+        "every scenario and metric covers every year of the horizon",
+    } <= failed
+
+
+def test_market_check_compares_with_the_articles_figure(clean):
+    table = clean["table"].copy()
+    table.loc[table.key == "market.us_new_vehicle_sales", "value"] = 25e6
+    failed = failed_checks(run(clean, "forecasts", gates.forecast_frames(clean["forecasts"], table, 2026)))
+    assert failed == {"first-year market median near the articles' ~16 million"}
