@@ -8,6 +8,8 @@ load evidence -> gate history -> calibrate analogs -> gate calibration -> assemb
 from __future__ import annotations
 
 import secrets
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,7 +54,8 @@ def gate(
 ) -> pd.DataFrame:
     """Validate a stage; on failure record the run as failed_gate and raise GateFailed."""
     docs = settings.run.reports_dir / "data_docs"
-    checked = gates.check(stage, frames, gates.parameters(settings.config), docs)
+    last = stage == list(gates.STAGES)[-1]
+    checked = gates.check(stage, frames, gates.parameters(settings.config), docs, build_docs=last)
     results.append(checked)
     failed = checked[~checked.success]
     if not failed.empty:
@@ -113,9 +116,15 @@ def analyse_sensitivity(spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def commit(settings: Settings, run_id: str, outputs: dict[str, pd.DataFrame], snapshot: dict[str, pd.DataFrame]):
+def commit(
+    settings: Settings,
+    run_id: str,
+    outputs: dict[str, pd.DataFrame],
+    snapshot: dict[str, pd.DataFrame],
+    timings: dict[str, float],
+):
     """Write the run's outputs and mark it succeeded, in one transaction."""
-    warehouse.commit_run(settings.run.warehouse, run_id, outputs, snapshot, settings.run.lock_timeout_seconds)
+    warehouse.commit_run(settings.run.warehouse, run_id, outputs, snapshot, settings.run.lock_timeout_seconds, timings)
 
 
 @task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[2])
@@ -126,36 +135,83 @@ def publish(settings: Settings, run_id: str) -> Path:
     return publish_run(settings, run_id)
 
 
+@task(cache_policy=NO_CACHE)
+def record_artifacts(settings: Settings, run_id: str, report: Path, forecasts: pd.DataFrame) -> None:
+    """Prefect artifacts with stable keys, so the UI keeps their history across runs."""
+    from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+
+    end = settings.run.headline_window[1]
+    headline = forecasts[(forecasts.metric == "kei_sales_cumulative") & (forecasts.year == end)]
+    rows = [
+        {"scenario": r.scenario, "P10": round(r.p10), "P50": round(r.p50), "P90": round(r.p90)}
+        for r in headline.itertuples()
+    ]
+    create_table_artifact(
+        key="keicast-headline",
+        table=rows,
+        description=f"Cumulative kei sales {settings.run.headline_window[0]}-{end}, run {run_id}",
+    )
+    markdown = (report.parent / "report.md").read_text(encoding="utf-8")
+    create_markdown_artifact(key="keicast-summary", markdown=markdown, description=f"keicast run {run_id}")
+    create_link_artifact(key="keicast-report", link=report.resolve().as_uri(), link_text=f"report {run_id}")
+
+
+class Stopwatch:
+    """Wall time per pipeline stage, stored with the run (runs.timings) and shown in the report."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+
+
 def run_pipeline(settings: Settings, run_id: str) -> str:
     """The pipeline's steps for validated settings (called inside the flow)."""
     run = settings.run
     years = np.arange(run.horizon.start, run.horizon.end + 1)
     gate_results: list[pd.DataFrame] = []
+    clock = Stopwatch()
     try:
-        history, history_sources = load_evidence(settings)
+        with clock.stage("load_evidence"):
+            history, history_sources = load_evidence(settings)
         required = [settings.config.baseline.series, *settings.config.calibration.refine_with]
-        gate("history", gates.history_frames(history, required), settings, run_id, gate_results)
-        fits, curves = calibrate(history, settings)
-        gate("calibration", {"calibration": fits}, settings, run_id, gate_results)
-        table = assemble_assumptions(settings, fits)
-        specs = [scenario_spec(name, settings.config, table) for name in settings.scenarios]
-        prices = {spec.name: base_buyer_price(spec) for spec in specs}
-        gate("assumptions", gates.assumption_frames(table, prices), settings, run_id, gate_results)
-        market = fit_baseline(history, settings)
-        sizes = montecarlo.chunk_sizes(run.draws, run.chunk_size)
-        futures = {
-            spec.name: [
-                simulate_chunk.submit(spec, market.paths, years, size, run.seed, i) for i, size in enumerate(sizes)
-            ]
-            for spec in specs
-        }
-        sens = [analyse_sensitivity.submit(spec, market.paths, years, settings) for spec in specs]
-        forecasts = pd.concat(
-            [montecarlo.combine_chunks(name, years, [f.result() for f in fs]) for name, fs in futures.items()],
-            ignore_index=True,
-        )
-        sensitivity_table = pd.concat([f.result() for f in sens], ignore_index=True)
-        gate("forecasts", gates.forecast_frames(forecasts, table, run.horizon.start), settings, run_id, gate_results)
+        with clock.stage("gates"):
+            gate("history", gates.history_frames(history, required), settings, run_id, gate_results)
+        with clock.stage("calibrate"):
+            fits, curves = calibrate(history, settings)
+        with clock.stage("gates"):
+            gate("calibration", {"calibration": fits}, settings, run_id, gate_results)
+        with clock.stage("assemble_assumptions"):
+            table = assemble_assumptions(settings, fits)
+            specs = [scenario_spec(name, settings.config, table) for name in settings.scenarios]
+            prices = {spec.name: base_buyer_price(spec) for spec in specs}
+        with clock.stage("gates"):
+            gate("assumptions", gates.assumption_frames(table, prices), settings, run_id, gate_results)
+        with clock.stage("fit_baseline"):
+            market = fit_baseline(history, settings)
+        with clock.stage("simulate_and_sensitivity"):
+            sizes = montecarlo.chunk_sizes(run.draws, run.chunk_size)
+            futures = {
+                spec.name: [
+                    simulate_chunk.submit(spec, market.paths, years, n, run.seed, i) for i, n in enumerate(sizes)
+                ]
+                for spec in specs
+            }
+            sens = [analyse_sensitivity.submit(spec, market.paths, years, settings) for spec in specs]
+            forecasts = pd.concat(
+                [montecarlo.combine_chunks(name, years, [f.result() for f in fs]) for name, fs in futures.items()],
+                ignore_index=True,
+            )
+            sensitivity_table = pd.concat([f.result() for f in sens], ignore_index=True)
+        with clock.stage("gates"):
+            frames = gates.forecast_frames(forecasts, table, run.horizon.start)
+            gate("forecasts", frames, settings, run_id, gate_results)
     except GateFailed as failure:
         warehouse.fail_run(
             run.warehouse, run_id, "failed_gate", str(failure), pd.concat(gate_results), run.lock_timeout_seconds
@@ -172,8 +228,13 @@ def run_pipeline(settings: Settings, run_id: str) -> str:
     }
     sources = pd.DataFrame([s.model_dump() for s in settings.register.sources]).rename(columns={"id": "source_id"})
     snapshot = {"sources": sources, "history": history, "history_sources": history_sources}
-    commit(settings, run_id, outputs, snapshot)
-    publish(settings, run_id)
+    with clock.stage("commit"):
+        commit(settings, run_id, outputs, snapshot, clock.seconds)
+    with clock.stage("publish"):
+        report = publish(settings, run_id)
+        record_artifacts(settings, run_id, report, forecasts)
+    warehouse.record_timings(run.warehouse, run_id, clock.seconds, run.lock_timeout_seconds)
+    get_run_logger().info("stage timings (s): %s", clock.seconds)
     return run_id
 
 

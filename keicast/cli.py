@@ -144,7 +144,7 @@ def validate(config: ConfigOpt = Path("config.yaml"), set_: SetOpt = None) -> No
         [
             gates.check("history", gates.history_frames(history, required), params, docs),
             gates.check("calibration", {"calibration": fits}, params, docs),
-            gates.check("assumptions", gates.assumption_frames(table, prices), params, docs),
+            gates.check("assumptions", gates.assumption_frames(table, prices), params, docs, build_docs=True),
         ],
         ignore_index=True,
     )

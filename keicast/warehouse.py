@@ -27,7 +27,7 @@ SCHEMA = """
 create table if not exists runs (
     run_id varchar primary key, started_at timestamp, finished_at timestamp, status varchar,
     config_path varchar, config_sha256 varchar, overrides json, scenarios json, draws bigint, seed bigint,
-    flow_run_id varchar, code_version varchar, message varchar, pid integer, host varchar);
+    flow_run_id varchar, code_version varchar, message varchar, pid integer, host varchar, timings json);
 create table if not exists sources (
     source_id varchar, file varchar, publisher varchar, headline varchar, date varchar);
 create table if not exists assumptions (
@@ -55,6 +55,8 @@ create table if not exists sensitivity (
 create table if not exists gate_results (
     run_id varchar, suite varchar, expectation varchar, check_name varchar, "column" varchar,
     success boolean, observed varchar, checked_at timestamp);
+-- migrations for warehouses created by earlier versions
+alter table runs add column if not exists timings json;
 """
 
 # Tables holding one run's outputs (run_id column); written together in the run's final transaction.
@@ -186,7 +188,12 @@ def begin_run(path: Path, run_id: str, settings, flow_run_id: str | None, timeou
 
 
 def commit_run(
-    path: Path, run_id: str, outputs: dict[str, pd.DataFrame], snapshot: dict[str, pd.DataFrame], timeout: float
+    path: Path,
+    run_id: str,
+    outputs: dict[str, pd.DataFrame],
+    snapshot: dict[str, pd.DataFrame],
+    timeout: float,
+    timings: dict[str, float] | None = None,
 ) -> None:
     """The run's one transaction: all outputs, the input snapshot and status 'succeeded', or nothing."""
     with transaction(path, timeout) as con:
@@ -197,7 +204,16 @@ def commit_run(
         for table in RUN_TABLES:
             if table in outputs:
                 insert(con, table, outputs[table].assign(run_id=run_id))
-        con.execute("update runs set status = 'succeeded', finished_at = ? where run_id = ?", [_now(), run_id])
+        con.execute(
+            "update runs set status = 'succeeded', finished_at = ?, timings = ? where run_id = ?",
+            [_now(), json.dumps(timings or {}), run_id],
+        )
+
+
+def record_timings(path: Path, run_id: str, timings: dict[str, float], timeout: float) -> None:
+    """Stage timings including publishing (known only after the commit)."""
+    with transaction(path, timeout) as con:
+        con.execute("update runs set timings = ? where run_id = ?", [json.dumps(timings), run_id])
 
 
 def fail_run(

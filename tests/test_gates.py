@@ -38,8 +38,8 @@ def clean(tmp_path_factory):
     }
 
 
-def run(clean, stage, frames):
-    return gates.check(stage, frames, gates.parameters(clean["settings"].config), clean["docs"])
+def run(clean, stage, frames, build_docs=False):
+    return gates.check(stage, frames, gates.parameters(clean["settings"].config), clean["docs"], build_docs=build_docs)
 
 
 def failed_checks(results):
@@ -57,7 +57,7 @@ def test_clean_data_passes_every_gate_and_builds_data_docs(clean):
             run(clean, "history", gates.history_frames(clean["history"], required(clean))),
             run(clean, "calibration", {"calibration": clean["fits"]}),
             run(clean, "assumptions", gates.assumption_frames(clean["table"], clean["prices"])),
-            run(clean, "forecasts", gates.forecast_frames(clean["forecasts"], clean["table"], 2026)),
+            run(clean, "forecasts", gates.forecast_frames(clean["forecasts"], clean["table"], 2026), build_docs=True),
         ]
     )
     assert results.success.all(), results[~results.success]

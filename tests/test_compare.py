@@ -1,0 +1,49 @@
+import pandas as pd
+import pytest
+
+from keicast.compare import assumption_changes, forecast_deltas
+
+
+def assumptions(**values):
+    rows = [
+        {"scenario": "a", "key": k, "value": v, "low": v, "high": v, "override_origin": None} for k, v in values.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_assumption_changes_lists_changed_added_and_removed_keys():
+    before = assumptions(x=1.0, y=2.0, gone=3.0)
+    after = assumptions(x=1.0, y=2.5, new=4.0)
+    changes = assumption_changes(before, after)
+    assert set(changes.key) == {"y", "gone", "new"}
+    y = changes[changes.key == "y"].iloc[0]
+    assert (y.value_before, y.value_after) == (2.0, 2.5)
+
+
+def test_no_change_gives_an_empty_table():
+    assert assumption_changes(assumptions(x=1.0), assumptions(x=1.0)).empty
+
+
+def test_a_range_only_change_counts():
+    before = assumptions(x=1.0)
+    after = before.assign(high=2.0)
+    assert list(assumption_changes(before, after).key) == ["x"]
+
+
+def test_forecast_deltas_known_answer():
+    def fc(p50):
+        return pd.DataFrame(
+            {
+                "scenario": ["a", "a"],
+                "year": [2030, 2035],
+                "metric": ["kei_sales", "kei_sales"],
+                "p10": [1.0, 1.0],
+                "p50": p50,
+                "p90": [9.0, 9.0],
+            }
+        )
+
+    d = forecast_deltas(fc([100.0, 200.0]), fc([150.0, 100.0]), [2030, 2035])
+    assert list(d.p50_change) == [50.0, -100.0]
+    assert list(d.p50_change_pct) == pytest.approx([50.0, -50.0])
+    assert forecast_deltas(fc([100.0, 200.0]), fc([150.0, 100.0]), [2030]).year.tolist() == [2030]
