@@ -11,7 +11,10 @@ from keicast.cli import app
 
 from .conftest import base_config, write_config
 
-HOSTILE = "Analyst note <script>window.__pwned = 1; document.title = 'pwned';</script><img src=x onerror=\"window.__pwned=2\">"
+HOSTILE = (
+    "Analyst note <script>window.__pwned = 1; document.title = 'pwned';</script>"
+    '<img src=x onerror="window.__pwned=2">'
+)
 
 
 @pytest.fixture(scope="module")
