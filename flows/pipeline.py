@@ -7,26 +7,34 @@ load evidence -> gate history -> calibrate analogs -> gate calibration -> assemb
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
 import secrets
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
 from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 
+from keicast import calibration as calibration_module
 from keicast import gates, warehouse
 from keicast.assumptions import assemble, scenario_spec
 from keicast.calibration import adoption_refinements, calibrate_analogs
-from keicast.config import Settings, load_settings
+from keicast.config import Settings, TaskRunnerSettings, load_settings
 from keicast.errors import GateFailed
 from keicast.evidence import load_history, series
-from models import baseline, montecarlo, sensitivity
+from keicast.faults import pause_point
+from models import baseline, diffusion, montecarlo, sensitivity
 from models.scenario import ScenarioSpec, base_buyer_price
 
 
@@ -68,7 +76,35 @@ def gate(
     return checked
 
 
-@task(cache_policy=NO_CACHE)
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _code(*modules) -> str:
+    """Source of the modules a cached step runs: editing the maths invalidates the cache."""
+    return _digest(*(inspect.getsource(m) for m in modules))
+
+
+def _calibration_key(_, parameters: dict) -> str:
+    cal = parameters["settings"].config.calibration
+    history = parameters["history"]
+    data = history[history.series.isin(cal.analogs)].to_csv(index=False)
+    return "calibrate-" + _digest(data, cal.model_dump_json(), _code(diffusion, calibration_module))
+
+
+def _baseline_key(_, parameters: dict) -> str:
+    s = parameters["settings"]
+    history = parameters["history"]
+    data = history[history.series == s.config.baseline.series].to_csv(index=False)
+    run = s.run
+    knobs = f"{run.horizon.model_dump_json()}|{run.market_paths}|{run.seed}"
+    return "baseline-" + _digest(data, s.config.baseline.model_dump_json(), knobs, _code(baseline))
+
+
+CACHED = {"persist_result": True, "cache_expiration": timedelta(days=30)}
+
+
+@task(cache_key_fn=_calibration_key, **CACHED)
 def calibrate(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bass fits to the analog series."""
     cal = settings.config.calibration
@@ -82,7 +118,7 @@ def assemble_assumptions(settings: Settings, fits: pd.DataFrame) -> pd.DataFrame
     return assemble(settings.register, settings.config, settings.scenarios, settings.overrides, refinements)
 
 
-@task(cache_policy=NO_CACHE)
+@task(cache_key_fn=_baseline_key, **CACHED)
 def fit_baseline(history: pd.DataFrame, settings: Settings) -> Baseline:
     """Backtest the candidates, choose one, and simulate market paths over the horizon."""
     cfg, run = settings.config.baseline, settings.run
@@ -171,8 +207,105 @@ class Stopwatch:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
 
 
-def run_pipeline(settings: Settings, run_id: str) -> str:
-    """The pipeline's steps for validated settings (called inside the flow)."""
+def task_runner(cfg: TaskRunnerSettings):
+    """Local threads (default) or Dask: a temporary local cluster, or the scheduler at ``cfg.address``."""
+    if cfg.kind == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if cfg.address:
+            return DaskTaskRunner(address=cfg.address)
+        return DaskTaskRunner(
+            cluster_kwargs={
+                "n_workers": cfg.workers,
+                "threads_per_worker": 1,
+                "processes": True,
+                "dashboard_address": None,
+            }
+        )
+    return ThreadPoolTaskRunner(max_workers=cfg.workers)
+
+
+def _progress(total: int, label: str):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=not console.is_terminal and "pytest" in sys.modules,
+    )
+
+
+def simulate(
+    settings: Settings, specs: list[ScenarioSpec], paths: np.ndarray, years: np.ndarray, with_sensitivity: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Monte Carlo chunks (and sensitivity) of every scenario on the configured task runner."""
+    run = settings.run
+    sizes = montecarlo.chunk_sizes(run.draws, run.chunk_size)
+    with task_runner(settings.config.task_runner) as runner:
+        chunks = {
+            runner.submit(
+                simulate_chunk,
+                {"spec": spec, "paths": paths, "years": years, "size": n, "seed": run.seed, "chunk": index},
+            ): (spec.name, index)
+            for spec in specs
+            for index, n in enumerate(sizes)
+        }
+        sens = (
+            [
+                runner.submit(analyse_sensitivity, {"spec": spec, "paths": paths, "years": years, "settings": settings})
+                for spec in specs
+            ]
+            if with_sensitivity
+            else []
+        )
+        done: dict[str, dict[int, montecarlo.ChunkSummary]] = {spec.name: {} for spec in specs}
+        with _progress(len(chunks), f"Monte Carlo, {len(specs)} scenario(s)") as bar:
+            job = bar.add_task("chunks", total=len(chunks))
+            for future in as_completed(list(chunks)):
+                name, index = chunks[future]
+                done[name][index] = future.result()
+                bar.advance(job)
+                pause_point("monte_carlo")
+        forecasts = pd.concat(
+            [
+                montecarlo.combine_chunks(spec.name, years, [done[spec.name][i] for i in range(len(sizes))])
+                for spec in specs
+            ],
+            ignore_index=True,
+        )
+        sensitivity_table = pd.concat([f.result() for f in sens], ignore_index=True) if sens else pd.DataFrame()
+    return forecasts, sensitivity_table
+
+
+def sweep_table(forecasts: pd.DataFrame, factors: dict[str, dict[str, float]], window_end: int) -> pd.DataFrame:
+    """One row per sweep scenario: its factor values and the headline P10/P50/P90, largest P50 first."""
+    end = forecasts[(forecasts.metric == "kei_sales_cumulative") & (forecasts.year == window_end)]
+    rows = [
+        {
+            "scenario": r.scenario,
+            "factors": factors.get(r.scenario, {}),
+            "cumulative_p10": r.p10,
+            "cumulative_p50": r.p50,
+            "cumulative_p90": r.p90,
+        }
+        for r in end.itertuples()
+    ]
+    table = pd.DataFrame(rows).sort_values("cumulative_p50", ascending=False, ignore_index=True)
+    table["factors"] = table.factors.map(lambda f: json.dumps(f, sort_keys=True))
+    return table
+
+
+def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, float]] | None = None) -> str:
+    """The pipeline's steps for validated settings (called inside the flow).
+
+    A sweep (scenario -> factor values) skips sensitivity and the report and stores a comparison table.
+    """
     run = settings.run
     years = np.arange(run.horizon.start, run.horizon.end + 1)
     gate_results: list[pd.DataFrame] = []
@@ -191,24 +324,13 @@ def run_pipeline(settings: Settings, run_id: str) -> str:
             table = assemble_assumptions(settings, fits)
             specs = [scenario_spec(name, settings.config, table) for name in settings.scenarios]
             prices = {spec.name: base_buyer_price(spec) for spec in specs}
+        pause_point("assumptions")
         with clock.stage("gates"):
             gate("assumptions", gates.assumption_frames(table, prices), settings, run_id, gate_results)
         with clock.stage("fit_baseline"):
             market = fit_baseline(history, settings)
         with clock.stage("simulate_and_sensitivity"):
-            sizes = montecarlo.chunk_sizes(run.draws, run.chunk_size)
-            futures = {
-                spec.name: [
-                    simulate_chunk.submit(spec, market.paths, years, n, run.seed, i) for i, n in enumerate(sizes)
-                ]
-                for spec in specs
-            }
-            sens = [analyse_sensitivity.submit(spec, market.paths, years, settings) for spec in specs]
-            forecasts = pd.concat(
-                [montecarlo.combine_chunks(name, years, [f.result() for f in fs]) for name, fs in futures.items()],
-                ignore_index=True,
-            )
-            sensitivity_table = pd.concat([f.result() for f in sens], ignore_index=True)
+            forecasts, sensitivity_table = simulate(settings, specs, market.paths, years, sweep is None)
         with clock.stage("gates"):
             frames = gates.forecast_frames(forecasts, table, run.horizon.start)
             gate("forecasts", frames, settings, run_id, gate_results)
@@ -226,13 +348,16 @@ def run_pipeline(settings: Settings, run_id: str) -> str:
         "sensitivity": sensitivity_table,
         "gate_results": pd.concat(gate_results),
     }
+    if sweep is not None:
+        outputs["sweep_results"] = sweep_table(forecasts, sweep, run.headline_window[1])
     sources = pd.DataFrame([s.model_dump() for s in settings.register.sources]).rename(columns={"id": "source_id"})
     snapshot = {"sources": sources, "history": history, "history_sources": history_sources}
     with clock.stage("commit"):
         commit(settings, run_id, outputs, snapshot, clock.seconds)
-    with clock.stage("publish"):
-        report = publish(settings, run_id)
-        record_artifacts(settings, run_id, report, forecasts)
+    if sweep is None:
+        with clock.stage("publish"):
+            report = publish(settings, run_id)
+            record_artifacts(settings, run_id, report, forecasts)
     warehouse.record_timings(run.warehouse, run_id, clock.seconds, run.lock_timeout_seconds)
     get_run_logger().info("stage timings (s): %s", clock.seconds)
     return run_id
@@ -246,15 +371,21 @@ def keicast_pipeline(
     draws: int | None = None,
     seed: int | None = None,
     run_id: str | None = None,
+    sweep: dict[str, dict] | None = None,
 ) -> str:
-    """Forecast kei-car demand for the configured scenarios and publish the run. Returns the run id."""
-    settings = load_settings(config_path, scenarios, sets, draws, seed)
+    """Forecast kei-car demand for the configured scenarios and publish the run. Returns the run id.
+
+    ``sweep`` maps generated scenario names to their definition ({"base": name, "factors": {key: value}});
+    see ``keicast sweep``.
+    """
+    settings = load_settings(config_path, scenarios, sets, draws, seed, sweep=sweep)
     run_id = run_id or new_run_id()
     run = settings.run
     with warehouse.run_lock(run.warehouse, run.lock_timeout_seconds):
         warehouse.begin_run(run.warehouse, run_id, settings, str(flow_run.get_id() or ""), run.lock_timeout_seconds)
         try:
-            return run_pipeline(settings, run_id)
+            factors = {name: spec["factors"] for name, spec in sweep.items()} if sweep else None
+            return run_pipeline(settings, run_id, factors)
         except GateFailed:
             raise
         except BaseException as exc:
@@ -262,3 +393,20 @@ def keicast_pipeline(
                 run.warehouse, run_id, "failed", f"{exc.__class__.__name__}: {exc}", None, run.lock_timeout_seconds
             )
             raise
+
+
+DEPLOYMENT = "keicast-weekly"
+
+
+def deployment(settings: Settings, config_path: str):
+    """The scheduled deployment with the cron schedule from config.yaml (used by `keicast serve`)."""
+    from prefect.schedules import Cron
+
+    schedule = settings.config.schedule
+    return keicast_pipeline.to_deployment(
+        name=DEPLOYMENT,
+        schedules=[Cron(schedule.cron, timezone=schedule.timezone)],
+        parameters={"config_path": config_path},
+        description="Weekly keicast run: evidence -> gates -> forecasts -> report.",
+        tags=["keicast"],
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 from enum import StrEnum
@@ -47,9 +48,29 @@ def _quiet_environment() -> None:
         ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
         ("GX_ANALYTICS_ENABLED", "false"),
         ("DO_NOT_TRACK", "1"),
+        ("DASK_LOGGING__DISTRIBUTED", "warning"),
         ("PREFECT_LOGGING_LEVEL", os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING")),
     ):
         os.environ.setdefault(name, value)
+
+
+class _KnownErrorFilter(logging.Filter):
+    """Keeps Prefect's console log free of tracebacks for errors the CLI reports itself (gate, config, busy)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeicastError):
+            return False
+        return not any(name in record.getMessage() for name in ("GateFailed", "ConfigError", "WarehouseBusy"))
+
+
+def _quiet_known_errors() -> None:
+    if os.environ.get("KEICAST_DEBUG"):
+        return
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and not any(
+            isinstance(f, _KnownErrorFilter) for f in handler.filters
+        ):
+            handler.addFilter(_KnownErrorFilter())
 
 
 def guarded(fn):
@@ -111,6 +132,7 @@ def run(
     settings = load_settings(config, scenario, set_, draws, seed)  # exit 2 before any server starts
     from flows.pipeline import keicast_pipeline, new_run_id
 
+    _quiet_known_errors()
     run_id = new_run_id()
     err.print(f"keicast: run {run_id}: {len(settings.scenarios)} scenario(s), {settings.run.draws:,} draws each")
     keicast_pipeline(
@@ -159,6 +181,96 @@ def validate(config: ConfigOpt = Path("config.yaml"), set_: SetOpt = None) -> No
             ],
             str(gates.docs_index(docs)),
         )
+
+
+@app.command()
+@guarded
+def sweep(
+    vary: Annotated[list[str], typer.Option("--vary", help="KEY=V1,V2,... (repeatable); KEY may be launch_year.")],
+    base: Annotated[str, typer.Option("--base", help="Scenario the combinations start from.")] = "japan_imports_tariff",
+    config: ConfigOpt = Path("config.yaml"),
+    draws: Annotated[int | None, typer.Option("--draws")] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """Run every combination of the listed assumption values as a scenario and compare them."""
+    import itertools
+
+    from keicast import warehouse
+    from keicast.config import load_settings
+
+    _quiet_environment()
+    axes, problems = [], []
+    for item in vary:
+        key, sep, raw = item.partition("=")
+        try:
+            values = [float(v) for v in raw.split(",") if v.strip()]
+        except ValueError:
+            values = []
+        if not sep or not key.strip() or not values:
+            problems.append(
+                Problem("--vary", item, item, "KEY=V1,V2,... with numbers, e.g. policy.import_tariff=0,0.25")
+            )
+            continue
+        axes.append((key.strip(), values))
+    combos = list(itertools.product(*[[(k, v) for v in values] for k, values in axes])) if axes else []
+    if not problems and not 1 <= len(combos) <= 500:
+        problems.append(Problem("--vary", "", len(combos), "between 1 and 500 combinations"))
+    if problems:
+        raise ConfigError(problems)
+    plan = {
+        f"sweep_{i:03d}": {"base": base, "factors": {k: int(v) if k == "launch_year" else v for k, v in combo}}
+        for i, combo in enumerate(combos, start=1)
+    }
+    settings = load_settings(config, draws=draws, seed=seed, sweep=plan)  # exit 2 before any server starts
+    from flows.pipeline import keicast_pipeline, new_run_id
+
+    _quiet_known_errors()
+    run_id = new_run_id()
+    err.print(f"keicast: sweep {run_id}: {len(plan)} combinations of {base}, {settings.run.draws:,} draws each")
+    keicast_pipeline(config_path=str(config), draws=draws, seed=seed, run_id=run_id, sweep=plan)
+    table = warehouse.query(
+        settings.run.warehouse, "select * from sweep_results where run_id = ? order by cumulative_p50 desc", [run_id]
+    )
+    emit(
+        table.drop(columns=["run_id"]),
+        fmt,
+        f"sweep {run_id}: cumulative kei sales to {settings.run.headline_window[1]}",
+    )
+
+
+@app.command()
+@guarded
+def serve(config: ConfigOpt = Path("config.yaml")) -> None:
+    """Serve the scheduled deployment from this process (no work pool needed); Ctrl-C stops it."""
+    from keicast.config import load_settings
+
+    _quiet_environment()
+    settings = load_settings(config)
+    from prefect import serve as prefect_serve
+
+    from flows.pipeline import DEPLOYMENT, deployment
+
+    schedule = settings.config.schedule
+    err.print(f"keicast: serving deployment '{DEPLOYMENT}' on cron '{schedule.cron}' ({schedule.timezone})")
+    prefect_serve(deployment(settings, str(config)))
+
+
+@app.command()
+@guarded
+def deploy(config: ConfigOpt = Path("config.yaml")) -> None:
+    """Create the deployments in prefect.yaml on the Prefect server, with config.yaml's schedule."""
+    import subprocess
+
+    from keicast.config import load_settings
+
+    schedule = load_settings(config).config.schedule
+    prefect = Path(sys.executable).with_name("prefect")
+    command = [str(prefect), "--no-prompt", "deploy", "--all", "--cron", schedule.cron, "--timezone", schedule.timezone]
+    err.print("keicast: " + " ".join(command[1:]))
+    result = subprocess.run(command, check=False)
+    if result.returncode:
+        raise KeicastError(f"prefect deploy failed (exit {result.returncode})")
 
 
 def _assumption_table(config: Path, sets: list[str] | None, scenarios: list[str] | None):

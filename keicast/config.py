@@ -309,14 +309,44 @@ def _as_override(key: str, ov: Override, scenario: str, origin: str) -> Assumpti
     return AssumptionOverride(key, ov.value, ov.low, ov.high, scenario, origin, ov.rationale)
 
 
+def _with_sweep(raw: dict, sweep: dict[str, dict], file: str) -> tuple[dict, list[Problem]]:
+    """The raw config with one scenario per sweep combination."""
+    base_scenarios = raw.get("scenarios") or {}
+    generated, problems = {}, []
+    for name, spec in sweep.items():
+        base = base_scenarios.get(spec["base"])
+        if not isinstance(base, dict):
+            problems.append(
+                Problem("--base", "", spec["base"], f"a scenario in {file}{_suggest(spec['base'], base_scenarios)}")
+            )
+            continue
+        scenario = {**base, "assumptions": dict(base.get("assumptions") or {})}
+        for key, value in spec["factors"].items():
+            if key == "launch_year":
+                scenario["launch_year"] = int(value)
+            else:
+                scenario["assumptions"][key] = value
+        scenario["description"] = f"Sweep of {spec['base']}: " + ", ".join(
+            f"{k}={v}" for k, v in spec["factors"].items()
+        )
+        generated[name] = scenario
+    return {**raw, "scenarios": {**base_scenarios, **generated}}, problems
+
+
 def load_settings(
     config_path: Path | str | None = None,
     scenarios: list[str] | None = None,
     sets: list[str] | None = None,
     draws: int | None = None,
     seed: int | None = None,
+    sweep: dict[str, dict] | None = None,
 ) -> Settings:
-    """Validate config.yaml plus command-line overrides once, at the edge. Raises ConfigError."""
+    """Validate config.yaml plus command-line overrides once, at the edge. Raises ConfigError.
+
+    ``sweep`` adds generated scenarios, each {"base": scenario, "factors": {key: value}}: a copy of the base
+    scenario with the factors as assumption overrides (``launch_year`` sets the launch year). They are validated
+    like any scenario in the file and become the scenarios run.
+    """
     from keicast.evidence import load_register
 
     path = Path(config_path) if config_path else DEFAULT_CONFIG
@@ -331,6 +361,11 @@ def load_settings(
         raw = {**raw, "run": {**(raw.get("run") or {}), "draws": draws}}
     if seed is not None:
         raw = {**raw, "run": {**(raw.get("run") or {}), "seed": seed}}
+    if sweep:
+        raw, problems = _with_sweep(raw, sweep, file)
+        if problems:
+            raise ConfigError(problems)
+        scenarios = list(sweep)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:

@@ -112,11 +112,17 @@ def _context(docs_dir: str):
     return context
 
 
+def _plain(value) -> str:
+    if isinstance(value, tuple | list):
+        return "(" + ", ".join(_plain(v) for v in value) + ")"
+    return f"{value:g}" if isinstance(value, float) else str(getattr(value, "item", lambda: value)())
+
+
 def _observed(result: dict) -> str:
     if "observed_value" in result:
-        return str(result["observed_value"])
+        return _plain(result["observed_value"])
     unexpected = result.get("partial_unexpected_list") or []
-    shown = ", ".join(str(v) for v in unexpected[:5])
+    shown = ", ".join(_plain(v) for v in unexpected[:5])
     return f"{result.get('unexpected_count', len(unexpected))} unexpected: [{shown}]"
 
 

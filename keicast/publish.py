@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from keicast import warehouse
+from keicast.faults import pause_point
 
 
 def _swap_latest(root: Path, target_name: str) -> None:
@@ -25,9 +26,10 @@ def _swap_latest(root: Path, target_name: str) -> None:
 
 
 def _stage(root: Path, run_id: str) -> Path:
+    """A fresh staging folder; staging left by a run that died mid-publish is removed (runs are serialised)."""
+    for stale in root.glob(".staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     staging = root / f".staging-{run_id}"
-    if staging.exists():
-        shutil.rmtree(staging)
     staging.mkdir(parents=True)
     return staging
 
@@ -67,6 +69,7 @@ def publish_run(settings, run_id: str, make_latest: bool = True) -> Path:
         root.mkdir(parents=True, exist_ok=True)
         staging = _stage(root, run_id)
         write(staging)
+        pause_point("publish")
         final = root / run_id
         if final.exists():
             shutil.rmtree(final)

@@ -55,12 +55,24 @@ create table if not exists sensitivity (
 create table if not exists gate_results (
     run_id varchar, suite varchar, expectation varchar, check_name varchar, "column" varchar,
     success boolean, observed varchar, checked_at timestamp);
+create table if not exists sweep_results (
+    run_id varchar, scenario varchar, factors json,
+    cumulative_p10 double, cumulative_p50 double, cumulative_p90 double);
 -- migrations for warehouses created by earlier versions
 alter table runs add column if not exists timings json;
 """
 
 # Tables holding one run's outputs (run_id column); written together in the run's final transaction.
-RUN_TABLES = ("assumptions", "forecasts", "backtests", "calibration", "calibration_fit", "sensitivity", "gate_results")
+RUN_TABLES = (
+    "assumptions",
+    "forecasts",
+    "backtests",
+    "calibration",
+    "calibration_fit",
+    "sensitivity",
+    "gate_results",
+    "sweep_results",
+)
 # Tables holding the current snapshot of inputs; replaced in the same transaction.
 SNAPSHOT_TABLES = ("sources", "history", "history_sources")
 

@@ -1,0 +1,22 @@
+"""Pause points for crash tests: with KEICAST_PAUSE_AT=<name> the run stops there so a test can SIGKILL it.
+
+The names are the points where a crash matters: ``assumptions`` (inputs assembled, nothing written but the
+'running' row), ``monte_carlo`` (simulation under way) and ``publish`` (report staged, not yet renamed).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+POINTS = ("assumptions", "monte_carlo", "publish")
+
+
+def pause_point(name: str) -> None:
+    """Block forever at ``name`` when KEICAST_PAUSE_AT names it; a no-op otherwise."""
+    if os.environ.get("KEICAST_PAUSE_AT") == name:
+        sys.stderr.write(f"KEICAST_PAUSED {name}\n")
+        sys.stderr.flush()
+        while True:
+            time.sleep(60)

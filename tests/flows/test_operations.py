@@ -1,0 +1,232 @@
+"""Running keicast unattended: deployments, crashes, concurrent runs, caching, sweeps and the Dask runner."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from keicast.cli import app
+
+from ..conftest import ROOT, base_config, write_config
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def api_env(prefect_server):
+    """Environment for child processes: talk to the session's test server instead of starting their own."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_LOGGING_LEVEL": "WARNING"}
+
+
+def query(project, sql, params=None):
+    con = duckdb.connect(str(project / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).df()
+    finally:
+        con.close()
+
+
+def start_run(config, env, *extra, pause_at=None):
+    env = {**env, **({"KEICAST_PAUSE_AT": pause_at} if pause_at else {})}
+    return subprocess.Popen(
+        [str(BIN / "keicast"), "run", "--config", str(config), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for_pause(proc, name, timeout=180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if f"KEICAST_PAUSED {name}" in line:
+            return
+        if not line and proc.poll() is not None:
+            raise AssertionError(f"run ended before pausing at {name}: {proc.stderr.read()}")
+    raise AssertionError(f"no pause at {name}")
+
+
+def assert_consistent(project):
+    orphans = query(
+        project,
+        "select run_id from runs where status = 'succeeded' and run_id not in (select distinct run_id from forecasts)",
+    )
+    assert orphans.empty, orphans
+    latest = project / "reports" / "latest"
+    if latest.exists():
+        html = (latest / "index.html").read_text()
+        assert html.rstrip().endswith("</html>")
+        newest = query(
+            project, "select run_id from runs where status = 'succeeded' and run_id = ?", [latest.resolve().name]
+        )
+        assert len(newest) == 1
+
+
+def test_sigkill_at_any_point_leaves_everything_consistent(api_env, tmp_path):
+    config = write_config(tmp_path, base_config(tmp_path))
+    first = start_run(config, api_env)
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    published = (tmp_path / "reports" / "latest").resolve().name
+    killed = []
+    for point in ("assumptions", "monte_carlo", "publish"):
+        proc = start_run(config, api_env, pause_at=point)
+        wait_for_pause(proc, point)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        killed.append(query(tmp_path, "select run_id from runs order by started_at desc limit 1").run_id.iloc[0])
+        assert_consistent(tmp_path)
+        assert (tmp_path / "reports" / "latest").resolve().name == published
+    last = start_run(config, api_env)
+    assert last.wait(timeout=300) == 0, last.stderr.read()
+    statuses = query(tmp_path, "select run_id, status from runs").set_index("run_id").status
+    assert [statuses[r] for r in killed[:2]] == ["interrupted", "interrupted"]
+    assert statuses[killed[2]] == "succeeded"  # killed after its commit, before publishing: data is safe
+    assert_consistent(tmp_path)
+    assert (tmp_path / "reports" / "latest").resolve().name != published
+    assert not list((tmp_path / "reports").glob(".staging-*"))
+    regenerated = CliRunner().invoke(app, ["report", killed[2], "--config", str(config)])
+    assert regenerated.exit_code == 0 and (tmp_path / "reports" / killed[2] / "index.html").is_file()
+
+
+def test_two_runs_started_together_both_complete_one_after_the_other(api_env, tmp_path):
+    config = write_config(tmp_path, base_config(tmp_path))
+    runs = [start_run(config, api_env), start_run(config, api_env)]
+    assert [p.wait(timeout=400) for p in runs] == [0, 0], [p.stderr.read() for p in runs]
+    done = query(tmp_path, "select started_at, finished_at from runs where status = 'succeeded' order by started_at")
+    assert len(done) == 2
+    assert done.started_at.iloc[1] >= done.finished_at.iloc[0] - __import__("datetime").timedelta(seconds=1)
+
+
+def test_a_run_against_a_warehouse_held_by_a_reader_times_out_clearly(api_env, tmp_path):
+    config = write_config(tmp_path, base_config(tmp_path, lock_timeout_seconds=3))
+    db = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(db)).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], "
+            "read_only=True); print('ready', flush=True); time.sleep(120)",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "ready"
+    try:
+        proc = start_run(config, api_env)
+        assert proc.wait(timeout=120) == 1
+        stderr = proc.stderr.read()
+        assert "in use by another process" in stderr and "Traceback" not in stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_an_unchanged_rerun_takes_calibration_and_baseline_from_the_cache(prefect_server, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    config = write_config(tmp_path, base_config(tmp_path))
+    for _ in range(2):
+        assert CliRunner().invoke(app, ["run", "--config", str(config)]).exit_code == 0
+    flow_runs = query(tmp_path, "select flow_run_id from runs order by started_at").flow_run_id.tolist()
+    with get_client(sync_client=True) as client:
+        second = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_runs[1]])),
+            limit=200,
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+        )
+    states = {t.name.rsplit("-", 1)[0]: t.state.name for t in second}
+    assert states["calibrate"] == "Cached" and states["fit_baseline"] == "Cached"
+    assert states["simulate_chunk"] != "Cached"
+
+
+def test_dask_runner_gives_the_same_forecasts_as_the_local_runner(prefect_server, tmp_path):
+    local = base_config(tmp_path)
+    dask = base_config(tmp_path)
+    dask["task_runner"] = {"kind": "dask", "address": None, "workers": 2}
+    for config in (local, dask):
+        path = write_config(tmp_path, config, f"{config['task_runner']['kind']}.yaml")
+        result = CliRunner().invoke(app, ["run", "--config", str(path)])
+        assert result.exit_code == 0, result.output
+    runs = query(tmp_path, "select run_id from runs order by started_at").run_id.tolist()
+    sql = "select scenario, year, metric, mean, p05, p10, p50, p90, p95 from forecasts where run_id = ? order by all"
+    assert query(tmp_path, sql, [runs[0]]).equals(query(tmp_path, sql, [runs[1]]))
+
+
+def test_sweep_runs_every_combination_and_stores_a_comparison(prefect_server, tmp_path):
+    config = write_config(tmp_path, base_config(tmp_path))
+    result = CliRunner().invoke(
+        app,
+        [
+            "sweep",
+            "--config",
+            str(config),
+            "--vary",
+            "policy.import_tariff=0,0.25",
+            "--vary",
+            "launch_year=2027,2030",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output[result.output.index("[") :])
+    assert len(rows) == 4
+    factors = [json.loads(r["factors"]) for r in rows]
+    assert {(f["policy.import_tariff"], f["launch_year"]) for f in factors} == {
+        (0.0, 2027),
+        (0.0, 2030),
+        (0.25, 2027),
+        (0.25, 2030),
+    }
+    best = factors[0]
+    assert best == {"policy.import_tariff": 0.0, "launch_year": 2027}  # cheapest and earliest sells most
+    bad = CliRunner().invoke(app, ["sweep", "--config", str(config), "--vary", "policy.import_tariff=2"])
+    assert bad.exit_code == 2 and "policy.import_tariff" in bad.output
+
+
+def test_serve_builds_the_scheduled_deployment_from_config(tmp_path):
+    from flows.pipeline import DEPLOYMENT, deployment
+    from keicast.config import load_settings
+
+    config = base_config(tmp_path)
+    config["schedule"] = {"cron": "30 5 * * 2", "timezone": "Europe/Berlin"}
+    path = write_config(tmp_path, config)
+    d = deployment(load_settings(path), str(path))
+    assert d.name == DEPLOYMENT and d.parameters == {"config_path": str(path)}
+    assert d.schedules[0].schedule.cron == "30 5 * * 2" and d.schedules[0].schedule.timezone == "Europe/Berlin"
+
+
+def test_a_deployment_from_prefect_yaml_runs_through_a_process_worker(api_env, tmp_path):
+    config = write_config(tmp_path, base_config(tmp_path))
+    prefect = str(BIN / "prefect")
+
+    def cli(*args, timeout=180):
+        result = subprocess.run(
+            [prefect, "--no-prompt", *args], cwd=ROOT, env=api_env, capture_output=True, text=True, timeout=timeout
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    cli("work-pool", "create", "keicast-process", "--type", "process", "--overwrite")
+    cli("deploy", "--all")
+    cli("deployment", "run", "keicast-pipeline/keicast-weekly", "--param", f"config_path={config}")
+    cli("worker", "start", "--pool", "keicast-process", "--run-once", timeout=400)
+    runs = query(tmp_path, "select status, flow_run_id from runs")
+    assert list(runs.status) == ["succeeded"] and runs.flow_run_id.iloc[0]
