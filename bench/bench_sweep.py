@@ -1,0 +1,82 @@
+"""Sweep scale-out: 8 scenarios x 1,000,000 draws on the local runner vs a local Dask cluster (2 workers).
+
+All runs go through the pipeline's own ``simulate`` step inside a Prefect flow, in one process, against one
+temporary Prefect server; the forecasts must be identical. Prints the times of the local runner with one and
+with two worker threads and of the Dask cluster, and the speed-ups (target >= 1.6x on 2 cores).
+
+    .venv/bin/python bench/bench_sweep.py [--draws 1000000] [--scenarios 8] [--chunk-size 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+from prefect import flow  # noqa: E402
+
+from flows.pipeline import simulate  # noqa: E402
+from keicast.assumptions import assemble, scenario_spec  # noqa: E402
+from keicast.config import TaskRunnerSettings, load_settings  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--draws", type=int, default=1_000_000)
+    parser.add_argument("--scenarios", type=int, default=8)
+    parser.add_argument("--chunk-size", type=int, default=None)
+    args = parser.parse_args()
+    grid = itertools.product([0.0, 0.1, 0.25], [10_000.0, 12_000.0, 14_000.0], [2027, 2029])
+    plan = {
+        f"sweep_{i:03d}": {
+            "base": "japan_imports_tariff",
+            "factors": {"policy.import_tariff": t, "kei.target_price": p, "launch_year": y},
+        }
+        for i, (t, p, y) in enumerate(itertools.islice(grid, args.scenarios), start=1)
+    }
+    settings = load_settings("config.yaml", draws=args.draws, sweep=plan)
+    if args.chunk_size:
+        run_settings = settings.run.model_copy(update={"chunk_size": args.chunk_size})
+        settings = settings.__class__(
+            **{**settings.__dict__, "config": settings.config.model_copy(update={"run": run_settings})}
+        )
+    table = assemble(settings.register, settings.config, settings.scenarios, settings.overrides)
+    specs = [scenario_spec(n, settings.config, table) for n in settings.scenarios]
+    years = np.arange(2026, 2041)
+    paths = 16e6 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.05, (2000, len(years))), axis=1))
+
+    @flow(name="bench-sweep")
+    def run(kind: str, workers: int):
+        config = settings.config.model_copy(update={"task_runner": TaskRunnerSettings(kind=kind, workers=workers)})
+        local = settings.__class__(**{**settings.__dict__, "config": config})
+        start = time.perf_counter()
+        forecasts, _ = simulate(local, specs, paths, years, with_sensitivity=False)
+        return time.perf_counter() - start, forecasts
+
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        one_s, one_f = run("local", 1)
+        local_s, local_f = run("local", 2)
+        dask_s, dask_f = run("dask", 2)
+    print(f"{len(specs)} scenarios x {args.draws:,} draws, chunks of {settings.run.chunk_size:,}")
+    print(f"local runner, 1 thread  : {one_s:7.1f} s")
+    print(f"local runner, 2 threads : {local_s:7.1f} s  ({one_s / local_s:.2f}x over 1 thread)")
+    print(
+        f"dask, 2 worker processes: {dask_s:7.1f} s  ({one_s / dask_s:.2f}x over 1 thread, "
+        f"{local_s / dask_s:.2f}x over 2 threads; includes starting the cluster)"
+    )
+    print(f"identical forecasts: {one_f.equals(local_f) and local_f.equals(dask_f)}")
+
+
+if __name__ == "__main__":
+    main()
