@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The five source articles are the inbox's first corpus when they sit beside the project (../shared/seeds).
 run: $(STAMP)
+	@if [ -d ../shared/seeds ]; then mkdir -p articles && cp -n ../shared/seeds/*.txt articles/ 2>/dev/null || true; fi
 	$(KEICAST) run
 
 test: $(STAMP) browser

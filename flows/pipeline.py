@@ -1,6 +1,6 @@
 """The keicast pipeline as a Prefect flow: one task per step, each calling models/ or a keicast module.
 
-load evidence -> gate history -> calibrate analogs -> gate calibration -> assemble assumptions
+scan articles -> load evidence -> gate history -> calibrate analogs -> gate calibration -> assemble assumptions
 -> gate assumptions -> fit baseline market -> simulate scenarios (Monte Carlo chunks) -> sensitivity
 -> gate forecasts -> commit (one transaction) -> publish report and exports
 """
@@ -54,6 +54,21 @@ class Baseline:
 def load_evidence(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read the reference history (series, year, value, unit) and its source notes."""
     return load_history(settings.run.reference_dir)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def ingest_articles(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Scan the article inbox: claims of new or changed articles, matched against the register."""
+    from keicast.articles import scan
+
+    inbox = settings.run.articles_dir
+    if not inbox.is_dir():
+        get_run_logger().info("no article inbox at %s; skipping article ingestion", inbox)
+        return None
+    known = warehouse.known_articles(settings.run.warehouse, settings.run.lock_timeout_seconds)
+    articles, claims = scan(inbox, settings.register, known)
+    get_run_logger().info("articles: %d new or changed, %d claims", len(articles), len(claims))
+    return articles, claims
 
 
 @task(cache_policy=NO_CACHE)
@@ -158,9 +173,12 @@ def commit(
     outputs: dict[str, pd.DataFrame],
     snapshot: dict[str, pd.DataFrame],
     timings: dict[str, float],
+    articles: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ):
-    """Write the run's outputs and mark it succeeded, in one transaction."""
-    warehouse.commit_run(settings.run.warehouse, run_id, outputs, snapshot, settings.run.lock_timeout_seconds, timings)
+    """Write the run's outputs (and newly scanned articles) and mark it succeeded, in one transaction."""
+    warehouse.commit_run(
+        settings.run.warehouse, run_id, outputs, snapshot, settings.run.lock_timeout_seconds, timings, articles
+    )
 
 
 @task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[2])
@@ -311,6 +329,8 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
     gate_results: list[pd.DataFrame] = []
     clock = Stopwatch()
     try:
+        with clock.stage("ingest_articles"):
+            scanned = ingest_articles(settings)
         with clock.stage("load_evidence"):
             history, history_sources = load_evidence(settings)
         required = [settings.config.baseline.series, *settings.config.calibration.refine_with]
@@ -353,7 +373,7 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
     sources = pd.DataFrame([s.model_dump() for s in settings.register.sources]).rename(columns={"id": "source_id"})
     snapshot = {"sources": sources, "history": history, "history_sources": history_sources}
     with clock.stage("commit"):
-        commit(settings, run_id, outputs, snapshot, clock.seconds)
+        commit(settings, run_id, outputs, snapshot, clock.seconds, scanned)
     if sweep is None:
         with clock.stage("publish"):
             report = publish(settings, run_id)

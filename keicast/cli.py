@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 sources_app = typer.Typer(help="The evidence register's article sources.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
+articles_app = typer.Typer(help="The article inbox: claims found in new articles.", no_args_is_help=True)
+app.add_typer(articles_app, name="articles")
 # markup off: user text (keys, values, descriptions) may contain [brackets] that rich would eat
 out = Console(width=None if sys.stdout.isatty() else 180, markup=False, highlight=False)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 180, markup=False, highlight=False)
@@ -341,6 +343,80 @@ def sources_verify(
     out.print(f"{len(checks) - len(bad)}/{len(checks)} quotes verified against {articles}")
     if bad:
         raise typer.Exit(1)
+
+
+@articles_app.command("scan")
+@guarded
+def articles_scan(
+    directory: Annotated[Path | None, typer.Argument(help="Inbox folder (default: run.articles_dir).")] = None,
+    config: ConfigOpt = Path("config.yaml"),
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """Read new or changed articles, extract their figures and match them against the register."""
+    from keicast import warehouse
+    from keicast.articles import scan
+    from keicast.config import load_settings
+
+    settings = load_settings(config)
+    run = settings.run
+    inbox = directory or run.articles_dir
+    if not inbox.is_dir():
+        raise ConfigError([Problem("DIR", "", str(inbox), "an existing folder of articles")])
+    with warehouse.run_lock(run.warehouse, run.lock_timeout_seconds):
+        articles, claims = scan(inbox, settings.register, warehouse.known_articles(run.warehouse))
+        with warehouse.transaction(run.warehouse, run.lock_timeout_seconds) as con:
+            warehouse.record_articles(con, articles, claims)
+            shown = warehouse.evidence(con)
+            status = con.execute("select path, status, message from articles where status <> 'superseded'").df()
+    inbox_paths = {str(p) for p in inbox.iterdir()}
+    shown = shown[shown.path.isin(inbox_paths)].drop(columns=["path"])
+    for row in articles[articles.status != "processed"].itertuples():
+        err.print(f"keicast: {row.path}: {row.status}: {row.message}")
+    new = int((articles.status == "processed").sum())
+    err.print(
+        f"keicast: {len(inbox_paths & set(status.path))} article(s) in {inbox}; {new} new or changed this scan, "
+        f"{len(claims)} new claim(s); {int((shown.status == 'contradicts').sum())} contradiction(s) in all"
+    )
+    if fmt is Format.table:
+        emit(shown[["claim_id", "article", "text", "qualifier", "status", "key", "registered_value"]], fmt, "claims")
+    else:
+        emit(shown, fmt)
+
+
+@articles_app.command("accept")
+@guarded
+def articles_accept(
+    claim_id: Annotated[str, typer.Argument(help="A claim id from `keicast articles scan`.")],
+    key: Annotated[str, typer.Option("--key", help="Register key the claim supports (existing or new).")],
+    config: ConfigOpt = Path("config.yaml"),
+) -> None:
+    """Add a claim to the evidence register (value, quote, source): a reviewed, versioned change."""
+    from datetime import date
+
+    from keicast import warehouse
+    from keicast.config import load_settings
+    from keicast.evidence import accept_claim
+
+    settings = load_settings(config)
+    run = settings.run
+    with warehouse.run_lock(run.warehouse, run.lock_timeout_seconds):
+        found = warehouse.query(
+            run.warehouse,
+            "select c.*, a.path, a.title, a.publisher, a.date from claims c "
+            "join articles a using (article_id) where claim_id = ?",
+            [claim_id],
+        )
+        if found.empty:
+            raise ConfigError([Problem("CLAIM_ID", "", claim_id, "a claim id from `keicast articles scan`")])
+        row = found.iloc[0].to_dict()
+        diff = accept_claim(run.register_file, row, row, key, date.today().isoformat())
+        with warehouse.transaction(run.warehouse, run.lock_timeout_seconds) as con:
+            con.execute("update claims set accepted_key = ? where claim_id = ?", [key, claim_id])
+    sys.stdout.write(diff)
+    err.print(
+        f"keicast: claim {claim_id} accepted as evidence for {key} in {run.register_file}; "
+        "review the diff above and commit the register"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- models

@@ -28,6 +28,7 @@ class _Strict(BaseModel):
 class Source(_Strict):
     id: str
     file: str
+    folder: str | None = None  # where the article lives when it is not among the seed articles
     publisher: str | None = None
     headline: str | None = None
     date: str | None = None
@@ -139,9 +140,13 @@ def verify_quotes(register: Register, articles_dir: Path) -> list[QuoteCheck]:
     """Each quote must occur in its article (whitespace-insensitive) and contain its figure."""
     checks = []
     texts: dict[str, str | None] = {}
+    from keicast.articles import read_article
+
     for s in register.sources:
         path = Path(articles_dir) / s.file
-        texts[s.id] = _squash(path.read_text(encoding="utf-8", errors="replace")) if path.is_file() else None
+        if not path.is_file() and s.folder:
+            path = Path(s.folder) / s.file
+        texts[s.id] = _squash(read_article(path).text) if path.is_file() else None
     for key, a in register.assumptions.items():
         for ev in a.evidence:
             text = texts.get(ev.source)
@@ -198,3 +203,128 @@ def series(history: pd.DataFrame, name: str) -> pd.Series:
     """One history series as a year-indexed Series."""
     part = history[history.series == name]
     return part.set_index("year")["value"].sort_index()
+
+
+# ---------------------------------------------------------------------------------------------- accepting claims
+REGISTER_UNITS = {
+    "usd": ("USD", "positive"),
+    "fraction": ("fraction", "fraction"),
+    "count": ("vehicles", "positive"),
+    "cc": ("cc", "positive"),
+    "hp": ("hp", "positive"),
+    "mph": ("mph", "positive"),
+    "years": ("years", "positive"),
+    "year": ("model year", "year"),
+    "tons": ("tons", "positive"),
+    "feet": ("feet", "positive"),
+    "lanes": ("lanes", "positive"),
+}
+
+
+def _quote_around(sentence: str, figure: str, width: int = 160) -> str:
+    """A verbatim window of the sentence around the figure, cut at word boundaries."""
+    at = sentence.find(figure)
+    if len(sentence) <= 2 * width or at < 0:
+        return sentence
+    start, end = max(0, at - width), min(len(sentence), at + len(figure) + width)
+    while start > 0 and sentence[start - 1] != " ":
+        start += 1
+    while end < len(sentence) and sentence[end] != " ":
+        end -= 1
+    return sentence[start:end].strip()
+
+
+def accept_claim(register_path: Path, claim: dict, article: dict, key: str, today: str) -> str:
+    """Write a claim into the register as evidence for ``key`` (new or existing); returns the unified diff.
+
+    An existing key takes the claim's value (its range widened to include it) and the claim's quote first; a
+    new key becomes a context-only article figure. The file is edited round-trip (comments kept), validated,
+    and replaced atomically; nothing is written if the result would not load.
+    """
+    import difflib
+    import io
+    import os
+
+    from ruamel.yaml import YAML
+
+    from keicast.claims import unit_family
+    from keicast.config import KEY_PATTERN
+
+    register_path = Path(register_path)
+    before = register_path.read_text(encoding="utf-8")
+    yaml_rt = YAML()
+    yaml_rt.preserve_quotes = True
+    yaml_rt.width = 4096
+    doc = yaml_rt.load(before)
+    file_name = Path(article["path"]).name
+    source = next((s for s in doc["sources"] if s["file"] == file_name), None)
+    if source is None:
+        source_id = re.sub(r"[^a-z0-9_]+", "_", Path(file_name).stem.lower()).strip("_") or "article"
+        ids = {s["id"] for s in doc["sources"]}
+        while source_id in ids:
+            source_id += "_1"
+        source = {
+            "id": source_id,
+            "file": file_name,
+            "folder": str(Path(article["path"]).parent),
+            "publisher": article.get("publisher"),
+            "headline": article.get("title"),
+            "date": article.get("date"),
+        }
+        doc["sources"].append(source)
+    evidence = {
+        "source": source["id"],
+        "figure": claim["text"],
+        "quote": _quote_around(claim["sentence"], claim["text"]),
+    }
+    entries = doc["assumptions"]
+    if key in entries:
+        entry = entries[key]
+        if unit_family(str(entry["unit"])) != claim["family"]:
+            raise ConfigError(
+                [
+                    Problem(
+                        "--key",
+                        "",
+                        key,
+                        f"a key whose unit fits the claim's ({claim['family']}); {key} is in {entry['unit']}",
+                    )
+                ]
+            )
+        previous = entry["value"]
+        entry["value"] = claim["value"]
+        if "low" in entry and claim["value"] < entry["low"]:
+            entry["low"] = claim["value"]
+        if "high" in entry and claim["value"] > entry["high"]:
+            entry["high"] = claim["value"]
+        entry.setdefault("evidence", [])
+        entry["evidence"].insert(0, evidence)
+        note = f"Accepted {claim['text']!r} from {file_name} on {today} (was {previous})."
+        entry["rationale"] = f"{entry['rationale']} {note}" if entry.get("rationale") else note
+    else:
+        if not KEY_PATTERN.match(key):
+            raise ConfigError([Problem("--key", "", key, "a key of lower-case words joined by dots ([a-z0-9_.] only)")])
+        unit, domain = REGISTER_UNITS.get(claim["family"], (claim["unit"], "any"))
+        entries[key] = {
+            "kind": "article",
+            "value": claim["value"],
+            "unit": unit,
+            "domain": domain,
+            "use": f"context only (accepted from {file_name} on {today})",
+            "evidence": [evidence],
+        }
+    doc["version"] = int(doc["version"]) + 1
+    buffer = io.StringIO()
+    yaml_rt.dump(doc, buffer)
+    after = buffer.getvalue()
+    staging = register_path.with_name(register_path.name + ".new")
+    staging.write_text(after, encoding="utf-8")
+    try:
+        load_register(staging)
+    except ConfigError:
+        staging.unlink()
+        raise
+    os.replace(staging, register_path)
+    return "".join(
+        difflib.unified_diff(before.splitlines(True), after.splitlines(True), str(register_path), str(register_path))
+    )

@@ -167,7 +167,7 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
         "gates": outputs["gate_results"].to_dict("records"),
         "changes": changes,
         "fmt": _fmt,
-        "evidence": outputs.get("evidence"),
+        "evidence": outputs["evidence"].to_dict("records") if "evidence" in outputs else [],
     }
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),

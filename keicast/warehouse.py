@@ -29,7 +29,7 @@ create table if not exists runs (
     config_path varchar, config_sha256 varchar, overrides json, scenarios json, draws bigint, seed bigint,
     flow_run_id varchar, code_version varchar, message varchar, pid integer, host varchar, timings json);
 create table if not exists sources (
-    source_id varchar, file varchar, publisher varchar, headline varchar, date varchar);
+    source_id varchar, file varchar, folder varchar, publisher varchar, headline varchar, date varchar);
 create table if not exists assumptions (
     run_id varchar, scenario varchar, key varchar, value double, low double, high double, unit varchar,
     kind varchar, domain varchar, source_id varchar, source varchar, quote varchar, use varchar,
@@ -58,8 +58,17 @@ create table if not exists gate_results (
 create table if not exists sweep_results (
     run_id varchar, scenario varchar, factors json,
     cumulative_p10 double, cumulative_p50 double, cumulative_p90 double);
+create table if not exists articles (
+    article_id varchar, path varchar, title varchar, publisher varchar, date varchar, url varchar,
+    status varchar, message varchar, claims integer, scanned_at timestamp);
+create table if not exists claims (
+    claim_id varchar, article_id varchar, text varchar, value double, low double, high double, unit varchar,
+    family varchar, qualifier varchar, subject varchar, sentence varchar, start_char integer, end_char integer,
+    key varchar, status varchar, registered_value double, reason varchar, scanned_at timestamp,
+    accepted_key varchar);
 -- migrations for warehouses created by earlier versions
 alter table runs add column if not exists timings json;
+alter table sources add column if not exists folder varchar;
 """
 
 # Tables holding one run's outputs (run_id column); written together in the run's final transaction.
@@ -161,11 +170,7 @@ def insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> N
     """Append ``frame`` to ``table`` matching columns by name."""
     if frame.empty:
         return
-    con.register("incoming", frame)
-    try:
-        con.execute(f"insert into {table} by name select * from incoming")
-    finally:
-        con.unregister("incoming")
+    con.execute(f"insert into {table} by name select * from frame")  # DuckDB scans the local DataFrame
 
 
 def begin_run(path: Path, run_id: str, settings, flow_run_id: str | None, timeout: float) -> None:
@@ -199,6 +204,34 @@ def begin_run(path: Path, run_id: str, settings, flow_run_id: str | None, timeou
         )
 
 
+def record_articles(con: duckdb.DuckDBPyConnection, articles: pd.DataFrame, claims: pd.DataFrame) -> None:
+    """Add newly scanned articles and their claims; earlier versions of a changed file become 'superseded'."""
+    for row in articles.itertuples():
+        con.execute(
+            "update articles set status = 'superseded' where path = ? and article_id <> ? and status <> 'superseded'",
+            [row.path, row.article_id],
+        )
+    insert(con, "articles", articles)
+    insert(con, "claims", claims)
+
+
+def known_articles(path: Path, timeout: float = 30.0) -> pd.DataFrame:
+    """Articles already scanned and still current (article_id, path, status); empty without a warehouse."""
+    if not Path(path).exists():
+        return pd.DataFrame(columns=["article_id", "path", "status"])
+    return query(path, "select article_id, path, status from articles where status <> 'superseded'", timeout=timeout)
+
+
+def evidence(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Claims of the current articles with their article's title and path, in reading order."""
+    return con.execute(
+        "with current as (select * from articles where status = 'processed') "
+        "select c.claim_id, coalesce(a.title, a.path) as article, a.path, c.text, c.value, c.unit, c.qualifier, "
+        "c.status, c.key, c.registered_value, c.sentence, c.reason, c.accepted_key "
+        "from claims c join current a using (article_id) order by a.path, c.start_char"
+    ).df()
+
+
 def commit_run(
     path: Path,
     run_id: str,
@@ -206,9 +239,12 @@ def commit_run(
     snapshot: dict[str, pd.DataFrame],
     timeout: float,
     timings: dict[str, float] | None = None,
+    articles: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> None:
-    """The run's one transaction: all outputs, the input snapshot and status 'succeeded', or nothing."""
+    """The run's one transaction: all outputs, the input snapshot, new articles and status 'succeeded', or nothing."""
     with transaction(path, timeout) as con:
+        if articles is not None:
+            record_articles(con, *articles)
         for table in SNAPSHOT_TABLES:
             if table in snapshot:
                 con.execute(f"delete from {table}")
@@ -254,6 +290,7 @@ def run_outputs(path: Path, run_id: str, timeout: float = 30.0) -> dict[str, pd.
         out["run"] = con.execute("select * from runs where run_id = ?", [run_id]).df()
         out["history"] = con.execute("select * from history").df()
         out["sources"] = con.execute("select * from sources").df()
+        out["evidence"] = evidence(con)
     return out
 
 

@@ -207,3 +207,88 @@ def test_backtest_reports_skill_per_horizon(tmp_path):
     assert sum(r["selected"] for r in rows) == 5
     naive = [r for r in rows if r["model"] == "naive"]
     assert all(r["skill_vs_naive"] == 0 for r in naive)
+
+
+@pytest.fixture
+def inbox_project(tmp_path):
+    import shutil
+
+    register = tmp_path / "register.yaml"
+    shutil.copy(ROOT / "data" / "register.yaml", register)
+    inbox = tmp_path / "articles"
+    inbox.mkdir()
+    shutil.copy(ROOT / "tests" / "fixtures" / "inbox" / "prices.md", inbox / "prices.md")
+    config = base_config(tmp_path, register_file=str(register), articles_dir=str(inbox))
+    return write_config(tmp_path, config), register, inbox
+
+
+def scan_json(config):
+    result = runner.invoke(app, ["articles", "scan", "--config", str(config), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return result, json.loads(result.stdout)
+
+
+def test_articles_scan_lists_claims_with_status_and_skips_unchanged(inbox_project):
+    config, _, inbox = inbox_project
+    result, claims = scan_json(config)
+    assert "1 new or changed" in result.stderr
+    by_text = {c["text"]: c for c in claims}
+    assert by_text["$48,000"]["status"] == "contradicts" and by_text["$48,000"]["qualifier"] == "about"
+    assert by_text["25%"]["status"] == "confirms" and by_text["25%"]["key"] == "policy.import_tariff"
+    assert all(c["article"] == "New-car prices ease" for c in claims)
+    again, same = scan_json(config)
+    assert "0 new or changed" in again.stderr and same == claims
+    (inbox / "empty.txt").write_text("")
+    bad = runner.invoke(app, ["articles", "scan", "--config", str(config)])
+    assert bad.exit_code == 0 and "empty.txt: rejected: empty file" in bad.stderr
+
+
+def test_accepting_a_claim_is_a_reviewed_register_change(inbox_project):
+    from keicast.evidence import load_register
+
+    config, register, _ = inbox_project
+    before = load_register(register)
+    _, claims = scan_json(config)
+    price = next(c for c in claims if c["text"] == "$48,000")
+    result = runner.invoke(
+        app, ["articles", "accept", price["claim_id"], "--key", "market.avg_new_vehicle_price", "--config", str(config)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "-version: 3" in result.stdout and "+version: 4" in result.stdout and "+    value: 48000" in result.stdout
+    after = load_register(register)
+    entry = after.assumptions["market.avg_new_vehicle_price"]
+    assert entry.value == 48_000 and entry.evidence[0].figure == "$48,000"
+    assert entry.evidence[1] == before.assumptions["market.avg_new_vehicle_price"].evidence[0]
+    assert "# keicast evidence register" in register.read_text()  # comments survive the edit
+    source = after.source(entry.evidence[0].source)
+    assert source.publisher == "Test Wire" and source.headline == "New-car prices ease" and source.folder
+    from keicast.evidence import verify_quotes
+
+    assert all(c.ok for c in verify_quotes(after, ROOT / "tests" / "fixtures" / "articles") if c.source == source.id)
+    new_key = runner.invoke(
+        app, ["articles", "accept", price["claim_id"], "--key", "market.kbb_price_fixture", "--config", str(config)]
+    )
+    assert new_key.exit_code == 0
+    assert load_register(register).assumptions["market.kbb_price_fixture"].use.startswith("context only")
+    _, rescanned = scan_json(config)
+    assert (
+        next(c for c in rescanned if c["claim_id"] == price["claim_id"])["accepted_key"] == "market.kbb_price_fixture"
+    )
+
+
+def test_accept_refuses_unknown_claims_and_mismatched_units(inbox_project):
+    config, register, _ = inbox_project
+    text = register.read_text()
+    _, claims = scan_json(config)
+    price = next(c for c in claims if c["text"] == "$48,000")
+    unknown = runner.invoke(app, ["articles", "accept", "nope", "--key", "kei.target_price", "--config", str(config)])
+    assert unknown.exit_code == 2 and "CLAIM_ID" in unknown.output
+    mismatch = runner.invoke(
+        app, ["articles", "accept", price["claim_id"], "--key", "japan.kei_share", "--config", str(config)]
+    )
+    assert mismatch.exit_code == 2 and "fraction" in mismatch.output
+    bad_key = runner.invoke(
+        app, ["articles", "accept", price["claim_id"], "--key", "Bad Key;", "--config", str(config)]
+    )
+    assert bad_key.exit_code == 2
+    assert register.read_text() == text

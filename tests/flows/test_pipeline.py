@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from keicast.cli import app
 
-from ..conftest import base_config, write_config
+from ..conftest import ROOT, base_config, write_config
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -41,7 +41,11 @@ def published_state(project):
 
 @pytest.fixture(scope="module")
 def first_run(prefect_server, tmp_path_factory):
+    import shutil
+
     project = tmp_path_factory.mktemp("project")
+    (project / "articles").mkdir()
+    shutil.copy(ROOT / "tests" / "fixtures" / "inbox" / "prices.md", project / "articles" / "prices.md")
     config = write_config(project, base_config(project))
     result = invoke("run", "--config", str(config))
     assert result.exit_code == 0, result.output
@@ -90,6 +94,11 @@ def test_a_run_publishes_report_and_partitioned_exports(first_run):
     latest = project / "reports" / "latest"
     assert latest.resolve().name == run_id
     html = (latest / "index.html").read_text()
+    assert 'id="evidence"' in html and '<tr class="contradicts">' in html and "New-car prices ease" in html
+    claims = db_query(project, "select text, status, key from claims")
+    assert ("$48,000", "contradicts", "market.avg_new_vehicle_price") in set(map(tuple, claims.to_numpy()))
+    used = db_query(project, "select distinct value from assumptions where key = 'market.avg_new_vehicle_price'")
+    assert list(used.value) == [50_000]  # a contradiction alone never changes a forecast
     assert "status_quo" in html and "<svg" in html and "http://" not in html.split("<body>")[0]
     assert (latest / "report.md").read_text().startswith(f"# keicast report {run_id}")
     exports = project / "exports" / "latest"
@@ -110,8 +119,6 @@ def test_a_run_publishes_report_and_partitioned_exports(first_run):
 def _corrupt_history(project):
     reference = project / "bad_reference"
     reference.mkdir(exist_ok=True)
-    from ..conftest import ROOT
-
     for path in (ROOT / "data" / "reference").glob("*.csv"):
         text = path.read_text()
         if path.stem == "us_light_vehicle_sales_annual":
