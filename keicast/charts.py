@@ -123,11 +123,14 @@ def sobol_chart(frame: pd.DataFrame, title: str, top: int = 10) -> str:
 def calibration_chart(frame: pd.DataFrame, title: str) -> str:
     """Observed adoptions per year against the fitted Bass curve."""
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = plt.subplots(figsize=(4.2, 2.6))
     scale, unit = _millions_or_units(frame.observed.to_numpy())
     ax.bar(frame.year, frame.observed / scale, color="#999999", label="observed")
     ax.plot(frame.year, frame.fitted / scale, color=PALETTE[1], lw=2, label="Bass fit")
     ax.set_title(title, loc="left", fontsize=9)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(f"sales ({unit})" if unit else "sales")
     ax.legend(frameon=False, fontsize=7)
     return _svg(fig)

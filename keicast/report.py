@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from keicast import charts
 from keicast.compare import assumption_changes, forecast_deltas
@@ -54,6 +55,24 @@ def cumulative_rows(forecasts: pd.DataFrame, window_end: int) -> list[dict]:
     ]
 
 
+def breakable(text) -> Markup:
+    """Escaped text with line-break opportunities after dots, slashes and underscores (long keys, paths)."""
+    out = str(escape(text))
+    for mark in "./_":
+        out = out.replace(mark, mark + "<wbr>")
+    return Markup(out)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts with missing values as None (not NaN, which templates would print)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def _text(value) -> str | None:
+    """A nullable text cell: None for missing (DuckDB/pandas give NaN), else the string."""
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
 def assumption_rows(assumptions: pd.DataFrame) -> list[dict]:
     """Rows identical in every scenario once (scenario 'all'), scenario-specific ones per scenario."""
     scenarios = assumptions.scenario.unique()
@@ -71,12 +90,12 @@ def assumption_rows(assumptions: pd.DataFrame) -> list[dict]:
                     "high": _fmt_value(r.high),
                     "unit": r.unit,
                     "kind": r.kind,
-                    "source": r.source,
-                    "quote": r.quote,
-                    "use": r.use,
-                    "rationale": r.rationale,
+                    "source": _text(r.source),
+                    "quote": _text(r.quote),
+                    "use": _text(r.use),
+                    "rationale": _text(r.rationale),
                     "overridden": bool(r.overridden),
-                    "origin": r.override_origin,
+                    "origin": _text(r.override_origin),
                 }
             )
     return rows
@@ -167,7 +186,7 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
         "gates": outputs["gate_results"].to_dict("records"),
         "changes": changes,
         "fmt": _fmt,
-        "evidence": outputs["evidence"].to_dict("records") if "evidence" in outputs else [],
+        "evidence": _records(outputs["evidence"]) if "evidence" in outputs else [],
     }
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -175,6 +194,7 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["breakable"] = breakable
     html = env.get_template("report.html.j2").render(**context)
     (directory / "index.html").write_text(html, encoding="utf-8")
     md = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=False, trim_blocks=True, lstrip_blocks=True)

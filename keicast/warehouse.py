@@ -223,12 +223,21 @@ def known_articles(path: Path, timeout: float = 30.0) -> pd.DataFrame:
 
 
 def evidence(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Claims of the current articles with their article's title and path, in reading order."""
+    """Claims of the current articles with their article's title (or file name) and path, in reading order."""
     return con.execute(
-        "with current as (select * from articles where status = 'processed') "
-        "select c.claim_id, coalesce(a.title, a.path) as article, a.path, c.text, c.value, c.unit, c.qualifier, "
-        "c.status, c.key, c.registered_value, c.sentence, c.reason, c.accepted_key "
-        "from claims c join current a using (article_id) order by a.path, c.start_char"
+        """
+        with current_articles as (
+            select *, coalesce(title, regexp_extract(path, '[^/]+$')) as article
+            from articles where status = 'processed'
+        ),
+        final as (
+            select c.claim_id, a.article, a.path, c.text, c.value, c.unit, c.qualifier, c.status, c.key,
+                   c.registered_value, c.sentence, c.reason, c.accepted_key
+            from claims c join current_articles a using (article_id)
+            order by a.path, c.start_char
+        )
+        select * from final
+        """
     ).df()
 
 

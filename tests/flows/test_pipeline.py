@@ -78,12 +78,17 @@ def test_a_run_records_forecasts_for_every_scenario_year_and_metric(first_run):
 
 def test_a_run_leaves_prefect_artifacts_with_stable_keys(first_run):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
-    _, _, run_id = first_run
+    project, _, run_id = first_run
+    flow_run_id = db_query(project, "select flow_run_id from runs where run_id = ?", [run_id]).flow_run_id.iloc[0]
     keys = ["keicast-headline", "keicast-summary", "keicast-report"]
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)))
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=keys), flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+            )
+        )
     assert {a.key for a in artifacts} == set(keys)
     report = next(a for a in artifacts if a.key == "keicast-report")
     assert run_id in str(report.data)
