@@ -14,6 +14,7 @@ import itertools
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -46,9 +47,7 @@ def main() -> None:
     settings = load_settings("config.yaml", draws=args.draws, sweep=plan)
     if args.chunk_size:
         run_settings = settings.run.model_copy(update={"chunk_size": args.chunk_size})
-        settings = settings.__class__(
-            **{**settings.__dict__, "config": settings.config.model_copy(update={"run": run_settings})}
-        )
+        settings = replace(settings, config=settings.config.model_copy(update={"run": run_settings}))
     table = assemble(settings.register, settings.config, settings.scenarios, settings.overrides)
     specs = [scenario_spec(n, settings.config, table) for n in settings.scenarios]
     years = np.arange(2026, 2041)
@@ -57,7 +56,7 @@ def main() -> None:
     @flow(name="bench-sweep")
     def run(kind: str, workers: int):
         config = settings.config.model_copy(update={"task_runner": TaskRunnerSettings(kind=kind, workers=workers)})
-        local = settings.__class__(**{**settings.__dict__, "config": config})
+        local = replace(settings, config=config)
         start = time.perf_counter()
         forecasts, _ = simulate(local, specs, paths, years, with_sensitivity=False)
         return time.perf_counter() - start, forecasts

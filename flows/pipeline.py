@@ -11,7 +11,6 @@ import hashlib
 import inspect
 import json
 import secrets
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -255,7 +254,6 @@ def _progress(total: int, label: str):
         TimeElapsedColumn(),
         console=console,
         transient=False,
-        disable=not console.is_terminal and "pytest" in sys.modules,
     )
 
 

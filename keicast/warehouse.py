@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from keicast.errors import WarehouseBusy
+from keicast.errors import KeicastError, WarehouseBusy
 
 SCHEMA = """
 create table if not exists runs (
@@ -112,7 +112,7 @@ def connect(path: Path | str, read_only: bool = False, timeout: float = 60.0) ->
     """Open the warehouse, waiting up to ``timeout`` seconds while another process holds it."""
     path = Path(path)
     if read_only and not path.exists():
-        raise WarehouseBusy(f"no warehouse at {path}: run `keicast run` first")
+        raise KeicastError(f"no warehouse at {path}: run `keicast run` first")
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
     while True:

@@ -22,6 +22,14 @@ def problems_of(tmp_path, text=None, config=None, **kwargs):
     return info.value.problems, str(info.value)
 
 
+def error_for(tmp_path, **kwargs) -> ConfigError:
+    """The ConfigError of loading the quick test config with these command-line arguments."""
+    path = write_config(tmp_path, base_config(tmp_path))
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, **kwargs)
+    return info.value
+
+
 def test_the_shipped_config_is_valid():
     s = load_settings("config.yaml")
     assert len(s.scenarios) == 5 and s.run.draws > 0 and len(s.config_sha256) == 64
@@ -98,18 +106,16 @@ def test_range_override_must_be_ordered(tmp_path):
 
 
 def test_unknown_scenario(tmp_path):
-    path = write_config(tmp_path, base_config(tmp_path))
-    with pytest.raises(ConfigError) as info:
-        load_settings(path, scenarios=["status_qou"])
-    assert "did you mean 'status_quo'" in str(info.value) and info.value.problems[0].file == "--scenario"
+    error = error_for(tmp_path, scenarios=["status_qou"])
+    assert "did you mean 'status_quo'" in str(error) and error.problems[0].file == "--scenario"
 
 
-@pytest.mark.parametrize("item", ["policy.import_tariff", "=0.1", "policy.import_tariff=", "policy.import_tariff=abc"])
+@pytest.mark.parametrize(
+    "item",
+    ["policy.import_tariff", "=0.1", "policy.import_tariff=", "policy.import_tariff=abc", "policy.import_tariff=nan"],
+)
 def test_malformed_set(tmp_path, item):
-    path = write_config(tmp_path, base_config(tmp_path))
-    with pytest.raises(ConfigError) as info:
-        load_settings(path, sets=[item])
-    assert info.value.problems[0].file == "--set"
+    assert error_for(tmp_path, sets=[item]).problems[0].file == "--set"
 
 
 def test_missing_config_path(tmp_path):
@@ -156,10 +162,7 @@ def test_oversized_file_is_refused(tmp_path):
     ],
 )
 def test_keys_with_sql_or_shell_metacharacters_are_refused(tmp_path, key):
-    path = write_config(tmp_path, base_config(tmp_path))
-    with pytest.raises(ConfigError) as info:
-        load_settings(path, sets=[f"{key}=1"])
-    assert "[a-z0-9_.] only" in info.value.problems[0].expected
+    assert "[a-z0-9_.] only" in error_for(tmp_path, sets=[f"{key}=1"]).problems[0].expected
     config = base_config(tmp_path)
     config["assumptions"] = {key: 1}
     problems, _ = problems_of(tmp_path, config=config)
@@ -167,10 +170,7 @@ def test_keys_with_sql_or_shell_metacharacters_are_refused(tmp_path, key):
 
 
 def test_unknown_assumption_key_suggests(tmp_path):
-    path = write_config(tmp_path, base_config(tmp_path))
-    with pytest.raises(ConfigError) as info:
-        load_settings(path, sets=["policy.import_tarif=0.1"])
-    assert "did you mean 'policy.import_tariff'" in str(info.value)
+    assert "did you mean 'policy.import_tariff'" in str(error_for(tmp_path, sets=["policy.import_tarif=0.1"]))
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
