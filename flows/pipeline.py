@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import secrets
 import time
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from keicast import calibration as calibration_module
 from keicast import gates, warehouse
 from keicast.assumptions import assemble, scenario_spec
 from keicast.calibration import adoption_refinements, calibrate_analogs
+from keicast.compare import sweep_comparison
 from keicast.config import Settings, TaskRunnerSettings, load_settings
 from keicast.errors import GateFailed
 from keicast.evidence import load_history, series
@@ -242,7 +242,7 @@ def task_runner(cfg: TaskRunnerSettings):
     return ThreadPoolTaskRunner(max_workers=cfg.workers)
 
 
-def _progress(total: int, label: str):
+def _progress(label: str):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -281,7 +281,7 @@ def simulate(
             else []
         )
         done: dict[str, dict[int, montecarlo.ChunkSummary]] = {spec.name: {} for spec in specs}
-        with _progress(len(chunks), f"Monte Carlo, {len(specs)} scenario(s)") as bar:
+        with _progress(f"Monte Carlo, {len(specs)} scenario(s)") as bar:
             job = bar.add_task("chunks", total=len(chunks))
             for future in as_completed(list(chunks)):
                 name, index = chunks[future]
@@ -297,24 +297,6 @@ def simulate(
         )
         sensitivity_table = pd.concat([f.result() for f in sens], ignore_index=True) if sens else pd.DataFrame()
     return forecasts, sensitivity_table
-
-
-def sweep_table(forecasts: pd.DataFrame, factors: dict[str, dict[str, float]], window_end: int) -> pd.DataFrame:
-    """One row per sweep scenario: its factor values and the headline P10/P50/P90, largest P50 first."""
-    end = forecasts[(forecasts.metric == "kei_sales_cumulative") & (forecasts.year == window_end)]
-    rows = [
-        {
-            "scenario": r.scenario,
-            "factors": factors.get(r.scenario, {}),
-            "cumulative_p10": r.p10,
-            "cumulative_p50": r.p50,
-            "cumulative_p90": r.p90,
-        }
-        for r in end.itertuples()
-    ]
-    table = pd.DataFrame(rows).sort_values("cumulative_p50", ascending=False, ignore_index=True)
-    table["factors"] = table.factors.map(lambda f: json.dumps(f, sort_keys=True))
-    return table
 
 
 def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, float]] | None = None) -> str:
@@ -367,7 +349,7 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
         "gate_results": pd.concat(gate_results),
     }
     if sweep is not None:
-        outputs["sweep_results"] = sweep_table(forecasts, sweep, run.headline_window[1])
+        outputs["sweep_results"] = sweep_comparison(forecasts, sweep, run.headline_window[1])
     sources = pd.DataFrame([s.model_dump() for s in settings.register.sources]).rename(columns={"id": "source_id"})
     snapshot = {"sources": sources, "history": history, "history_sources": history_sources}
     with clock.stage("commit"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 HEADLINE_METRICS = ("kei_sales", "kei_share", "kei_in_use", "kei_sales_cumulative")
@@ -31,3 +33,21 @@ def forecast_deltas(before: pd.DataFrame, after: pd.DataFrame, years: list[int] 
     merged["p50_change"] = merged.p50_after - merged.p50_before
     merged["p50_change_pct"] = 100 * merged.p50_change / merged.p50_before.where(merged.p50_before != 0)
     return merged.sort_values(["scenario", "metric", "year"], ignore_index=True)
+
+
+def sweep_comparison(forecasts: pd.DataFrame, factors: dict[str, dict[str, float]], window_end: int) -> pd.DataFrame:
+    """One row per sweep scenario: its factor values and the headline P10/P50/P90, largest P50 first."""
+    end = forecasts[(forecasts.metric == "kei_sales_cumulative") & (forecasts.year == window_end)]
+    rows = [
+        {
+            "scenario": r.scenario,
+            "factors": factors.get(r.scenario, {}),
+            "cumulative_p10": r.p10,
+            "cumulative_p50": r.p50,
+            "cumulative_p90": r.p90,
+        }
+        for r in end.itertuples()
+    ]
+    table = pd.DataFrame(rows).sort_values("cumulative_p50", ascending=False, ignore_index=True)
+    table["factors"] = table.factors.map(lambda f: json.dumps(f, sort_keys=True))
+    return table

@@ -47,3 +47,21 @@ def test_forecast_deltas_known_answer():
     assert list(d.p50_change) == [50.0, -100.0]
     assert list(d.p50_change_pct) == pytest.approx([50.0, -50.0])
     assert forecast_deltas(fc([100.0, 200.0]), fc([150.0, 100.0]), [2030]).year.tolist() == [2030]
+
+
+def test_sweep_comparison_orders_by_median_and_keeps_factors():
+    from keicast.compare import sweep_comparison
+
+    forecasts = pd.DataFrame(
+        {
+            "scenario": ["s1", "s2", "s1"],
+            "year": [2035, 2035, 2030],
+            "metric": ["kei_sales_cumulative"] * 3,
+            "p10": [1.0, 5.0, 0.0],
+            "p50": [2.0, 9.0, 0.0],
+            "p90": [3.0, 12.0, 0.0],
+        }
+    )
+    table = sweep_comparison(forecasts, {"s1": {"launch_year": 2030}, "s2": {"launch_year": 2027}}, 2035)
+    assert list(table.scenario) == ["s2", "s1"] and list(table.cumulative_p50) == [9.0, 2.0]
+    assert table.factors.iloc[0] == '{"launch_year": 2027}'
