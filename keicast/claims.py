@@ -398,9 +398,32 @@ def match_claims(claims: list[Claim], register: Register, min_score: float = 0.6
         registered = keys[best][2]
         c.key, c.registered_value = best, registered
         difference = (c.value - registered) / registered if registered else float("inf")
-        c.status = "confirms" if registered_equal(c.value, registered) else "contradicts"
+        agrees, how = agreement(c, registered)
+        c.status = "confirms" if agrees else "contradicts"
         c.reason = (
             f"unit {c.family}; nearby words shared with {best}: {', '.join(shared)}; "
-            f"{c.value:g} vs registered {registered:g} ({difference:+.1%})"
+            f"{c.value:g} vs registered {registered:g} ({difference:+.1%}{how})"
         )
     return claims
+
+
+LOWER_BOUNDS = ("over", "more than", "above", "at least")
+UPPER_BOUNDS = ("under", "less than", "below", "at most", "up to")
+
+
+def agreement(claim: Claim, registered: float) -> tuple[bool, str]:
+    """Whether a claim agrees with the registered value, and why when a qualifier decides it.
+
+    The same number agrees whatever the qualifier. A bound agrees when the registered value lies on its side
+    ("over $40,000" agrees with 50,000; "under $40,000" does not). Approximate words (about, nearly) do not
+    widen the tolerance: "about $48,000" against 50,000 is worth an analyst's look.
+    """
+    if registered_equal(claim.value, registered):
+        return True, ""
+    if claim.low is not None and claim.high is not None and claim.low <= registered <= claim.high:
+        return True, "; registered value inside the claimed range"
+    if claim.qualifier in LOWER_BOUNDS and registered >= claim.value:
+        return True, f"; consistent with '{claim.qualifier}'"
+    if claim.qualifier in UPPER_BOUNDS and registered <= claim.value:
+        return True, f"; consistent with '{claim.qualifier}'"
+    return False, ""

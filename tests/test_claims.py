@@ -108,6 +108,20 @@ def test_matching_confirms_contradicts_and_finds_new(register):
     assert all(c.status == "new" for t, c in claims.items() if t not in ("$48,000", "a third"))
 
 
+@pytest.mark.parametrize(
+    "text,status",
+    [
+        ("New car prices are averaging over $45,000 this year.", "confirms"),
+        ("New car prices are averaging under $45,000 this year.", "contradicts"),
+        ("New car prices are averaging between $45,000 to $55,000 this year.", "confirms"),
+        ("New car prices are averaging about $45,000 this year.", "contradicts"),
+    ],
+)
+def test_qualifiers_decide_whether_a_different_number_agrees(register, text, status):
+    (claim,) = match_claims(extract_claims(text), register)
+    assert claim.key == "market.avg_new_vehicle_price" and claim.status == status
+
+
 def test_same_sentence_figures_go_to_their_own_keys(register):
     claims = match_claims(
         extract_claims("A typical kei car is two feet shorter and one foot narrower than a Honda Fit."), register
