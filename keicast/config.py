@@ -11,7 +11,7 @@ import difflib
 import hashlib
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -215,7 +215,6 @@ class Settings:
     register: Any  # keicast.evidence.Register
     overrides: tuple[AssumptionOverride, ...]
     scenarios: tuple[str, ...]
-    set_args: tuple[str, ...] = field(default=())
 
     @property
     def run(self) -> RunSettings:
@@ -415,5 +414,4 @@ def load_settings(
         register=register,
         overrides=tuple(overrides),
         scenarios=tuple(dict.fromkeys(chosen)),
-        set_args=tuple(sets or ()),
     )

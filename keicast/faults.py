@@ -10,8 +10,6 @@ import os
 import sys
 import time
 
-POINTS = ("assumptions", "monte_carlo", "publish")
-
 
 def pause_point(name: str) -> None:
     """Block forever at ``name`` when KEICAST_PAUSE_AT names it; a no-op otherwise."""

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 CANDIDATES = ("naive", "drift", "ets_damped", "arima")
-BENCHMARKS = ("naive", "drift")
 
 
 def _fit_statsmodels(log_y: np.ndarray, model: str):
