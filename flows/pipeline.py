@@ -1,8 +1,8 @@
 """The keicast pipeline as a Prefect flow: one task per step, each calling models/ or a keicast module.
 
-scan articles -> load evidence -> gate history -> calibrate analogs -> gate calibration -> assemble assumptions
--> gate assumptions -> fit baseline market -> simulate scenarios (Monte Carlo chunks) -> sensitivity
--> gate forecasts -> commit (one transaction) -> publish report and exports
+scan articles (subflow) -> load evidence -> gate history -> calibrate analogs -> gate calibration
+-> assemble assumptions -> gate assumptions -> fit baseline market -> simulate scenarios (Monte Carlo
+chunks) and sensitivity -> gate forecasts -> commit (one transaction) -> publish report and exports
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.articles import keicast_articles
 from keicast import calibration as calibration_module
 from keicast import gates, warehouse
 from keicast.assumptions import assemble, scenario_spec
@@ -53,21 +54,6 @@ class Baseline:
 def load_evidence(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read the reference history (series, year, value, unit) and its source notes."""
     return load_history(settings.run.reference_dir)
-
-
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def ingest_articles(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """Scan the article inbox: claims of new or changed articles, matched against the register."""
-    from keicast.articles import scan
-
-    inbox = settings.run.articles_dir
-    if not inbox.is_dir():
-        get_run_logger().info("no article inbox at %s; skipping article ingestion", inbox)
-        return None
-    known = warehouse.known_articles(settings.run.warehouse, settings.run.lock_timeout_seconds)
-    articles, claims = scan(inbox, settings.register, known)
-    get_run_logger().info("articles: %d new or changed, %d claims", len(articles), len(claims))
-    return articles, claims
 
 
 @task(cache_policy=NO_CACHE)
@@ -172,12 +158,9 @@ def commit(
     outputs: dict[str, pd.DataFrame],
     snapshot: dict[str, pd.DataFrame],
     timings: dict[str, float],
-    articles: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ):
-    """Write the run's outputs (and newly scanned articles) and mark it succeeded, in one transaction."""
-    warehouse.commit_run(
-        settings.run.warehouse, run_id, outputs, snapshot, settings.run.lock_timeout_seconds, timings, articles
-    )
+    """Write the run's outputs and mark it succeeded, in one transaction."""
+    warehouse.commit_run(settings.run.warehouse, run_id, outputs, snapshot, settings.run.lock_timeout_seconds, timings)
 
 
 @task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[2])
@@ -310,7 +293,7 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
     clock = Stopwatch()
     try:
         with clock.stage("ingest_articles"):
-            scanned = ingest_articles(settings)
+            keicast_articles(config_path=settings.config_path, locked=True)
         with clock.stage("load_evidence"):
             history, history_sources = load_evidence(settings)
         required = [settings.config.baseline.series, *settings.config.calibration.refine_with]
@@ -353,7 +336,7 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
     sources = pd.DataFrame([s.model_dump() for s in settings.register.sources]).rename(columns={"id": "source_id"})
     snapshot = {"sources": sources, "history": history, "history_sources": history_sources}
     with clock.stage("commit"):
-        commit(settings, run_id, outputs, snapshot, clock.seconds, scanned)
+        commit(settings, run_id, outputs, snapshot, clock.seconds)
     if sweep is None:
         with clock.stage("publish"):
             report = publish(settings, run_id)

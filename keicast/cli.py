@@ -354,28 +354,26 @@ def articles_scan(
 ) -> None:
     """Read new or changed articles, extract their figures and match them against the register."""
     from keicast import warehouse
-    from keicast.articles import scan
     from keicast.config import load_settings
 
+    _quiet_environment()
     settings = load_settings(config)
-    run = settings.run
-    inbox = directory or run.articles_dir
+    inbox = directory or settings.run.articles_dir
     if not inbox.is_dir():
         raise ConfigError([Problem("DIR", "", str(inbox), "an existing folder of articles")])
-    with warehouse.run_lock(run.warehouse, run.lock_timeout_seconds):
-        articles, claims = scan(inbox, settings.register, warehouse.known_articles(run.warehouse))
-        with warehouse.transaction(run.warehouse, run.lock_timeout_seconds) as con:
-            warehouse.record_articles(con, articles, claims)
-            shown = warehouse.evidence(con)
-            status = con.execute("select path, status, message from articles where status <> 'superseded'").df()
-    inbox_paths = {str(p) for p in inbox.iterdir()}
-    shown = shown[shown.path.isin(inbox_paths)].drop(columns=["path"])
-    for row in articles[articles.status != "processed"].itertuples():
-        err.print(f"keicast: {row.path}: {row.status}: {row.message}")
-    new = int((articles.status == "processed").sum())
+    from flows.articles import keicast_articles
+
+    _quiet_known_errors()
+    summary = keicast_articles(config_path=str(config), directory=str(inbox))
+    for row in summary["not_processed"]:
+        err.print(f"keicast: {row['path']}: {row['status']}: {row['message']}")
+    with warehouse.connect(settings.run.warehouse, read_only=True, timeout=settings.run.lock_timeout_seconds) as con:
+        shown = warehouse.evidence(con)
+    shown = shown[shown.path.map(lambda p: Path(p).parent.resolve() == inbox.resolve())].drop(columns=["path"])
+    contradictions = int((shown.status == "contradicts").sum())
     err.print(
-        f"keicast: {len(inbox_paths & set(status.path))} article(s) in {inbox}; {new} new or changed this scan, "
-        f"{len(claims)} new claim(s); {int((shown.status == 'contradicts').sum())} contradiction(s) in all"
+        f"keicast: {inbox}: {summary['new_or_changed']} article(s) new or changed this scan, {summary['claims']} new "
+        f"claim(s); {len(shown)} claim(s) in all, {contradictions} contradiction(s)"
     )
     if fmt is Format.table:
         emit(shown[["claim_id", "article", "text", "qualifier", "status", "key", "registered_value"]], fmt, "claims")

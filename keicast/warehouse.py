@@ -248,12 +248,9 @@ def commit_run(
     snapshot: dict[str, pd.DataFrame],
     timeout: float,
     timings: dict[str, float] | None = None,
-    articles: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> None:
-    """The run's one transaction: all outputs, the input snapshot, new articles and status 'succeeded', or nothing."""
+    """The run's one transaction: all outputs, the input snapshot and status 'succeeded', or nothing."""
     with transaction(path, timeout) as con:
-        if articles is not None:
-            record_articles(con, *articles)
         for table in SNAPSHOT_TABLES:
             if table in snapshot:
                 con.execute(f"delete from {table}")

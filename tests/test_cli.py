@@ -210,7 +210,7 @@ def test_backtest_reports_skill_per_horizon(tmp_path):
 
 
 @pytest.fixture
-def inbox_project(tmp_path):
+def inbox_project(prefect_server, tmp_path):
     import shutil
 
     register = tmp_path / "register.yaml"
@@ -231,13 +231,13 @@ def scan_json(config):
 def test_articles_scan_lists_claims_with_status_and_skips_unchanged(inbox_project):
     config, _, inbox = inbox_project
     result, claims = scan_json(config)
-    assert "1 new or changed" in result.stderr
+    assert "1 article(s) new or changed" in result.stderr
     by_text = {c["text"]: c for c in claims}
     assert by_text["$48,000"]["status"] == "contradicts" and by_text["$48,000"]["qualifier"] == "about"
     assert by_text["25%"]["status"] == "confirms" and by_text["25%"]["key"] == "policy.import_tariff"
     assert all(c["article"] == "New-car prices ease" for c in claims)
     again, same = scan_json(config)
-    assert "0 new or changed" in again.stderr and same == claims
+    assert "0 article(s) new or changed" in again.stderr and same == claims
     (inbox / "empty.txt").write_text("")
     bad = runner.invoke(app, ["articles", "scan", "--config", str(config)])
     assert bad.exit_code == 0 and "empty.txt: rejected: empty file" in bad.stderr

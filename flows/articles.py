@@ -1,0 +1,62 @@
+"""Article ingestion as a Prefect flow: scan the inbox, then record the new articles and claims.
+
+Run on its own by `keicast articles scan`, and as the first stage of the pipeline (a subflow, inside the
+pipeline's run lock). Its writes are their own transaction: evidence gathered from articles is kept even when
+a later forecast gate fails, and it never changes a forecast by itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from keicast import warehouse
+from keicast.articles import scan
+from keicast.config import Settings, load_settings
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def scan_inbox(settings: Settings, inbox: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Claims of the inbox's new or changed articles, matched against the register."""
+    known = warehouse.known_articles(settings.run.warehouse, settings.run.lock_timeout_seconds)
+    return scan(inbox, settings.register, known)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def record_scan(settings: Settings, articles: pd.DataFrame, claims: pd.DataFrame) -> None:
+    """Store the scanned articles and claims in one transaction."""
+    with warehouse.transaction(settings.run.warehouse, settings.run.lock_timeout_seconds) as con:
+        warehouse.record_articles(con, articles, claims)
+
+
+def ingest(settings: Settings, inbox: Path) -> dict:
+    """Scan and record; returns what happened (counts and the files that were not articles)."""
+    articles, claims = scan_inbox(settings, inbox)
+    record_scan(settings, articles, claims)
+    rejected = articles[articles.status != "processed"]
+    summary = {
+        "inbox": str(inbox),
+        "new_or_changed": int((articles.status == "processed").sum()),
+        "claims": len(claims),
+        "not_processed": [{"path": r.path, "status": r.status, "message": r.message} for r in rejected.itertuples()],
+    }
+    get_run_logger().info("articles: %s", summary)
+    return summary
+
+
+@flow(name="keicast-articles")
+def keicast_articles(config_path: str = "config.yaml", directory: str | None = None, locked: bool = False) -> dict:
+    """Read new or changed articles from the inbox and record their claims. ``locked``: the caller holds
+    the warehouse's run lock (the pipeline does)."""
+    settings = load_settings(config_path)
+    inbox = Path(directory) if directory else settings.run.articles_dir
+    if not inbox.is_dir():
+        get_run_logger().info("no article inbox at %s; nothing to scan", inbox)
+        return {"inbox": str(inbox), "new_or_changed": 0, "claims": 0, "not_processed": []}
+    if locked:
+        return ingest(settings, inbox)
+    with warehouse.run_lock(settings.run.warehouse, settings.run.lock_timeout_seconds):
+        return ingest(settings, inbox)
