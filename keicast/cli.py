@@ -554,7 +554,8 @@ def report(
         raise ConfigError([Problem("RUN_ID", "", run_id, "the id of a successful run (see `keicast runs`)")])
     path = settings.run.reports_dir / run_id / "index.html"
     if not path.is_file():
-        path = publish_run(settings, run_id, make_latest=run_id == done.run_id.iloc[0])
+        with warehouse.run_lock(settings.run.warehouse, settings.run.lock_timeout_seconds):  # publishing is serialised
+            path = publish_run(settings, run_id, make_latest=run_id == done.run_id.iloc[0])
     out.print(str(path))
 
 

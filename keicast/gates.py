@@ -126,6 +126,15 @@ def _observed(result: dict) -> str:
     return f"{result.get('unexpected_count', len(unexpected))} unexpected: [{shown}]"
 
 
+def _replace(store, item):
+    """Add ``item`` to a GX store, replacing one of the same name (suites are re-read from disk at every gate)."""
+    try:
+        store.delete(item.name)
+    except Exception:  # noqa: BLE001 - GX raises several types for "not there yet"
+        pass
+    return store.add(item)
+
+
 def check(
     stage: str,
     frames: dict[str, pd.DataFrame],
@@ -149,27 +158,18 @@ def check(
     for suite_name in STAGES[stage]:
         spec = load_suite(suite_name, expectations_dir)
         suite_key = f"{stage}.{suite_name}"
-        try:
-            context.suites.delete(suite_key)
-        except Exception:  # noqa: BLE001 - GX raises several types for "not there yet"
-            pass
         expectations = [
             ExpectationConfiguration(type=exp["type"], kwargs=exp["kwargs"], meta=exp.get("meta", {})).to_domain_obj()
             for exp in spec["expectations"]
         ]
-        suite = context.suites.add(gx.ExpectationSuite(name=suite_key, expectations=expectations))
-        definition = gx.ValidationDefinition(name=f"{suite_key}.validation", data=batch_definition, suite=suite)
-        try:
-            context.validation_definitions.delete(definition.name)
-        except Exception:  # noqa: BLE001
-            pass
-        definition = context.validation_definitions.add(definition)
-        checkpoint = gx.Checkpoint(name=f"{suite_key}.checkpoint", validation_definitions=[definition])
-        try:
-            context.checkpoints.delete(checkpoint.name)
-        except Exception:  # noqa: BLE001
-            pass
-        checkpoint = context.checkpoints.add(checkpoint)
+        suite = _replace(context.suites, gx.ExpectationSuite(name=suite_key, expectations=expectations))
+        definition = _replace(
+            context.validation_definitions,
+            gx.ValidationDefinition(name=f"{suite_key}.validation", data=batch_definition, suite=suite),
+        )
+        checkpoint = _replace(
+            context.checkpoints, gx.Checkpoint(name=f"{suite_key}.checkpoint", validation_definitions=[definition])
+        )
         result = checkpoint.run(batch_parameters={"dataframe": frames[suite_name]}, expectation_parameters=params)
         for validation in result.run_results.values():
             for r in validation.results:
