@@ -156,16 +156,16 @@ _RULES: list[tuple[str, re.Pattern]] = [
     ),
 ]
 _HYPHEN_UNITS = {
-    "lane": ("lanes", "lanes"),
-    "row": ("rows", "rows"),
-    "seat": ("seats", "seats"),
-    "door": ("doors", "doors"),
-    "ton": ("tons", "tons"),
-    "year": ("years", "years"),
-    "foot": ("feet", "feet"),
-    "inch": ("inches", "inches"),
-    "mile": ("miles", "miles"),
-}
+    "lane": "lanes",
+    "row": "rows",
+    "seat": "seats",
+    "door": "doors",
+    "ton": "tons",
+    "year": "years",
+    "foot": "feet",
+    "inch": "inches",
+    "mile": "miles",
+}  # noun -> unit (= family)
 # quantulum3 entity/unit -> (canonical pint unit, unit shown, family)
 _PHYSICAL = {
     "cubic centimetre": ("cm ** 3", "cc", "cc"),
@@ -219,8 +219,8 @@ def _rule_claims(text: str) -> list[Claim]:
             elif kind == "scaled":
                 claim = Claim(m.group(0), _scaled(g["a"], g["sa"]), "count", "count", start, end)
             else:
-                unit, family = _HYPHEN_UNITS[g["u"].lower()]
-                claim = Claim(m.group(0), _number(g["a"]), unit, family, start, end)
+                unit = _HYPHEN_UNITS[g["u"].lower()]
+                claim = Claim(m.group(0), _number(g["a"]), unit, unit, start, end)
             claims.append(claim)
             taken.append((start, end))
     return claims

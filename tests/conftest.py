@@ -32,6 +32,17 @@ def prefect_server():
         yield
 
 
+def query_warehouse(project: Path, sql: str, params: list | None = None):
+    """A read-only query against a test project's warehouse.duckdb, as a DataFrame."""
+    import duckdb
+
+    con = duckdb.connect(str(project / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).df()
+    finally:
+        con.close()
+
+
 def base_config(tmp: Path, **run_overrides) -> dict:
     """The shipped config.yaml, pointed at a temporary warehouse/reports/exports and made quick."""
     config = yaml.safe_load((ROOT / "config.yaml").read_text())

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from keicast.cli import app
 
-from ..conftest import ROOT, base_config, write_config
+from ..conftest import ROOT, base_config, query_warehouse, write_config
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -26,14 +26,6 @@ def api_env(prefect_server):
     from prefect.settings import PREFECT_API_URL
 
     return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_LOGGING_LEVEL": "WARNING"}
-
-
-def query(project, sql, params=None):
-    con = duckdb.connect(str(project / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params or []).df()
-    finally:
-        con.close()
 
 
 def start_run(config, env, *extra, pause_at=None):
@@ -60,7 +52,7 @@ def wait_for_pause(proc, name, timeout=180):
 
 
 def assert_consistent(project):
-    orphans = query(
+    orphans = query_warehouse(
         project,
         "select run_id from runs where status = 'succeeded' and run_id not in (select distinct run_id from forecasts)",
     )
@@ -69,7 +61,7 @@ def assert_consistent(project):
     if latest.exists():
         html = (latest / "index.html").read_text()
         assert html.rstrip().endswith("</html>")
-        newest = query(
+        newest = query_warehouse(
             project, "select run_id from runs where status = 'succeeded' and run_id = ?", [latest.resolve().name]
         )
         assert len(newest) == 1
@@ -86,12 +78,14 @@ def test_sigkill_at_any_point_leaves_everything_consistent(api_env, tmp_path):
         wait_for_pause(proc, point)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        killed.append(query(tmp_path, "select run_id from runs order by started_at desc limit 1").run_id.iloc[0])
+        killed.append(
+            query_warehouse(tmp_path, "select run_id from runs order by started_at desc limit 1").run_id.iloc[0]
+        )
         assert_consistent(tmp_path)
         assert (tmp_path / "reports" / "latest").resolve().name == published
     last = start_run(config, api_env)
     assert last.wait(timeout=300) == 0, last.stderr.read()
-    statuses = query(tmp_path, "select run_id, status from runs").set_index("run_id").status
+    statuses = query_warehouse(tmp_path, "select run_id, status from runs").set_index("run_id").status
     assert [statuses[r] for r in killed[:2]] == ["interrupted", "interrupted"]
     assert statuses[killed[2]] == "succeeded"  # killed after its commit, before publishing: data is safe
     assert_consistent(tmp_path)
@@ -105,7 +99,9 @@ def test_two_runs_started_together_both_complete_one_after_the_other(api_env, tm
     config = write_config(tmp_path, base_config(tmp_path))
     runs = [start_run(config, api_env), start_run(config, api_env)]
     assert [p.wait(timeout=400) for p in runs] == [0, 0], [p.stderr.read() for p in runs]
-    done = query(tmp_path, "select started_at, finished_at from runs where status = 'succeeded' order by started_at")
+    done = query_warehouse(
+        tmp_path, "select started_at, finished_at from runs where status = 'succeeded' order by started_at"
+    )
     assert len(done) == 2
     assert done.started_at.iloc[1] >= done.finished_at.iloc[0] - __import__("datetime").timedelta(seconds=1)
 
@@ -144,7 +140,7 @@ def test_an_unchanged_rerun_takes_calibration_and_baseline_from_the_cache(prefec
     config = write_config(tmp_path, base_config(tmp_path))
     for _ in range(2):
         assert CliRunner().invoke(app, ["run", "--config", str(config)]).exit_code == 0
-    flow_runs = query(tmp_path, "select flow_run_id from runs order by started_at").flow_run_id.tolist()
+    flow_runs = query_warehouse(tmp_path, "select flow_run_id from runs order by started_at").flow_run_id.tolist()
     with get_client(sync_client=True) as client:
         second = client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_runs[1]])),
@@ -164,9 +160,9 @@ def test_dask_runner_gives_the_same_forecasts_as_the_local_runner(prefect_server
         path = write_config(tmp_path, config, f"{config['task_runner']['kind']}.yaml")
         result = CliRunner().invoke(app, ["run", "--config", str(path)])
         assert result.exit_code == 0, result.output
-    runs = query(tmp_path, "select run_id from runs order by started_at").run_id.tolist()
+    runs = query_warehouse(tmp_path, "select run_id from runs order by started_at").run_id.tolist()
     sql = "select scenario, year, metric, mean, p05, p10, p50, p90, p95 from forecasts where run_id = ? order by all"
-    assert query(tmp_path, sql, [runs[0]]).equals(query(tmp_path, sql, [runs[1]]))
+    assert query_warehouse(tmp_path, sql, [runs[0]]).equals(query_warehouse(tmp_path, sql, [runs[1]]))
 
 
 def test_sweep_runs_every_combination_and_stores_a_comparison(prefect_server, tmp_path):
@@ -228,5 +224,5 @@ def test_a_deployment_from_prefect_yaml_runs_through_a_process_worker(api_env, t
     cli("deploy", "--all")
     cli("deployment", "run", "keicast-pipeline/keicast-weekly", "--param", f"config_path={config}")
     cli("worker", "start", "--pool", "keicast-process", "--run-once", timeout=400)
-    runs = query(tmp_path, "select status, flow_run_id from runs")
+    runs = query_warehouse(tmp_path, "select status, flow_run_id from runs")
     assert list(runs.status) == ["succeeded"] and runs.flow_run_id.iloc[0]

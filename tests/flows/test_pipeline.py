@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from keicast.cli import app
 
-from ..conftest import ROOT, base_config, write_config
+from ..conftest import ROOT, base_config, query_warehouse, write_config
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -17,14 +17,6 @@ runner = CliRunner()
 
 def invoke(*args):
     return runner.invoke(app, list(args))
-
-
-def db_query(project, sql, params=None):
-    con = duckdb.connect(str(project / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params or []).df()
-    finally:
-        con.close()
 
 
 def published_state(project):
@@ -35,7 +27,7 @@ def published_state(project):
         "latest": latest.resolve().name,
         "report": hashlib.sha256((latest / "index.html").read_bytes()).hexdigest(),
         "exports": [hashlib.sha256(p.read_bytes()).hexdigest() for p in files],
-        "forecasts": int(db_query(project, "select count(*) as n from forecasts").n.iloc[0]),
+        "forecasts": int(query_warehouse(project, "select count(*) as n from forecasts").n.iloc[0]),
     }
 
 
@@ -49,26 +41,28 @@ def first_run(prefect_server, tmp_path_factory):
     config = write_config(project, base_config(project))
     result = invoke("run", "--config", str(config))
     assert result.exit_code == 0, result.output
-    run_id = db_query(project, "select run_id from runs where status = 'succeeded'").run_id.iloc[0]
+    run_id = query_warehouse(project, "select run_id from runs where status = 'succeeded'").run_id.iloc[0]
     return project, config, run_id
 
 
 def test_a_run_records_forecasts_for_every_scenario_year_and_metric(first_run):
     project, config, run_id = first_run
-    run = db_query(project, "select * from runs where run_id = ?", [run_id]).iloc[0]
+    run = query_warehouse(project, "select * from runs where run_id = ?", [run_id]).iloc[0]
     assert run.status == "succeeded" and run.flow_run_id and len(run.config_sha256) == 64 and run.code_version
-    f = db_query(
+    f = query_warehouse(
         project,
         "select scenario, metric, count(distinct year) as years from forecasts where run_id = ? group by all",
         [run_id],
     )
     assert len(f) == 5 * 5 and set(f.years) == {15}
     assert set(f.metric) >= {"total_market", "kei_sales", "kei_share", "kei_in_use"}
-    gates = db_query(project, "select * from gate_results where run_id = ?", [run_id])
+    gates = query_warehouse(project, "select * from gate_results where run_id = ?", [run_id])
     assert gates.success.all() and len(gates) > 30
     for table in ("assumptions", "backtests", "calibration", "calibration_fit", "sensitivity"):
-        assert int(db_query(project, f"select count(*) as n from {table} where run_id = ?", [run_id]).n.iloc[0]) > 0
-    calibration = db_query(project, "select series, used from calibration where run_id = ?", [run_id])
+        assert (
+            int(query_warehouse(project, f"select count(*) as n from {table} where run_id = ?", [run_id]).n.iloc[0]) > 0
+        )
+    calibration = query_warehouse(project, "select series, used from calibration where run_id = ?", [run_id])
     assert set(calibration.series) == {
         "us_hev_sales_annual",
         "us_smart_fortwo_sales_annual",
@@ -81,7 +75,9 @@ def test_a_run_leaves_prefect_artifacts_with_stable_keys(first_run):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
     project, _, run_id = first_run
-    flow_run_id = db_query(project, "select flow_run_id from runs where run_id = ?", [run_id]).flow_run_id.iloc[0]
+    flow_run_id = query_warehouse(project, "select flow_run_id from runs where run_id = ?", [run_id]).flow_run_id.iloc[
+        0
+    ]
     keys = ["keicast-headline", "keicast-summary", "keicast-report"]
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
@@ -100,9 +96,9 @@ def test_a_run_publishes_report_and_partitioned_exports(first_run):
     assert latest.resolve().name == run_id
     html = (latest / "index.html").read_text()
     assert 'id="evidence"' in html and '<tr class="contradicts">' in html and "New-car prices ease" in html
-    claims = db_query(project, "select text, status, key from claims")
+    claims = query_warehouse(project, "select text, status, key from claims")
     assert ("$48,000", "contradicts", "market.avg_new_vehicle_price") in set(map(tuple, claims.to_numpy()))
-    used = db_query(project, "select distinct value from assumptions where key = 'market.avg_new_vehicle_price'")
+    used = query_warehouse(project, "select distinct value from assumptions where key = 'market.avg_new_vehicle_price'")
     assert list(used.value) == [50_000]  # a contradiction alone never changes a forecast
     assert "status_quo" in html and "<svg" in html and "http://" not in html.split("<body>")[0]
     assert (latest / "report.md").read_text().startswith(f"# keicast report {run_id}")
@@ -160,9 +156,9 @@ def test_a_failing_gate_exits_3_records_why_and_publishes_nothing(first_run, cas
     result = invoke("run", *args)
     assert result.exit_code == 3, result.output
     assert expectation in result.output and "Data Docs" in result.output
-    run = db_query(project, "select * from runs order by started_at desc limit 1").iloc[0]
+    run = query_warehouse(project, "select * from runs order by started_at desc limit 1").iloc[0]
     assert run.status == "failed_gate"
-    failed = db_query(project, "select * from gate_results where run_id = ? and not success", [run.run_id])
+    failed = query_warehouse(project, "select * from gate_results where run_id = ? and not success", [run.run_id])
     assert expectation in set(failed.check_name)
     assert failed.observed.str.len().min() > 0
     assert published_state(project) == before
@@ -172,15 +168,19 @@ def test_same_seed_same_forecasts_and_an_override_moves_them(first_run):
     project, config, first = first_run
     assert invoke("run", "--config", str(config)).exit_code == 0
     assert invoke("run", "--config", str(config), "--set", "kei.target_price=7000").exit_code == 0
-    runs = db_query(project, "select run_id from runs where status = 'succeeded' order by started_at").run_id.tolist()
+    runs = query_warehouse(
+        project, "select run_id from runs where status = 'succeeded' order by started_at"
+    ).run_id.tolist()
     same, cheaper = runs[-2], runs[-1]
     sql = "select scenario, year, metric, mean, p05, p10, p50, p90, p95 from forecasts where run_id = ? order by all"
-    assert db_query(project, sql, [first]).equals(db_query(project, sql, [same]))
+    assert query_warehouse(project, sql, [first]).equals(query_warehouse(project, sql, [same]))
     pick = (
         "select p50 from forecasts where run_id = ? and scenario = 'federal_approval_domestic' "
         "and metric = 'kei_sales' and year = 2040"
     )
-    assert db_query(project, pick, [cheaper]).p50.iloc[0] > 1.1 * db_query(project, pick, [same]).p50.iloc[0]
+    assert (
+        query_warehouse(project, pick, [cheaper]).p50.iloc[0] > 1.1 * query_warehouse(project, pick, [same]).p50.iloc[0]
+    )
 
     compared = invoke("compare", same, cheaper, "--config", str(config), "--format", "json")
     assert compared.exit_code == 0, compared.output
