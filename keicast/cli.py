@@ -467,8 +467,6 @@ def calibrate(
 
 
 def _read_adoptions(path: Path):
-    import numpy as np
-
     if not path.is_file():
         raise ConfigError([Problem(str(path), "", str(path), "an existing CSV file")])
     try:
@@ -487,7 +485,7 @@ def _read_adoptions(path: Path):
         )
     if y.isna().any():
         raise ConfigError([Problem(str(path), "value", "non-numeric entries", "numbers in every row")])
-    return (None if t is None else t.to_numpy(dtype=float)), y.to_numpy(dtype=float) if len(y) else np.array([])
+    return (None if t is None else t.to_numpy(dtype=float)), y.to_numpy(dtype=float)
 
 
 @app.command()

@@ -68,11 +68,6 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
-def _text(value) -> str | None:
-    """A nullable text cell: None for missing (DuckDB/pandas give NaN), else the string."""
-    return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
-
-
 def assumption_rows(assumptions: pd.DataFrame) -> list[dict]:
     """Rows identical in every scenario once (scenario 'all'), scenario-specific ones per scenario."""
     scenarios = assumptions.scenario.unique()
@@ -80,29 +75,29 @@ def assumption_rows(assumptions: pd.DataFrame) -> list[dict]:
     for key, part in assumptions.groupby("key", sort=False):
         same = part[["value", "low", "high", "override_origin"]].astype(str).drop_duplicates()
         subset = part.head(1) if len(same) == 1 and len(part) == len(scenarios) else part
-        for r in subset.itertuples():
+        for r in _records(subset):
             rows.append(
                 {
-                    "scenario": "all" if subset is not part else r.scenario,
+                    "scenario": "all" if subset is not part else r["scenario"],
                     "key": key,
-                    "value": _fmt_value(r.value),
-                    "low": _fmt_value(r.low),
-                    "high": _fmt_value(r.high),
-                    "unit": r.unit,
-                    "kind": r.kind,
-                    "source": _text(r.source),
-                    "quote": _text(r.quote),
-                    "use": _text(r.use),
-                    "rationale": _text(r.rationale),
-                    "overridden": bool(r.overridden),
-                    "origin": _text(r.override_origin),
+                    "value": _fmt_value(r["value"]),
+                    "low": _fmt_value(r["low"]),
+                    "high": _fmt_value(r["high"]),
+                    "unit": r["unit"],
+                    "kind": r["kind"],
+                    "source": r["source"],
+                    "quote": r["quote"],
+                    "use": r["use"],
+                    "rationale": r["rationale"],
+                    "overridden": bool(r["overridden"]),
+                    "origin": r["override_origin"],
                 }
             )
     return rows
 
 
 def _fmt_value(v) -> str:
-    if pd.isna(v):
+    if v is None or pd.isna(v):
         return "–"
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4g}"
 
