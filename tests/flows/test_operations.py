@@ -149,7 +149,7 @@ def test_an_unchanged_rerun_takes_calibration_and_baseline_from_the_cache(prefec
         )
     states = {t.name.rsplit("-", 1)[0]: t.state.name for t in second}
     assert states["calibrate"] == "Cached" and states["fit_baseline"] == "Cached"
-    assert states["simulate_chunk"] != "Cached"
+    assert states["simulate_chunks"] != "Cached"
 
 
 def test_dask_runner_gives_the_same_forecasts_as_the_local_runner(prefect_server, tmp_path):

@@ -15,6 +15,16 @@ def test_pert_mean_is_the_textbook_weighted_mean():
     assert np.all(montecarlo.pert_sample(rng, Range(5, 5, 5), 3) == 5)
 
 
+def test_chunk_batches_keep_every_worker_busy_with_as_few_tasks_as_possible():
+    assert montecarlo.chunk_batches(2, scenarios=8, workers=2) == [[0, 1]]  # 8 tasks, 4 per worker
+    assert montecarlo.chunk_batches(5, scenarios=5, workers=2) == [[0, 1, 2], [3, 4]]
+    assert montecarlo.chunk_batches(5, scenarios=1, workers=2) == [[0], [1], [2], [3], [4]]
+    assert montecarlo.chunk_batches(10, scenarios=1, workers=2) == [[0, 1], [2, 3], [4], [5], [6], [7], [8], [9]]
+    assert montecarlo.chunk_batches(3, scenarios=1, workers=1, per_worker=2) == [[0, 1], [2]]
+    with pytest.raises(ValueError):
+        montecarlo.chunk_batches(0, scenarios=1, workers=2)
+
+
 def test_chunk_sizes():
     assert montecarlo.chunk_sizes(10, 4) == [4, 4, 2]
     assert montecarlo.chunk_sizes(8, 4) == [4, 4]
