@@ -65,13 +65,7 @@ def gate(
     last = stage == list(gates.STAGES)[-1]
     checked = gates.check(stage, frames, gates.parameters(settings.config), docs, build_docs=last)
     results.append(checked)
-    failed = checked[~checked.success]
-    if not failed.empty:
-        failures = [
-            {"expectation": f"{r.suite}: {r.check_name}", "column": r.column, "observed": r.observed}
-            for r in failed.itertuples()
-        ]
-        raise GateFailed(stage, failures, str(gates.docs_index(docs)))
+    gates.raise_on_failure(stage, checked, docs)
     get_run_logger().info("gate %s passed (%d expectations)", stage, len(checked))
     return checked
 

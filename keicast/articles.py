@@ -152,7 +152,8 @@ def read_article(path: Path) -> Article:
         parser = _TextOnly()
         parser.feed(text)
         text = "".join(parser.parts)
-        meta.setdefault("title", parser.title.strip()) if parser.title.strip() else None
+        if parser.title.strip():
+            meta.setdefault("title", parser.title.strip())
         if parser.scripts:
             article.messages.append(f"removed {parser.scripts} <script> block(s)")
     text = re.sub(r"[ \t]+", " ", text)
@@ -205,7 +206,4 @@ def scan(directory: Path, register: Register, known: pd.DataFrame) -> tuple[pd.D
             }
         )
     claim_frame = pd.DataFrame(claims).rename(columns={"start": "start_char", "end": "end_char"})
-    return (
-        pd.DataFrame(articles, columns=ARTICLE_COLUMNS),
-        claim_frame.reindex(columns=CLAIM_COLUMNS) if claims else pd.DataFrame(columns=CLAIM_COLUMNS),
-    )
+    return pd.DataFrame(articles, columns=ARTICLE_COLUMNS), claim_frame.reindex(columns=CLAIM_COLUMNS)

@@ -380,12 +380,12 @@ def match_claims(claims: list[Claim], register: Register, min_score: float = 0.6
     keys = _register_words(register)
     for c in claims:
         best, best_score, shared = None, 0.0, []
-        for key, (family, words, _) in keys.items():
+        for key, (family, words, value) in keys.items():
             if family != c.family:
                 continue
             hits = [(w, d) for w, d in c.context if w in words]
             score = sum(words[w] / (1 + 0.5 * d) for w, d in hits)
-            if registered_equal(c.value, keys[key][2]):
+            if registered_equal(c.value, value):
                 score += 1.0  # the same number in the same unit is itself evidence of the same figure
             if register.assumptions[key].kind != "article":
                 score *= 0.5  # the literature and analyst keys have no quote to match against

@@ -155,7 +155,6 @@ def validate(config: ConfigOpt = Path("config.yaml"), set_: SetOpt = None) -> No
     """Validate config.yaml and run the input gates (history, calibration, assumptions) without forecasting."""
     from keicast import gates
     from keicast.assumptions import scenario_spec
-    from keicast.errors import GateFailed
     from models.scenario import base_buyer_price
 
     _quiet_environment()
@@ -172,17 +171,8 @@ def validate(config: ConfigOpt = Path("config.yaml"), set_: SetOpt = None) -> No
         ],
         ignore_index=True,
     )
-    failed = results[~results.success]
-    out.print(f"config {config}: valid; {len(results)} expectations checked, {len(failed)} failed")
-    if not failed.empty:
-        raise GateFailed(
-            "inputs",
-            [
-                {"expectation": f"{r.suite}: {r.check_name}", "column": r.column, "observed": r.observed}
-                for r in failed.itertuples()
-            ],
-            str(gates.docs_index(docs)),
-        )
+    out.print(f"config {config}: valid; {len(results)} expectations checked, {(~results.success).sum()} failed")
+    gates.raise_on_failure("inputs", results, docs)
 
 
 @app.command()
@@ -407,7 +397,7 @@ def articles_accept(
         if found.empty:
             raise ConfigError([Problem("CLAIM_ID", "", claim_id, "a claim id from `keicast articles scan`")])
         row = found.iloc[0].to_dict()
-        diff = accept_claim(run.register_file, row, row, key, date.today().isoformat())
+        diff = accept_claim(run.register_file, row, key, date.today().isoformat())
         with warehouse.transaction(run.warehouse, run.lock_timeout_seconds) as con:
             con.execute("update claims set accepted_key = ? where claim_id = ?", [key, claim_id])
     sys.stdout.write(diff)

@@ -288,9 +288,8 @@ def _check_override(file: str, where: str, key: str, ov: Override, register) -> 
     entry = register.assumptions.get(key)
     if entry is None:
         return [Problem(file, where, key, f"an assumption key from the register{_suggest(key, register.assumptions)}")]
-    rng = ov
     problems = []
-    for label, number in (("value", rng.value), ("low", rng.low), ("high", rng.high)):
+    for label, number in (("value", ov.value), ("low", ov.low), ("high", ov.high)):
         if number is None:
             continue
         if not math.isfinite(number):
@@ -299,8 +298,8 @@ def _check_override(file: str, where: str, key: str, ov: Override, register) -> 
         reason = entry.domain_violation(number)
         if reason:
             problems.append(Problem(file, f"{where}.{label}" if label != "value" else where, number, reason))
-    if rng.low is not None and rng.high is not None and not (rng.low <= rng.value <= rng.high):
-        problems.append(Problem(file, where, [rng.low, rng.value, rng.high], "low <= value <= high"))
+    if ov.low is not None and ov.high is not None and not (ov.low <= ov.value <= ov.high):
+        problems.append(Problem(file, where, [ov.low, ov.value, ov.high], "low <= value <= high"))
     return problems
 
 

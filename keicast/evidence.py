@@ -234,8 +234,10 @@ def _quote_around(sentence: str, figure: str, width: int = 160) -> str:
     return sentence[start:end].strip()
 
 
-def accept_claim(register_path: Path, claim: dict, article: dict, key: str, today: str) -> str:
+def accept_claim(register_path: Path, claim: dict, key: str, today: str) -> str:
     """Write a claim into the register as evidence for ``key`` (new or existing); returns the unified diff.
+
+    ``claim`` is a claims row joined with its article's path, title, publisher and date.
 
     An existing key takes the claim's value (its range widened to include it) and the claim's quote first; a
     new key becomes a context-only article figure. The file is edited round-trip (comments kept), validated,
@@ -256,7 +258,7 @@ def accept_claim(register_path: Path, claim: dict, article: dict, key: str, toda
     yaml_rt.preserve_quotes = True
     yaml_rt.width = 4096
     doc = yaml_rt.load(before)
-    file_name = Path(article["path"]).name
+    file_name = Path(claim["path"]).name
     source = next((s for s in doc["sources"] if s["file"] == file_name), None)
     if source is None:
         source_id = re.sub(r"[^a-z0-9_]+", "_", Path(file_name).stem.lower()).strip("_") or "article"
@@ -266,10 +268,10 @@ def accept_claim(register_path: Path, claim: dict, article: dict, key: str, toda
         source = {
             "id": source_id,
             "file": file_name,
-            "folder": str(Path(article["path"]).parent),
-            "publisher": article.get("publisher"),
-            "headline": article.get("title"),
-            "date": article.get("date"),
+            "folder": str(Path(claim["path"]).parent),
+            "publisher": claim.get("publisher"),
+            "headline": claim.get("title"),
+            "date": claim.get("date"),
         }
         doc["sources"].append(source)
     evidence = {

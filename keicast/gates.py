@@ -200,3 +200,16 @@ def check(
 def docs_index(docs_dir: Path) -> Path:
     """Where the Data Docs index is written."""
     return Path(docs_dir).resolve() / "index.html"
+
+
+def raise_on_failure(stage: str, results: pd.DataFrame, docs_dir: Path) -> None:
+    """Raise GateFailed (exit 3) listing the failed expectations of ``results``, if any."""
+    from keicast.errors import GateFailed
+
+    failed = results[~results.success]
+    if not failed.empty:
+        failures = [
+            {"expectation": f"{r.suite}: {r.check_name}", "column": r.column, "observed": r.observed}
+            for r in failed.itertuples()
+        ]
+        raise GateFailed(stage, failures, str(docs_index(docs_dir)))
