@@ -50,13 +50,13 @@ class Baseline:
     paths: np.ndarray
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@task(task_run_name="load-evidence", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
 def load_evidence(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read the reference history (series, year, value, unit) and its source notes."""
     return load_history(settings.run.reference_dir)
 
 
-@task(cache_policy=NO_CACHE)
+@task(task_run_name="gate-{stage}", cache_policy=NO_CACHE)
 def gate(
     stage: str, frames: dict[str, pd.DataFrame], settings: Settings, run_id: str, results: list[pd.DataFrame]
 ) -> pd.DataFrame:
@@ -98,21 +98,21 @@ def _baseline_key(_, parameters: dict) -> str:
 CACHED = {"persist_result": True, "cache_expiration": timedelta(days=30)}
 
 
-@task(cache_key_fn=_calibration_key, **CACHED)
+@task(task_run_name="calibrate-analogs", cache_key_fn=_calibration_key, **CACHED)
 def calibrate(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bass fits to the analog series."""
     cal = settings.config.calibration
     return calibrate_analogs(history, cal.analogs, cal.form, cal.refine_with)
 
 
-@task(cache_policy=NO_CACHE)
+@task(task_run_name="assemble-assumptions", cache_policy=NO_CACHE)
 def assemble_assumptions(settings: Settings, fits: pd.DataFrame) -> pd.DataFrame:
     """One row per scenario x key after calibration refinement and overrides."""
     refinements = adoption_refinements(fits, settings.register)
     return assemble(settings.register, settings.config, settings.scenarios, settings.overrides, refinements)
 
 
-@task(cache_key_fn=_baseline_key, **CACHED)
+@task(task_run_name="fit-baseline", cache_key_fn=_baseline_key, **CACHED)
 def fit_baseline(history: pd.DataFrame, settings: Settings) -> Baseline:
     """Backtest the candidates, choose one, and simulate market paths over the horizon."""
     cfg, run = settings.config.baseline, settings.run
@@ -126,15 +126,15 @@ def fit_baseline(history: pd.DataFrame, settings: Settings) -> Baseline:
     return Baseline(model, backtests, paths[:, -(run.horizon.end - run.horizon.start + 1) :])
 
 
-@task(cache_policy=NO_CACHE)
+@task(task_run_name="simulate-{spec.name}-{batch}", cache_policy=NO_CACHE)
 def simulate_chunks(
-    spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray, sizes: dict[int, int], seed: int
+    spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray, sizes: dict[int, int], seed: int, batch: int
 ) -> dict[int, montecarlo.ChunkSummary]:
-    """A batch of Monte Carlo chunks (index -> draws) of one scenario."""
+    """A batch of Monte Carlo chunks (index -> draws) of one scenario; ``batch`` numbers it in the run's UI."""
     return {index: montecarlo.simulate_chunk(spec, paths, years, size, seed, index) for index, size in sizes.items()}
 
 
-@task(cache_policy=NO_CACHE)
+@task(task_run_name="sensitivity-{spec.name}", cache_policy=NO_CACHE)
 def analyse_sensitivity(spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray, settings: Settings) -> pd.DataFrame:
     """Tornado and Sobol indices of cumulative kei sales over the headline window."""
     run = settings.run
@@ -145,7 +145,7 @@ def analyse_sensitivity(spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray
     return pd.concat([swings, sobol.assign(method="sobol")], ignore_index=True).assign(scenario=spec.name)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@task(task_run_name="commit", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
 def commit(
     settings: Settings,
     run_id: str,
@@ -157,7 +157,7 @@ def commit(
     warehouse.commit_run(settings.run.warehouse, run_id, outputs, snapshot, settings.run.lock_timeout_seconds, timings)
 
 
-@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[2])
+@task(task_run_name="publish", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[2])
 def publish(settings: Settings, run_id: str) -> Path:
     """Render the report and exports, then switch reports/latest and exports/latest to them."""
     from keicast.publish import publish_run
@@ -165,10 +165,14 @@ def publish(settings: Settings, run_id: str) -> Path:
     return publish_run(settings, run_id)
 
 
-@task(cache_policy=NO_CACHE)
+@task(task_run_name="record-artifacts", cache_policy=NO_CACHE)
 def record_artifacts(settings: Settings, run_id: str, report: Path, forecasts: pd.DataFrame) -> None:
-    """Prefect artifacts with stable keys, so the UI keeps their history across runs."""
-    from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+    """Prefect artifacts with stable keys, so the UI keeps their history across runs.
+
+    The headline table and the report's markdown travel with the artifact, so they read the same on any host
+    (a ``file://`` link to the HTML report works only on the machine that wrote it).
+    """
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     end = settings.run.headline_window[1]
     headline = forecasts[(forecasts.metric == "kei_sales_cumulative") & (forecasts.year == end)]
@@ -183,7 +187,26 @@ def record_artifacts(settings: Settings, run_id: str, report: Path, forecasts: p
     )
     markdown = (report.parent / "report.md").read_text(encoding="utf-8")
     create_markdown_artifact(key="keicast-summary", markdown=markdown, description=f"keicast run {run_id}")
-    create_link_artifact(key="keicast-report", link=report.resolve().as_uri(), link_text=f"report {run_id}")
+
+
+def flow_run_labels(run_id: str, scenarios: list[str], sweep: bool) -> tuple[str, list[str]]:
+    """The flow run's name and tags: the keicast run id and the scenario set, readable in the Prefect UI."""
+    kind = "sweep" if sweep else "run"
+    tags = ["keicast", kind, f"run:{run_id}"]
+    tags += [f"scenario:{name}" for name in scenarios] if len(scenarios) <= 8 else [f"scenarios:{len(scenarios)}"]
+    return f"keicast-{kind}-{run_id}", tags
+
+
+def label_flow_run(run_id: str, scenarios: list[str], sweep: bool) -> None:
+    """Name and tag the current flow run (scheduled runs are created by the server, before a run id exists)."""
+    flow_run_id = flow_run.get_id()
+    if not flow_run_id:
+        return
+    from prefect.client.orchestration import get_client
+
+    name, tags = flow_run_labels(run_id, scenarios, sweep)
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(flow_run_id, name=name, tags=sorted({*flow_run.get_tags(), *tags}))
 
 
 class Stopwatch:
@@ -278,10 +301,17 @@ def simulate(
         work = {
             runner.submit(
                 simulate_chunks,
-                {"spec": spec, "paths": paths, "years": years, "sizes": {i: sizes[i] for i in batch}, "seed": run.seed},
+                {
+                    "spec": spec,
+                    "paths": paths,
+                    "years": years,
+                    "sizes": {i: sizes[i] for i in batch},
+                    "seed": run.seed,
+                    "batch": number,
+                },
             ): spec.name
             for spec in specs
-            for batch in batches
+            for number, batch in enumerate(batches, start=1)
         }
         sens = (
             [
@@ -322,7 +352,8 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
     warm_dask_workers(settings.config.task_runner)
     try:
         with clock.stage("ingest_articles"):
-            keicast_articles(config_path=settings.config_path, locked=True)
+            scan = keicast_articles.with_options(flow_run_name=f"keicast-articles-{run_id}")
+            scan(config_path=settings.config_path, locked=True)
         with clock.stage("load_evidence"):
             history, history_sources = load_evidence(settings)
         required = [settings.config.baseline.series, *settings.config.calibration.refine_with]
@@ -393,6 +424,7 @@ def keicast_pipeline(
     settings = load_settings(config_path, scenarios, sets, draws, seed, sweep=sweep)
     run_id = run_id or new_run_id()
     run = settings.run
+    label_flow_run(run_id, list(settings.scenarios), sweep is not None)
     with warehouse.run_lock(run.warehouse, run.lock_timeout_seconds):
         warehouse.begin_run(run.warehouse, run_id, settings, str(flow_run.get_id() or ""), run.lock_timeout_seconds)
         try:
@@ -405,20 +437,3 @@ def keicast_pipeline(
                 run.warehouse, run_id, "failed", f"{exc.__class__.__name__}: {exc}", None, run.lock_timeout_seconds
             )
             raise
-
-
-DEPLOYMENT = "keicast-weekly"
-
-
-def deployment(settings: Settings, config_path: str):
-    """The scheduled deployment with the cron schedule from config.yaml (used by `keicast serve`)."""
-    from prefect.schedules import Cron
-
-    schedule = settings.config.schedule
-    return keicast_pipeline.to_deployment(
-        name=DEPLOYMENT,
-        schedules=[Cron(schedule.cron, timezone=schedule.timezone)],
-        parameters={"config_path": config_path},
-        description="Weekly keicast run: evidence -> gates -> forecasts -> report.",
-        tags=["keicast"],
-    )

@@ -234,35 +234,38 @@ def sweep(
 @app.command()
 @guarded
 def serve(config: ConfigOpt = Path("config.yaml")) -> None:
-    """Serve the scheduled deployment from this process (no work pool needed); Ctrl-C stops it."""
+    """Serve deployment 'keicast-served' on config.yaml's schedule from this process (no work pool); Ctrl-C stops."""
     from keicast.config import load_settings
 
     _quiet_environment()
     settings = load_settings(config)
     from prefect import serve as prefect_serve
 
-    from flows.pipeline import DEPLOYMENT, deployment
+    from keicast.deployments import SERVED, served_deployment
 
-    schedule = settings.config.schedule
-    err.print(f"keicast: serving deployment '{DEPLOYMENT}' on cron '{schedule.cron}' ({schedule.timezone})")
-    prefect_serve(deployment(settings, str(config)))
+    deployment = served_deployment(settings)
+    cfg = settings.config.schedule
+    err.print(f"keicast: serving deployment 'keicast-pipeline/{SERVED}' on cron '{cfg.cron}' ({cfg.timezone})")
+    prefect_serve(deployment)
 
 
 @app.command()
 @guarded
 def deploy(config: ConfigOpt = Path("config.yaml")) -> None:
-    """Create the deployments in prefect.yaml on the Prefect server, with config.yaml's schedule."""
-    import subprocess
-
+    """Create or update deployment 'keicast-scheduled' (work pool 'keicast-process') with config.yaml's schedule."""
     from keicast.config import load_settings
 
-    schedule = load_settings(config).config.schedule
-    prefect = Path(sys.executable).with_name("prefect")
-    command = [str(prefect), "--no-prompt", "deploy", "--all", "--cron", schedule.cron, "--timezone", schedule.timezone]
-    err.print("keicast: " + " ".join(command[1:]))
-    result = subprocess.run(command, check=False)
-    if result.returncode:
-        raise KeicastError(f"prefect deploy failed (exit {result.returncode})")
+    _quiet_environment()
+    settings = load_settings(config)
+    from keicast.deployments import SCHEDULED, WORK_POOL
+    from keicast.deployments import deploy as apply_deployment
+
+    deployment_id = apply_deployment(settings)
+    cfg = settings.config.schedule
+    out.print(
+        f"deployment keicast-pipeline/{SCHEDULED} ({deployment_id}) on cron '{cfg.cron}' ({cfg.timezone}); "
+        f"start a worker with: prefect worker start --pool {WORK_POOL}"
+    )
 
 
 def _assumption_table(config: Path, sets: list[str] | None, scenarios: list[str] | None):
