@@ -51,6 +51,8 @@ def _quiet_environment() -> None:
         ("GX_ANALYTICS_ENABLED", "false"),
         ("DO_NOT_TRACK", "1"),
         ("DASK_LOGGING__DISTRIBUTED", "warning"),
+        # a temporary server's first start migrates its database: on a busy 2-core machine that outlasts 20 s
+        ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"),
         ("PREFECT_LOGGING_LEVEL", os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING")),
     ):
         os.environ.setdefault(name, value)
@@ -132,6 +134,9 @@ def run(
 
     _quiet_environment()
     settings = load_settings(config, scenario, set_, draws, seed)  # exit 2 before any server starts
+    from keicast import gates
+
+    gates.preload()  # GX imports while the flow starts its temporary Prefect server
     from flows.pipeline import keicast_pipeline, new_run_id
 
     _quiet_known_errors()
@@ -167,7 +172,7 @@ def validate(config: ConfigOpt = Path("config.yaml"), set_: SetOpt = None) -> No
         [
             gates.check("history", gates.history_frames(history, required), params, docs),
             gates.check("calibration", {"calibration": fits}, params, docs),
-            gates.check("assumptions", gates.assumption_frames(table, prices), params, docs, build_docs=True),
+            gates.check("assumptions", gates.assumption_frames(table, prices), params, docs),
         ],
         ignore_index=True,
     )

@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from keicast import charts
+from keicast import formatting as fmt
 from keicast.compare import assumption_changes, forecast_deltas
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -70,15 +71,18 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 def assumption_rows(assumptions: pd.DataFrame) -> list[dict]:
     """Rows identical in every scenario once (scenario 'all'), scenario-specific ones per scenario."""
-    scenarios = assumptions.scenario.unique()
+    scenarios = assumptions.scenario.nunique()
+    by_key: dict[str, list[dict]] = {}
+    for record in _records(assumptions):
+        by_key.setdefault(record["key"], []).append(record)
     rows = []
-    for key, part in assumptions.groupby("key", sort=False):
-        same = part[["value", "low", "high", "override_origin"]].astype(str).drop_duplicates()
-        subset = part.head(1) if len(same) == 1 and len(part) == len(scenarios) else part
-        for r in _records(subset):
+    for key, part in by_key.items():
+        variants = {tuple(str(r[c]) for c in ("value", "low", "high", "override_origin")) for r in part}
+        shared = len(variants) == 1 and len(part) == scenarios
+        for r in part[:1] if shared else part:
             rows.append(
                 {
-                    "scenario": "all" if subset is not part else r["scenario"],
+                    "scenario": "all" if shared else r["scenario"],
                     "key": key,
                     "value": _fmt_value(r["value"]),
                     "low": _fmt_value(r["low"]),
@@ -163,7 +167,7 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
             fc[fc.metric == "kei_sales"], "kei sales per year, all scenarios", "cars/year"
         ),
         "comparison_share": charts.comparison_chart(
-            fc[fc.metric == "kei_share"], "kei share of US new-vehicle sales", "share"
+            fc[fc.metric == "kei_share"], "kei share of US new-vehicle sales", "share of sales", show=fmt.share
         ),
         "market_chart": charts.fan_chart(
             market,
