@@ -27,6 +27,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.articles import keicast_articles
 from keicast import calibration as calibration_module
 from keicast import gates, warehouse
+from keicast.articles import pending
 from keicast.assumptions import assemble, scenario_spec
 from keicast.calibration import adoption_refinements, calibrate_analogs
 from keicast.compare import sweep_comparison
@@ -67,6 +68,16 @@ def gate(
     gates.raise_on_failure(stage, checked, docs)
     get_run_logger().info("gate %s passed (%d expectations)", stage, len(checked))
     return checked
+
+
+def ingest_articles(settings: Settings, run_id: str) -> None:
+    """Scan the article inbox (a subflow) when it holds anything new or changed; otherwise skip it at once."""
+    inbox, run = settings.run.articles_dir, settings.run
+    if inbox.is_dir() and pending(inbox, warehouse.known_articles(run.warehouse, run.lock_timeout_seconds)):
+        scan = keicast_articles.with_options(flow_run_name=f"keicast-articles-{run_id}")
+        scan(config_path=settings.config_path, locked=True)
+    else:
+        get_run_logger().info("articles: nothing new in %s", inbox)
 
 
 def _digest(*parts: str) -> str:
@@ -352,8 +363,7 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
     warm_dask_workers(settings.config.task_runner)
     try:
         with clock.stage("ingest_articles"):
-            scan = keicast_articles.with_options(flow_run_name=f"keicast-articles-{run_id}")
-            scan(config_path=settings.config_path, locked=True)
+            ingest_articles(settings, run_id)
         with clock.stage("load_evidence"):
             history, history_sources = load_evidence(settings)
         required = [settings.config.baseline.series, *settings.config.calibration.refine_with]

@@ -169,6 +169,24 @@ def inbox_files(directory: Path) -> list[Path]:
     return sorted(p for p in Path(directory).iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
 
 
+def pending(directory: Path, known: pd.DataFrame) -> list[Path]:
+    """Inbox files a scan would process: new, changed, or not readable as a plain file within the size limit.
+
+    Only hashes bytes (no parsing, no extraction), so a run with nothing new in the inbox skips ingestion.
+    """
+    current = set(zip(known.path, known.article_id, strict=True)) if not known.empty else set()
+    waiting = []
+    for path in inbox_files(directory):
+        try:
+            too_large = path.stat().st_size > MAX_ARTICLE_BYTES
+            digest = None if too_large else hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            digest = None
+        if (str(path), digest) not in current:
+            waiting.append(path)
+    return waiting
+
+
 def scan(directory: Path, register: Register, known: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """New article rows and claim rows for every new or changed file in ``directory``.
 

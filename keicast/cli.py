@@ -77,6 +77,40 @@ def _quiet_known_errors() -> None:
             handler.addFilter(_KnownErrorFilter())
 
 
+def _start_temporary_server():
+    """Without PREFECT_API_URL, start Prefect's temporary server in the background; returns a function to join it.
+
+    The server is a subprocess that takes 5-14 s to come up; started before the pipeline's imports, it boots on
+    the second core while they load. The flow then finds it running (Prefect keeps one per process). Joining
+    before the flow starts matters: the server marks itself running before it answers.
+    """
+    import threading
+
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return lambda: None
+    failure: list[BaseException] = []
+
+    def start() -> None:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        try:
+            SubprocessASGIServer().start()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread by join()
+            failure.append(exc)
+
+    thread = threading.Thread(target=start, name="keicast-prefect-server", daemon=True)
+    thread.start()
+
+    def join() -> None:
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    return join
+
+
 def guarded(fn):
     """Run a command, turning keicast's errors into a message and their exit code (no traceback)."""
 
@@ -134,11 +168,13 @@ def run(
 
     _quiet_environment()
     settings = load_settings(config, scenario, set_, draws, seed)  # exit 2 before any server starts
+    server_ready = _start_temporary_server()
     from keicast import gates
 
-    gates.preload()  # GX imports while the flow starts its temporary Prefect server
+    gates.preload()  # GX imports while the temporary Prefect server starts
     from flows.pipeline import keicast_pipeline, new_run_id
 
+    server_ready()
     _quiet_known_errors()
     run_id = new_run_id()
     err.print(f"keicast: run {run_id}: {len(settings.scenarios)} scenario(s), {settings.run.draws:,} draws each")
