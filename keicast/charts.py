@@ -272,3 +272,25 @@ def calibration_chart(frame: pd.DataFrame, title: str) -> str:
     body.append(_line(plot, years, frame.fitted.to_numpy(dtype=float), PALETTE[1]))
     legend = [("observed", "#999", "band"), ("Bass fit", PALETTE[1], "line")]
     return _svg(plot, title, body + _legend(plot.left + 6, 30, legend))
+
+
+def range_chart(frame: pd.DataFrame, names: dict[str, str], xlabel: str) -> str:
+    """Per scenario a bar from P10 to P90 with the median marked: the headline's 80% ranges side by side."""
+    labels = [names.get(s, s) for s in frame.scenario]
+    ticks = nice_ticks(0.0, float(frame.p90.max()) if len(frame) else 1.0)
+    plot = replace(_bars(labels, top=30), x0=ticks[0], x1=ticks[-1])
+    body = _x_axis(plot, ticks, xlabel, fmt.count)
+    for i, (label, r) in enumerate(zip(labels, frame.itertuples(), strict=True)):
+        y = plot.top + 4 + 22 * i
+        x0, x50, x1 = (float(plot.x(v)) for v in (r.p10, r.p50, r.p90))
+        tip = f"{label}: median {fmt.count(r.p50)}, 80% range {fmt.count(r.p10)}–{fmt.count(r.p90)}"
+        color = PALETTE[i % len(PALETTE)]
+        body.append(
+            f'<path d="M{x0:.1f},{y + 3} H{max(x1, x0 + 1):.1f} v10 H{x0:.1f} Z" fill="{color}" fill-opacity="0.35">'
+            f"<title>{escape(tip)}</title></path>"
+        )
+        body.append(f'<path d="M{x50:.1f},{y} v16" stroke="{color}" stroke-width="3" fill="none"/>')
+        body.append(f'<text x="{plot.left - 6}" y="{y + 12}" text-anchor="end">{escape(label)}</text>')
+        body.append(f'<text x="{x1 + 4:.1f}" y="{y + 12}">{escape(fmt.count(r.p50))}</text>')
+    legend = [("80% range (P10–P90)", PALETTE[0], "band"), ("median", PALETTE[0], "line")]
+    return _svg(plot, "Kei cars sold by scenario", body + _legend(plot.left + 6, 28, legend))

@@ -145,6 +145,7 @@ class CalibrationSettings(Strict):
 
 
 class Scenario(Strict):
+    title: str | None = Field(None, min_length=1, max_length=120)  # the report's plain-words name
     description: str = Field(min_length=1, max_length=4000)
     launch_year: int = Field(ge=1990, le=2100)
     production: Literal[PRODUCTION] = "domestic"  # type: ignore[valid-type]

@@ -104,7 +104,8 @@ def test_a_run_publishes_report_and_partitioned_exports(first_run):
     used = query_warehouse(project, "select distinct value from assumptions where key = 'market.avg_new_vehicle_price'")
     assert list(used.value) == [50_000]  # a contradiction alone never changes a forecast
     assert "status_quo" in html and "<svg" in html and "http://" not in html.split("<body>")[0]
-    assert (latest / "report.md").read_text().startswith(f"# keicast report {run_id}")
+    assert f"(keicast run {run_id})" in (latest / "report.md").read_text().splitlines()[0]
+    assert {"forecasts.csv", "assumptions.csv", "data_quality.html"} <= {p.name for p in latest.iterdir()}
     exports = project / "exports" / "latest"
     frame = duckdb.sql(f"select * from read_parquet('{exports}/forecasts/*/*.parquet', hive_partitioning=true)").df()
     assert set(frame.scenario) == {
