@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import logging
 import secrets
 import time
 from contextlib import contextmanager
@@ -219,14 +220,19 @@ def label_flow_run(run_id: str, scenarios: list[str], sweep: bool) -> None:
         client.update_flow_run(flow_run_id, name=name, tags=sorted({*flow_run.get_tags(), *tags}))
 
 
+PROGRESS = logging.getLogger("keicast.progress")  # the CLI prints it as a status line per stage (--quiet: not)
+
+
 class Stopwatch:
     """Wall time per pipeline stage, stored with the run (runs.timings) and shown in the report."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.began = time.perf_counter()
 
     @contextmanager
     def stage(self, name: str):
+        PROGRESS.info("%5.1f s  %s", time.perf_counter() - self.began, name.replace("_", " "))
         start = time.perf_counter()
         try:
             yield
@@ -297,6 +303,7 @@ def _progress(label: str):
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        disable=not PROGRESS.handlers,
     )
 
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from keicast.errors import ConfigError, Problem
+from keicast.errors import ConfigError, KeicastError, Problem
 from models.scenario import PRODUCTION, ROAD_ACCESS
 
 MAX_YAML_BYTES = 1_000_000
@@ -256,6 +256,8 @@ def _schema_problems(file: str, exc: ValidationError) -> list[Problem]:
         if err["type"] == "extra_forbidden":
             hint = _suggest(str(loc[-1]), _field_names(loc))
             problems.append(Problem(file, key, err.get("input"), f"a known key{hint}"))
+        elif err["type"] == "missing":
+            problems.append(Problem(file, key, "(missing)", "a value: this key is required"))
         else:
             problems.append(Problem(file, key, err.get("input"), err["msg"]))
     return problems
@@ -302,6 +304,32 @@ def _check_override(file: str, where: str, key: str, ov: Override, register) -> 
     if ov.low is not None and ov.high is not None and not (ov.low <= ov.value <= ov.high):
         problems.append(Problem(file, where, [ov.low, ov.value, ov.high], "low <= value <= high"))
     return problems
+
+
+def _raw_override_problems(raw: dict, file: str, sets: list[str]) -> list[Problem]:
+    """Unknown assumption keys in a config that failed its schema check, so one pass reports every problem."""
+    from keicast.evidence import load_register
+
+    run = raw.get("run") if isinstance(raw.get("run"), dict) else {}
+    try:
+        register = load_register(Path(run.get("register_file") or RunSettings().register_file))
+    except (KeicastError, TypeError):
+        return []  # the register's own problem is reported when the schema is fixed
+    places = [("assumptions", raw.get("assumptions"))]
+    scenarios = raw.get("scenarios") if isinstance(raw.get("scenarios"), dict) else {}
+    places += [
+        (f"scenarios.{n}.assumptions", s.get("assumptions")) for n, s in scenarios.items() if isinstance(s, dict)
+    ]
+    known = register.assumptions
+    pairs, problems = parse_set(sets)
+    problems += [Problem("--set", k, k, f"an assumption key{_suggest(k, known)}") for k, _ in pairs if k not in known]
+    return [
+        Problem(file, f"{where}.{key}", key, f"an assumption key from the register{_suggest(str(key), known)}")
+        for where, block in places
+        if isinstance(block, dict)
+        for key in block
+        if key not in known
+    ] + problems
 
 
 def _as_override(key: str, ov: Override, scenario: str, origin: str) -> AssumptionOverride:
@@ -368,7 +396,14 @@ def load_settings(
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_schema_problems(file, exc)) from None
+        options = {"run.draws": ("--draws", draws), "run.seed": ("--seed", seed)}
+        found = [
+            Problem(options[p.key][0], "", options[p.key][1], p.expected)
+            if p.key in options and options[p.key][1] is not None
+            else p
+            for p in _schema_problems(file, exc)
+        ]
+        raise ConfigError(found + _raw_override_problems(raw, file, sets or [])) from None
 
     register = load_register(config.run.register_file)
     for name in config.scenarios:

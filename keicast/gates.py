@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -191,9 +192,13 @@ def check(
 def write_data_docs(
     stage: str, frames: dict[str, pd.DataFrame], params: dict, docs_dir: Path, expectations_dir: Path
 ) -> Path:
-    """GX Data Docs of one stage's validation, at ``docs_dir``/index.html (checkpoints store what they render)."""
+    """GX Data Docs of one stage's validation, at ``docs_dir``/index.html (checkpoints store what they render).
+
+    The folder is emptied first, so it holds the latest failure only instead of piling up validations.
+    """
     import great_expectations as gx
 
+    shutil.rmtree(docs_dir, ignore_errors=True)
     context = _context()
     site = "keicast-" + hashlib.sha256(str(Path(docs_dir).resolve()).encode()).hexdigest()[:8]
     if site not in context.get_site_names():

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 
 import duckdb
 import pytest
@@ -193,6 +194,17 @@ def test_same_seed_same_forecasts_and_an_override_moves_them(first_run):
     assert all(a["value_after"] == 7000 for a in diff["assumptions"])
     html = (project / "reports" / cheaper / "index.html").read_text()
     assert f"Compared with run <b>{same}</b>" in html and "kei.target_price" in html
+
+    # as an analyst types it: previous/latest, filters, an override changed in every scenario shown once
+    args = ["--config", str(config), "-s", "federal_approval_domestic", "-m", "kei_sales", "-y", "2040"]
+    table = invoke("compare", "previous", "latest", *args)
+    assert table.exit_code == 0, table.output
+    assert table.output.count("kei.target_price") == 1 and "(all)" in table.output
+    rows = [line for line in table.output.splitlines() if "federal_approval_domestic" in line]
+    assert len(rows) == 1 and re.search(r"\d+k .* \d+k .* \+\d+%", rows[0]), rows
+    assert invoke("compare", same[:20], cheaper[:20], "--config", str(config)).exit_code == 0
+    counted = invoke("sql", "select count(*) as n from runs", "--config", str(config), "--format", "json")
+    assert json.loads(counted.output)[0]["n"] >= 3
 
     listed = invoke("runs", "--config", str(config), "--format", "json")
     statuses = {r["status"] for r in json.loads(listed.output)}
