@@ -483,7 +483,7 @@ def _read_adoptions(path: Path):
 def backtest(
     config: ConfigOpt = Path("config.yaml"), fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table
 ) -> None:
-    """Rolling-origin skill of the baseline market models against naive benchmarks, horizons 1..5."""
+    """Rolling-origin skill vs naive and out-of-sample interval coverage of the baseline market models."""
     from keicast.config import load_settings
     from keicast.evidence import load_history, series
     from models import baseline
@@ -492,11 +492,9 @@ def backtest(
     cfg = settings.config.baseline
     history, _ = load_history(settings.run.reference_dir)
     y = series(history, cfg.series)
-    y = y[y.index < settings.run.horizon.start]
-    scores = baseline.rolling_origin_backtest(y, max_horizon=cfg.max_horizon, min_train=cfg.min_train)
-    chosen = baseline.select_model(scores) if cfg.model == "auto" else cfg.model
-    scores = scores.assign(selected=scores.model == chosen)
-    emit(scores, fmt, f"rolling-origin backtest of {cfg.series} (selected: {chosen})")
+    market = baseline.BaselineMarket(**cfg.model_dump(exclude={"series"})).fit(y[y.index < settings.run.horizon.start])
+    chosen = f"selected: {market.model_}, lowest mean MASE over horizons 1-{cfg.max_horizon}"
+    emit(market.backtests_, fmt, f"rolling-origin backtest of {cfg.series} ({chosen})")
 
 
 # ---------------------------------------------------------------------------------------------- results

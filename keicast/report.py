@@ -102,6 +102,13 @@ def _fmt_value(v) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4g}"
 
 
+def market_check(market: pd.DataFrame, article_market: float) -> dict:
+    """The first forecast year's market median and 80% interval beside the articles' figure."""
+    first = market.sort_values("year").iloc[0]
+    return {"year": int(first.year), "p10": first.p10, "p50": first.p50, "p90": first.p90,
+            "article": article_market, "ratio": first.p50 / article_market}  # fmt: skip
+
+
 def render_report(outputs: dict, previous: dict | None, settings, directory: Path) -> None:
     """Write index.html and report.md for one run into ``directory``."""
     run = outputs["run"].iloc[0]
@@ -172,9 +179,10 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
             base_series,
             (article_market, "articles: ~16 million"),
         ),
-        "market_rows": market.to_dict("records"),
+        "market_check": market_check(market, article_market),
         "selected_model": bt[bt.selected].model.iloc[0] if bt.selected.any() else "?",
         "backtests": bt.to_dict("records"),
+        "selection_horizon": config.baseline.max_horizon,
         "scenarios": scenarios,
         "calibration": calibration,
         "assumptions": assumption_rows(outputs["assumptions"]),
