@@ -25,9 +25,15 @@ of an AR(1) fitted to log sales: a_h = phi a_{h-1} + sigma e_h, a_0 = 0, e_h ~ N
     sd_h = sigma sqrt(1 + phi^2 + ... + phi^(2(h-1))),   levelling off at sigma / sqrt(1 - phi^2):
 paths revert and their band stays bounded however far they run. k is a split-conformal scale (Vovk, Gammerman &
 Shafer 2005; Lei et al. 2018, *JASA* 113(523)): the ceil(0.8 (n+1))-th smallest of n past |log error / sd_h|,
-pooled over horizons, divided by z_0.9 = 1.2816, so the 80% interval covers 80% of past errors. In the backtest,
-k at each origin uses only errors whose outcome year that origin has seen (k = 1 until there are
-MIN_CALIBRATION_ERRORS), so the coverage reported is out-of-sample.
+divided by z_0.9 = 1.2816, so the 80% interval covers 80% of past errors. One k per model, pooled over horizons:
+per horizon, an origin would have seen at most 11 errors at horizon 10, too few for a stable quantile. In the
+backtest, k at each origin uses only errors whose outcome year that origin has seen (k = 1 until there are
+MIN_CALIBRATION_ERRORS), so the coverage reported is out-of-sample; the paths use k from every backtest error.
+
+Beyond the backtested horizons (to 2040) the paths run on the same process: the median follows the chosen model
+(combo: in logs, halfway between the AR(1) long-run level and the AR(2) trend) and the spread stays near its
+ceiling k sigma / sqrt(1 - phi^2). Replacement demand (fleet x scrappage) would be the alternative anchor, but
+data/reference holds no fleet or scrappage series, so the anchor is the mean-reverting process fitted to sales.
 """
 
 from __future__ import annotations
