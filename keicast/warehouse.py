@@ -51,7 +51,14 @@ create table if not exists calibration_fit (
 create table if not exists sensitivity (
     run_id varchar, scenario varchar, method varchar, key varchar, low double, high double,
     headline_at_low double, headline_at_high double, headline_base double, swing double,
-    s1 double, s1_conf double, st double, st_conf double);
+    s1 double, s1_conf double, st double, st_conf double, value double, headline double);
+create table if not exists class_share_fit (
+    run_id varchar, beta_prior double, beta_prior_sd double, beta_within double, beta_within_se double,
+    beta double, beta_sd double, pooled_slope double, utility double, price_ratio double, between_sd double,
+    predictive_sd double, addressable double, analogs integer, points integer);
+create table if not exists class_share_analogs (
+    run_id varchar, analog varchar, year integer, units double, share double, price_ratio double,
+    utility double, level double, fitted double);
 create table if not exists gate_results (
     run_id varchar, suite varchar, expectation varchar, check_name varchar, "column" varchar,
     success boolean, observed varchar, checked_at timestamp);
@@ -69,6 +76,8 @@ create table if not exists claims (
 -- migrations for warehouses created by earlier versions
 alter table runs add column if not exists timings json;
 alter table sources add column if not exists folder varchar;
+alter table sensitivity add column if not exists value double;
+alter table sensitivity add column if not exists headline double;
 """
 
 # Tables holding one run's outputs (run_id column); written together in the run's final transaction.
@@ -79,6 +88,8 @@ RUN_TABLES = (
     "calibration",
     "calibration_fit",
     "sensitivity",
+    "class_share_fit",
+    "class_share_analogs",
     "gate_results",
     "sweep_results",
 )
