@@ -5,7 +5,9 @@ turn them into values with the same transforms (PERT inverse CDF, posterior rows
 about exactly the distributions the forecast draws. The headline is cumulative kei sales (grey imports plus new
 kei cars) over a window of years, with the market held at its median path.
 
-    tornado  the headline at each input's P10 and P90 (u = 0.1 and 0.9), every other input at its median (u = 0.5)
+    tornado  the mean headline with one input at its P10 or P90 (u = 0.1, 0.9) and every other input drawn from its
+             distribution (scrambled Sobol points): E[Y | X_i = q], a one-input-at-a-time swing that, unlike one
+             around a single base case, does not vanish when the median case has no launch
     Sobol    first-order (S1) and total (ST) indices on the unit hypercube by Saltelli's scheme: matrices A and B
              of N scrambled Sobol points, AB_i = A with column i from B, outputs centred on their mean,
              V = var(f_A, f_B) and
@@ -19,9 +21,9 @@ kei share far outside its range, to show the weight the model gives it).
 
 Inputs that only reach cars in use (fleet lifetimes) cannot move the sales headline and are left out of both.
 
-The two can rank inputs differently for honest reasons: the tornado moves one input at a time around the median
-case, Sobol averages over all the others and counts interactions (the launch input switches the whole policy
-layer on or off, so every share assumption acts only through it).
+The two can still rank inputs differently for honest reasons: the tornado compares two conditional means, so it
+sees first-order effects only and weighs the two tails; ST counts every interaction (the launch input switches the
+whole policy layer on or off, so every class-share input acts only in draws where a maker launches).
 """
 
 from __future__ import annotations
@@ -67,14 +69,30 @@ def input_value(spec: ScenarioSpec, name: str, u: float) -> float:
     return float("nan")
 
 
-def tornado(spec: ScenarioSpec, market: np.ndarray, years: np.ndarray, window: tuple[int, int]) -> pd.DataFrame:
-    """Headline at each input's P10 and P90 with all other inputs at their medians, largest swing first."""
-    median = _medians(spec)
-    at = lambda u: float(headline(spec, assumption_values(spec, u), market, years, window)[0])  # noqa: E731
-    base = at(median)
+def _qmc_uniforms(spec: ScenarioSpec, draws: int, seed: int) -> dict[str, np.ndarray]:
+    from scipy.stats import qmc
+
+    names = random_inputs(spec)
+    points = qmc.Sobol(d=len(names), scramble=True, seed=seed).random(draws)
+    return {name: points[:, i] for i, name in enumerate(names)}
+
+
+def tornado(
+    spec: ScenarioSpec,
+    market: np.ndarray,
+    years: np.ndarray,
+    window: tuple[int, int],
+    draws: int = 4096,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Mean headline with each input at its P10 and at its P90, all other inputs over their distributions
+    (``draws`` scrambled Sobol points, the same for every input), largest swing first."""
+    uniforms = _qmc_uniforms(spec, draws, seed)
+    mean = lambda u: float(headline(spec, assumption_values(spec, u), market, years, window).mean())  # noqa: E731
+    base = mean(uniforms)
     rows = []
     for name in sales_inputs(spec):
-        lo, hi = (at({**median, name: np.array([q])}) for q in TORNADO_QUANTILES)
+        lo, hi = (mean({**uniforms, name: np.full(draws, q)}) for q in TORNADO_QUANTILES)
         low_value, high_value = (input_value(spec, name, q) for q in TORNADO_QUANTILES)
         rows.append((name, low_value, high_value, lo, hi, base, abs(hi - lo)))
     columns = ["key", "low", "high", "headline_at_low", "headline_at_high", "headline_base", "swing"]
@@ -142,10 +160,6 @@ def what_if(
 ) -> pd.DataFrame:
     """Mean headline over the Monte Carlo's distributions (``draws`` scrambled Sobol points, the same for every
     setting) with ``key`` fixed at each of ``settings``."""
-    from scipy.stats import qmc
-
-    names = random_inputs(spec)
-    points = qmc.Sobol(d=len(names), scramble=True, seed=seed).random(draws)
-    values = assumption_values(spec, {name: points[:, i] for i, name in enumerate(names)})
+    values = assumption_values(spec, _qmc_uniforms(spec, draws, seed))
     rows = [(key, float(x), float(headline(spec, {**values, key: x}, market, years, window).mean())) for x in settings]
     return pd.DataFrame(rows, columns=["key", "value", "headline"])
