@@ -34,7 +34,9 @@ def test_grey_buyer_price_pays_duty_on_the_customs_value():
     assert grey_buyer_price(3800, 0.15, 0.8, 0.5) == pytest.approx(3800 * (1 + 0.8 * 0.15 * 0.5))
 
 
-@pytest.mark.parametrize("early,latest,headroom", [((2018, 1800), (2023, 7594), 0.0), ((2018, 8000), (2023, 7594), 0.3)])
+@pytest.mark.parametrize(
+    "early,latest,headroom", [((2018, 1800), (2023, 7594), 0.0), ((2018, 8000), (2023, 7594), 0.3)]
+)
 def test_a_curve_that_cannot_pass_through_the_counts_is_refused(early, latest, headroom):
     with pytest.raises(ValueError):
         logistic_through(YEARS, early, latest, headroom)

@@ -20,7 +20,9 @@ def _metric(f, metric):
 
 
 @pytest.mark.parametrize("name", sorted(POLICIES))
-def test_every_policy_is_at_or_above_the_status_quo_in_every_year_and_quantile(name, make_spec, status_quo, market_paths):
+def test_every_policy_is_at_or_above_the_status_quo_in_every_year_and_quantile(
+    name, make_spec, status_quo, market_paths
+):
     policy = _run(make_spec(name, *POLICIES[name]), market_paths)
     quo = _run(status_quo, market_paths)
     for metric in ("kei_sales", "kei_sales_cumulative", "kei_in_use"):
@@ -103,9 +105,8 @@ def test_a_later_launch_sells_less_and_the_tariff_also_cuts_grey_imports(make_sp
 def test_a_domestic_scenario_ignores_the_tariff_for_new_cars(make_spec, market_paths):
     spec = make_spec()
     market = np.median(market_paths, axis=0)
-    a, b = (
-        kei_outcomes(spec, _values(spec, policy__import_tariff=t), market, YEARS)["new_kei_sales"] for t in (0.15, 0.275)
-    )
+    a, b = (kei_outcomes(spec, _values(spec, policy__import_tariff=t), market, YEARS) for t in (0.15, 0.275))
+    a, b = a["new_kei_sales"], b["new_kei_sales"]
     np.testing.assert_allclose(a, b)
 
 
