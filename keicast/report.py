@@ -268,6 +268,7 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
                 "sobol": charts.sobol_chart(sobol, f"{name}: Sobol indices") if not sobol.empty else None,
                 "sobol_rows": sobol.head(10).to_dict("records"),
                 "max_halfwidth": float(sobol[["s1_conf", "st_conf"]].max().max()) if not sobol.empty else None,
+                "samples": int(sobol.samples.max()) if "samples" in sobol and sobol.samples.notna().any() else None,
                 "ranking_notes": ranking_notes(tornado, sobol) if not (tornado.empty or sobol.empty) else [],
             }
         )

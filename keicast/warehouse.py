@@ -51,7 +51,7 @@ create table if not exists calibration_fit (
 create table if not exists sensitivity (
     run_id varchar, scenario varchar, method varchar, key varchar, low double, high double,
     headline_at_low double, headline_at_high double, headline_base double, swing double,
-    s1 double, s1_conf double, st double, st_conf double, value double, headline double);
+    s1 double, s1_conf double, st double, st_conf double, value double, headline double, samples integer);
 create table if not exists class_share_fit (
     run_id varchar, beta_prior double, beta_prior_sd double, beta_within double, beta_within_se double,
     beta double, beta_sd double, pooled_slope double, utility double, price_ratio double, between_sd double,
@@ -78,6 +78,7 @@ alter table runs add column if not exists timings json;
 alter table sources add column if not exists folder varchar;
 alter table sensitivity add column if not exists value double;
 alter table sensitivity add column if not exists headline double;
+alter table sensitivity add column if not exists samples integer;
 """
 
 # Tables holding one run's outputs (run_id column); written together in the run's final transaction.
