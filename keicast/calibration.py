@@ -10,7 +10,7 @@ from keicast.config import AssumptionOverride
 from keicast.errors import ConfigError, Problem
 from keicast.evidence import TABLES_DIR as TABLES
 from keicast.evidence import Register, series
-from models.class_share import ClassShareFit
+from models.class_share import ClassShareFit, leave_one_analog_out
 from models.diffusion import BassFit
 
 FIT_COLUMNS = [
@@ -103,6 +103,7 @@ def adoption_refinements(fits: pd.DataFrame, register: Register) -> tuple[Assump
 
 
 ANALOG_TABLE = "us_small_car_analogs"
+NAIVE_ANALOG = "smart_fortwo"  # the single analog the class constant was calibrated on before (the naive anchor)
 PERT_SD_SPAN = float(np.sqrt(7.0))  # a symmetric PERT (lambda 4) on mean -/+ sqrt(7) sd has standard deviation sd
 
 
@@ -171,7 +172,10 @@ def class_share_refinements(fit: ClassShareFit, register: Register) -> tuple[Ass
 
 
 def class_share_tables(fit: ClassShareFit) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The fit's summary (one row) and its analog points, for the warehouse and the report."""
+    """The fit's summary (one row, with its leave-one-analog-out backtest) and its analog points."""
+    backtest = leave_one_analog_out(fit, NAIVE_ANALOG)
+    error = (backtest.observed - backtest.predicted).abs()
+    versus_naive = backtest.naive.notna()
     summary = pd.DataFrame(
         [
             {
@@ -189,13 +193,23 @@ def class_share_tables(fit: ClassShareFit) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "addressable": fit.addressable,
                 "analogs": fit.analogs_,
                 "points": len(fit.points_),
+                "loo_mae": float(error.mean()),
+                "loo_mae_vs_naive": float(error[versus_naive].mean()),
+                "naive_mae": float((backtest.observed - backtest.naive)[versus_naive].abs().mean()),
+                "coverage_80": float(backtest.inside_80.mean()),
             }
         ]
     )
-    points = fit.points_[["analog", "year", "units", "share", "price_ratio", "y", "level", "fitted"]].rename(
+    table = fit.points_[["analog", "year", "units", "share", "price_ratio", "y", "level", "fitted"]].rename(
         columns={"y": "utility"}
     )
-    return summary, points.reset_index(drop=True)
+    table = table.reset_index(drop=True).assign(
+        loo_predicted=backtest.predicted.to_numpy(),
+        loo_sd=backtest.sd.to_numpy(),
+        inside_80=backtest.inside_80.to_numpy(),
+        naive_predicted=backtest.naive.to_numpy(),
+    )
+    return summary, table
 
 
 def refinements(fits: pd.DataFrame, class_fit: ClassShareFit, register: Register) -> tuple[AssumptionOverride, ...]:

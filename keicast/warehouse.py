@@ -55,10 +55,12 @@ create table if not exists sensitivity (
 create table if not exists class_share_fit (
     run_id varchar, beta_prior double, beta_prior_sd double, beta_within double, beta_within_se double,
     beta double, beta_sd double, pooled_slope double, utility double, price_ratio double, between_sd double,
-    predictive_sd double, addressable double, analogs integer, points integer);
+    predictive_sd double, addressable double, analogs integer, points integer,
+    loo_mae double, loo_mae_vs_naive double, naive_mae double, coverage_80 double);
 create table if not exists class_share_analogs (
     run_id varchar, analog varchar, year integer, units double, share double, price_ratio double,
-    utility double, level double, fitted double);
+    utility double, level double, fitted double,
+    loo_predicted double, loo_sd double, inside_80 boolean, naive_predicted double);
 create table if not exists gate_results (
     run_id varchar, suite varchar, expectation varchar, check_name varchar, "column" varchar,
     success boolean, observed varchar, checked_at timestamp);

@@ -8,6 +8,7 @@ from models.class_share import (
     japan_price_ratio,
     kei_class_share,
     kei_utility,
+    leave_one_analog_out,
     logistic,
     logit,
 )
@@ -108,3 +109,17 @@ def test_impossible_analog_shares_are_refused():
     data, _ = synthetic_analogs()
     with pytest.raises(ValueError):
         ClassShareFit(-2.0, 0.5, 0.001).fit(data)
+
+
+def test_leave_one_analog_out_predicts_each_analog_from_the_others():
+    data, levels = synthetic_analogs(analogs=5, years=4)
+    fit = ClassShareFit(-2.5, 0.01, 0.6).fit(data)
+    backtest = leave_one_analog_out(fit, naive_analog="a0")
+    assert len(backtest) == len(data) and backtest.naive[backtest.analog == "a0"].isna().all()
+    # without analog i, the prediction is the others' mean level at beta: its error is level_i - mean(others)
+    first = backtest[backtest.analog == "a1"]
+    others = np.delete(levels, 1).mean()
+    np.testing.assert_allclose((first.observed - first.predicted).mean(), levels[1] - others, atol=0.1)
+    np.testing.assert_allclose(first.sd.iloc[0], np.std(np.delete(levels, 1), ddof=1) * np.sqrt(1 + 1 / 4), rtol=0.1)
+    naive = backtest[backtest.analog == "a1"].naive - backtest[backtest.analog == "a1"].observed
+    np.testing.assert_allclose(naive.mean(), levels[0] - levels[1], atol=0.1)
