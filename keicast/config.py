@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from keicast.errors import ConfigError, KeicastError, Problem
-from models.scenario import PRODUCTION, ROAD_ACCESS
+from models.scenario import PRODUCTION, ROAD_ACCESS, required_keys
 
 MAX_YAML_BYTES = 1_000_000
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -192,6 +192,8 @@ class GateSettings(Strict):
     max_bass_q: float = 1.5
     min_bass_q: float = 0.01
     market_check_tolerance: float = Field(0.2, gt=0, lt=1)
+    status_quo_tolerance: float = Field(0.3, gt=0, lt=1)  # first-year grey imports vs the latest reported count
+    max_sobol_halfwidth: float = Field(0.03, gt=0)  # every Sobol index's 95% half-width
 
 
 class Config(Strict):
@@ -423,6 +425,17 @@ def load_settings(
         if not NAME_PATTERN.match(name):
             problems.append(
                 Problem(file, f"scenarios.{name}", name, "a scenario name of [a-z0-9_], starting with a letter")
+            )
+    for name, sc in config.scenarios.items():
+        missing = sorted(required_keys(sc.road_access, sc.production == "import") - set(register.assumptions))
+        if missing:
+            problems.append(
+                Problem(
+                    file,
+                    f"scenarios.{name}",
+                    f"{sc.road_access}, {sc.production}",
+                    f"a road access and production whose assumptions the register has (missing: {', '.join(missing)})",
+                )
             )
     overrides: list[AssumptionOverride] = []
     for key, ov in config.assumptions.items():

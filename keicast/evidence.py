@@ -205,6 +205,27 @@ def series(history: pd.DataFrame, name: str) -> pd.Series:
     return part.set_index("year")["value"].sort_index()
 
 
+TABLES_DIR = "tables"  # reference tables that are not year,value,unit series (data/reference/tables/*.csv)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A reference table with its own columns; '#' header lines are the source notes."""
+    try:
+        frame = pd.read_csv(path, comment="#", skip_blank_lines=True)
+    except (OSError, ValueError) as exc:
+        raise ConfigError([Problem(str(path), "", str(path), f"a readable CSV table ({exc})")]) from None
+    if frame.empty or frame.isna().any().any():
+        raise ConfigError([Problem(str(path), "rows", len(frame), "a non-empty table with no missing cells")])
+    return frame
+
+
+def load_tables(reference_dir: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Reference tables by name and their sources (series 'tables/<name>', file, notes)."""
+    paths = sorted((Path(reference_dir) / TABLES_DIR).glob("*.csv"))
+    notes = [{"series": f"{TABLES_DIR}/{p.stem}", "file": str(p), "notes": source_notes(p)} for p in paths]
+    return {p.stem: read_table(p) for p in paths}, pd.DataFrame(notes, columns=["series", "file", "notes"])
+
+
 # ---------------------------------------------------------------------------------------------- accepting claims
 REGISTER_UNITS = {
     "usd": ("USD", "positive"),
