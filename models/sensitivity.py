@@ -41,10 +41,14 @@ BOOTSTRAP_RESAMPLES = 100
 
 
 def headline(spec: ScenarioSpec, values: dict, market: np.ndarray, years: np.ndarray, window: tuple[int, int]):
-    """Cumulative kei sales (both layers) over ``window`` (inclusive) per draw."""
-    layers = kei_sales_layers(spec, values, market, years)
+    """Cumulative kei sales (both layers) over ``window`` (inclusive) per draw.
+
+    Each year's sales depend on that year's inputs only, so the kernel runs on the window's years alone.
+    """
     mask = (years >= window[0]) & (years <= window[1])
-    return (layers["grey"] + layers["new"])[:, mask].sum(axis=1)
+    market = np.asarray(market, dtype=float)
+    layers = kei_sales_layers(spec, values, market[..., mask], years[mask])
+    return (layers["grey"] + layers["new"]).sum(axis=1)
 
 
 def sales_inputs(spec: ScenarioSpec) -> list[str]:
