@@ -1,8 +1,9 @@
 """The keicast pipeline as a Prefect flow: one task per step, each calling models/ or a keicast module.
 
-scan articles (subflow) -> load evidence -> gate history -> calibrate analogs -> gate calibration
--> assemble assumptions -> gate assumptions -> fit baseline market -> simulate scenarios (Monte Carlo
-chunks) and sensitivity -> gate forecasts -> commit (one transaction) -> publish report and exports
+scan articles (subflow) -> load evidence -> gate history -> calibrate the adoption path on US analogs -> gate
+calibration -> backtest the adoption chain on past launches -> gate adoption -> assemble assumptions -> gate
+assumptions -> fit baseline market -> simulate scenarios (Monte Carlo chunks) and sensitivity -> gate forecasts
+-> commit (one transaction) -> publish report and exports
 """
 
 from __future__ import annotations
@@ -28,13 +29,21 @@ from flows.articles import keicast_articles
 from keicast import calibration as calibration_module
 from keicast import gates, warehouse
 from keicast.assumptions import assemble, scenario_spec
-from keicast.calibration import adoption_refinements, calibrate_analogs
+from keicast.calibration import (
+    AdoptionFit,
+    adoption_parameters,
+    adoption_refinements,
+    analog_frame,
+    backtest_adoption,
+    calibration_table,
+    fit_adoption,
+)
 from keicast.compare import sweep_comparison
 from keicast.config import Settings, TaskRunnerSettings, load_settings
 from keicast.errors import GateFailed
 from keicast.evidence import load_history, series
 from keicast.faults import pause_point
-from models import baseline, diffusion, montecarlo, sensitivity
+from models import adoption, baseline, diffusion, montecarlo, sensitivity
 from models.scenario import ScenarioSpec, base_buyer_price
 
 
@@ -80,10 +89,12 @@ def _code(*modules) -> str:
 
 
 def _calibration_key(_, parameters: dict) -> str:
-    cal = parameters["settings"].config.calibration
+    config = parameters["settings"].config
+    cal = config.calibration
     history = parameters["history"]
-    data = history[history.series.isin(cal.analogs)].to_csv(index=False)
-    return "calibrate-" + _digest(data, cal.model_dump_json(), _code(diffusion, calibration_module))
+    data = history[history.series.isin([*cal.analogs, config.baseline.series])].to_csv(index=False)
+    code = _code(diffusion, adoption, calibration_module)
+    return "calibrate-" + _digest(data, cal.model_dump_json(), config.baseline.series, code)
 
 
 def _baseline_key(_, parameters: dict) -> str:
@@ -99,16 +110,27 @@ CACHED = {"persist_result": True, "cache_expiration": timedelta(days=30)}
 
 
 @task(cache_key_fn=_calibration_key, **CACHED)
-def calibrate(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Bass fits to the analog series."""
-    cal = settings.config.calibration
-    return calibrate_analogs(history, cal.analogs, cal.form, cal.refine_with)
+def calibrate(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, AdoptionFit]:
+    """Hierarchical Bayesian fit of the adoption path to the analog series (cached on disk too)."""
+    config = settings.config
+    frame = analog_frame(history, config.calibration.analogs, config.baseline.series)
+    fit = fit_adoption(frame, config.calibration.analogs, config.calibration)
+    return (*calibration_table(fit, frame), fit)
 
 
 @task(cache_policy=NO_CACHE)
-def assemble_assumptions(settings: Settings, fits: pd.DataFrame) -> pd.DataFrame:
+def backtest_adoption_chain(history: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Post- and pre-launch backtests of the adoption chain on every analog, per compared shape (disk-cached)."""
+    cal, market = settings.config.calibration, settings.config.baseline.series
+    frame = analog_frame(history, [*cal.analogs, *cal.backtest_also], market)
+    shapes = list(dict.fromkeys([cal.shape, *cal.compare_shapes]))
+    return pd.concat([backtest_adoption(frame, cal, shape).assign(shape=shape) for shape in shapes], ignore_index=True)
+
+
+@task(cache_policy=NO_CACHE)
+def assemble_assumptions(settings: Settings, fit: AdoptionFit) -> pd.DataFrame:
     """One row per scenario x key after calibration refinement and overrides."""
-    refinements = adoption_refinements(fits, settings.register)
+    refinements = adoption_refinements(fit, settings.register)
     return assemble(settings.register, settings.config, settings.scenarios, settings.overrides, refinements)
 
 
@@ -325,16 +347,21 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
             keicast_articles(config_path=settings.config_path, locked=True)
         with clock.stage("load_evidence"):
             history, history_sources = load_evidence(settings)
-        required = [settings.config.baseline.series, *settings.config.calibration.refine_with]
+        required = [settings.config.baseline.series]
         with clock.stage("gates"):
             gate("history", gates.history_frames(history, required), settings, run_id, gate_results)
         with clock.stage("calibrate"):
-            fits, curves = calibrate(history, settings)
+            fits, curves, fit = calibrate(history, settings)
         with clock.stage("gates"):
             gate("calibration", {"calibration": fits}, settings, run_id, gate_results)
+        with clock.stage("backtest_adoption"):
+            adoption_cases = backtest_adoption_chain(history, settings)
+        with clock.stage("gates"):
+            frames = gates.adoption_frames(adoption_cases, settings.config.calibration.shape)
+            gate("adoption", frames, settings, run_id, gate_results)
         with clock.stage("assemble_assumptions"):
-            table = assemble_assumptions(settings, fits)
-            specs = [scenario_spec(name, settings.config, table) for name in settings.scenarios]
+            table = assemble_assumptions(settings, fit)
+            specs = [scenario_spec(name, settings.config, table, fit) for name in settings.scenarios]
             prices = {spec.name: base_buyer_price(spec) for spec in specs}
         pause_point("assumptions")
         with clock.stage("gates"):
@@ -357,6 +384,8 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
         "backtests": market.backtests,
         "calibration": fits,
         "calibration_fit": curves,
+        "adoption_backtests": adoption_cases,
+        "adoption_parameters": adoption_parameters(fit, settings.config.calibration),
         "sensitivity": sensitivity_table,
         "gate_results": pd.concat(gate_results),
     }

@@ -24,6 +24,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     "history": ("history", "history_spans"),
     "assumptions": ("assumptions", "scenario_prices"),
     "calibration": ("calibration",),
+    "adoption": ("adoption_backtests",),
     "forecasts": ("forecasts", "forecast_bounds", "forecast_coverage", "market_check"),
 }
 RESULT_COLUMNS = ["suite", "expectation", "check_name", "column", "success", "observed", "checked_at"]
@@ -67,6 +68,31 @@ def forecast_frames(forecasts: pd.DataFrame, assumptions: pd.DataFrame, start: i
     first = forecasts[(forecasts.metric == "total_market") & (forecasts.year == start)]
     market = pd.DataFrame({"scenario": first.scenario, "ratio_to_article": first.p50 / article})
     return {"forecasts": forecasts, "forecast_bounds": wide, "forecast_coverage": coverage, "market_check": market}
+
+
+def adoption_frames(cases: pd.DataFrame, shape: str) -> dict[str, pd.DataFrame]:
+    """The adoption suite's frame: the configured shape's pooled post-launch scores, chain and naive, one row.
+
+    Pooled score = median over cases of the scaled CRPS; coverage = share of all hold-out years inside the 80%
+    interval.
+    """
+    from models.adoption_backtest import summarise
+
+    part = cases[(cases["shape"] == shape) if "shape" in cases else slice(None)]
+    summary = summarise(part).query("mode == 'post_launch'").set_index("model")
+    return {
+        "adoption_backtests": pd.DataFrame(
+            {
+                "shape": [shape],
+                "cases": [int(summary.cases.get("chain", 0))],
+                "chain_crps": [summary.median_crps.get("chain", float("nan"))],
+                "naive_crps": [summary.median_crps.get("naive", float("nan"))],
+                "chain_median_ape": [summary.median_ape.get("chain", float("nan"))],
+                "naive_median_ape": [summary.median_ape.get("naive", float("nan"))],
+                "chain_coverage_80": [summary.coverage_80.get("chain", float("nan"))],
+            }
+        )
+    }
 
 
 def parameters(config: Config) -> dict[str, float]:

@@ -6,6 +6,11 @@ own seed from ``numpy.random.SeedSequence([seed, chunk])``, so memory stays boun
 where a chunk runs, and every scenario sees the same random numbers (common random numbers: scenario
 differences are not Monte Carlo noise). Every assumption key draws from its own stream.
 
+Adoption keys with posterior draws (``ScenarioSpec.adoption_draws``, from the hierarchical fit on the US
+analogs) are drawn *jointly*: each Monte Carlo draw takes one whole posterior row, so p, q, the trend and the
+deviation sd and persistence keep their correlations. The adoption path's yearly deviations get their own
+standard normal shocks.
+
 Quantiles across chunks are the draw-weighted mean of the chunks' sample quantiles; the bias is O(1/chunk),
 far below the Monte Carlo error at the default chunk size.
 """
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.scenario import METRICS, Range, ScenarioSpec, kei_outcomes
+from models.scenario import ADOPTION_SHOCKS, METRICS, Range, ScenarioSpec, kei_outcomes
 
 QUANTILES = (0.05, 0.10, 0.50, 0.90, 0.95)
 QUANTILE_COLUMNS = ("p05", "p10", "p50", "p90", "p95")
@@ -39,9 +44,24 @@ def _stream(seed: int, chunk: int, name: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, chunk, zlib.crc32(name.encode())]))
 
 
+def posterior_rows(u: np.ndarray, rows: int) -> np.ndarray:
+    """Row indices of a posterior draws table for uniforms ``u`` in [0, 1) (the hook for Sobol designs)."""
+    return np.minimum((np.asarray(u) * rows).astype(int), rows - 1)
+
+
+def joint_sample(rng: np.random.Generator, draws: pd.DataFrame | None, size: int) -> dict[str, np.ndarray]:
+    """``size`` whole rows of a joint draws table (columns = assumption keys); empty without a table."""
+    if draws is None or draws.empty:
+        return {}
+    rows = posterior_rows(rng.random(size), len(draws))
+    return {key: draws[key].to_numpy(dtype=float)[rows] for key in draws.columns}
+
+
 def sample_chunk(spec: ScenarioSpec, market_paths: np.ndarray, size: int, seed: int, chunk: int):
     """Assumption draws and market paths for one chunk (same streams for every scenario)."""
     values = {key: pert_sample(_stream(seed, chunk, key), spec.ranges[key], size) for key in set(spec.keys.values())}
+    values.update(joint_sample(_stream(seed, chunk, "adoption.posterior"), spec.adoption_draws, size))
+    values[ADOPTION_SHOCKS] = _stream(seed, chunk, ADOPTION_SHOCKS).standard_normal((size, market_paths.shape[1]))
     paths = _stream(seed, chunk, "market_path").integers(0, len(market_paths), size)
     return values, market_paths[paths]
 

@@ -4,18 +4,21 @@ The kernel is the single place where the pieces meet (class share x adoption pat
 
     price_t     = buyer price at launch (target price + passed-through tariff for imports + compliance cost)
     share_inf   = kei_class_share(price / avg_price)             long-run class share, models.class_share
-    F_t         = GBM adoption fraction since launch             models.diffusion
-    kei_sales_t = share_inf * F_t * market_t
+    A_t         = adoption path since launch x e^{u_t}            models.diffusion (shape), models.adoption
+                  (u_t the AR(1) yearly deviation, when the Monte Carlo supplies its shocks)
+    kei_sales_t = share_inf * A_t * market_t
     kei_in_use  = cars_in_use(kei_sales)                         models.fleet
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
+from models.adoption import ar1_deviations
 from models.class_share import buyer_price, calibrate_class_constant, kei_class_share
 from models.diffusion import annual_adoption_fraction
 from models.fleet import cars_in_use
@@ -23,6 +26,8 @@ from models.fleet import cars_in_use
 ROAD_ACCESS = ("grey_import", "low_speed", "kei_class", "fmvss")
 PRODUCTION = ("domestic", "import")
 METRICS = ("total_market", "kei_sales", "kei_share", "kei_in_use", "kei_sales_cumulative")
+# values[ADOPTION_SHOCKS]: standard normals (draws, years) that drive the adoption path's yearly deviations.
+ADOPTION_SHOCKS = "adoption.shocks"
 
 # Kernel parameter -> assumption key; {access} is the scenario's road-access rule.
 PARAMETER_KEYS: dict[str, str] = {
@@ -41,6 +46,9 @@ PARAMETER_KEYS: dict[str, str] = {
     "bass_q": "adoption.bass_q",
     "price_trend": "kei.real_price_trend",
     "price_coefficient": "adoption.gbm_price_coefficient",
+    "adoption_trend": "adoption.trend",
+    "noise_sd": "adoption.noise_sd",
+    "noise_ar": "adoption.noise_ar",
     "median_life": "fleet.median_lifetime_years",
     "survival_shape": "fleet.survival_shape",
 }
@@ -68,6 +76,9 @@ class ScenarioSpec:
     imported: bool
     road_access: str
     ranges: Mapping[str, Range]
+    adoption_shape: str = "bass"
+    # Joint posterior draws of adoption keys (columns = assumption keys), drawn by row in the Monte Carlo.
+    adoption_draws: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
     @property
     def keys(self) -> dict[str, str]:
@@ -121,8 +132,12 @@ def kei_outcomes(
         v["bass_q"],
         v["price_trend"],
         v["price_coefficient"],
+        v["adoption_trend"],
+        spec.adoption_shape,
     )
-    share = long_run_share * adoption
+    if ADOPTION_SHOCKS in values:
+        adoption = adoption * np.exp(ar1_deviations(values[ADOPTION_SHOCKS], v["noise_sd"], v["noise_ar"]))
+    share = np.minimum(long_run_share * adoption, v["japan_share"] * v["addressable"])  # deviations stay under the ceiling
     sales = share * market
     return {
         "total_market": np.broadcast_to(market, sales.shape),
