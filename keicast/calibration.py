@@ -265,7 +265,7 @@ def backtest_adoption(frame: pd.DataFrame, cal: CalibrationSettings, shape: str 
     """
     shape = shape or cal.shape
     names = list(dict.fromkeys(frame.series))
-    settings = json.dumps(cal.model_dump(mode="json"))
+    settings = json.dumps(cal.model_dump(mode="json", exclude={"shape", "compare_shapes", "cache_dir"}))
     key = "backtest-" + _digest(frame.to_csv(index=False), settings, shape, _code_digest())[:24]
 
     def compute():

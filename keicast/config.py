@@ -194,8 +194,8 @@ class GateSettings(Strict):
     max_market: float = 30_000_000
     max_history_value: float = 40_000_000
     min_history_year: int = 1950
-    max_bass_p: float = 0.2
-    max_bass_q: float = 1.5
+    max_bass_p: float = 1.0
+    max_bass_q: float = 10.0
     min_bass_q: float = 0.01
     market_check_tolerance: float = Field(0.2, gt=0, lt=1)
     min_adoption_coverage: float = Field(0.5, ge=0, le=1)  # pooled 80% interval coverage of the adoption backtests

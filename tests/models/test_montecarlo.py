@@ -1,8 +1,11 @@
+import dataclasses
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from models import montecarlo
-from models.scenario import Range
+from models.scenario import ADOPTION_SHOCKS, Range
 
 from .conftest import YEARS
 
@@ -86,3 +89,22 @@ def test_chunked_quantiles_agree_with_one_chunk(make_spec, market_paths):
     many = _run(make_spec(), market_paths, draws=40_000, chunk=5_000)
     pick = lambda f: f[(f.metric == "kei_sales") & (f.year == 2035)][["mean", "p10", "p50", "p90"]].iloc[0]  # noqa: E731
     np.testing.assert_allclose(pick(many), pick(one), rtol=0.03)
+
+
+def test_posterior_rows_are_drawn_whole_so_parameters_stay_joint(make_spec, market_paths):
+    draws = pd.DataFrame({"adoption.bass_p": [0.01, 0.02, 0.03, 0.04], "adoption.bass_q": [0.1, 0.2, 0.3, 0.4]})
+    spec = dataclasses.replace(make_spec(), adoption_draws=draws)
+    values, _ = montecarlo.sample_chunk(spec, market_paths, 5000, 3, 0)
+    np.testing.assert_allclose(values["adoption.bass_q"], 10 * values["adoption.bass_p"])
+    assert set(np.round(values["adoption.bass_p"], 2)) == {0.01, 0.02, 0.03, 0.04}
+    assert montecarlo.posterior_rows(np.array([0.0, 0.249, 0.25, 0.999999]), 4).tolist() == [0, 0, 1, 3]
+    assert values[ADOPTION_SHOCKS].shape == (5000, len(YEARS))
+
+
+def test_adoption_deviations_widen_the_fan_but_keep_its_median(make_spec, market_paths):
+    quiet = make_spec(adoption__noise_sd=Range(1e-9, 1e-9, 1e-9))
+    noisy = make_spec(adoption__noise_sd=Range(0.4, 0.4, 0.4))
+    pick = lambda f: f[(f.metric == "kei_sales") & (f.year == 2036)].iloc[0]  # noqa: E731
+    a, b = pick(_run(quiet, market_paths)), pick(_run(noisy, market_paths))
+    assert (b.p90 - b.p10) > 1.5 * (a.p90 - a.p10)
+    assert b.p50 == pytest.approx(a.p50, rel=0.1)
