@@ -119,12 +119,17 @@ def calibrate(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, 
 
 
 @task(cache_policy=NO_CACHE)
-def backtest_adoption_chain(history: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """Post- and pre-launch backtests of the adoption chain on every analog, per compared shape (disk-cached)."""
+def backtest_adoption_chain(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Post- and pre-launch backtests of the adoption chain on every analog, per compared shape (disk-cached).
+
+    Returns every shape's cases and the configured shape's yearly bands.
+    """
     cal, market = settings.config.calibration, settings.config.baseline.series
     frame = analog_frame(history, [*cal.analogs, *cal.backtest_also], market)
-    shapes = list(dict.fromkeys([cal.shape, *cal.compare_shapes]))
-    return pd.concat([backtest_adoption(frame, cal, shape).assign(shape=shape) for shape in shapes], ignore_index=True)
+    shapes = dict.fromkeys([cal.shape, *cal.compare_shapes])
+    results = {shape: backtest_adoption(frame, cal, shape) for shape in shapes}
+    cases = pd.concat([cases.assign(shape=shape) for shape, (cases, _) in results.items()], ignore_index=True)
+    return cases, results[cal.shape][1].assign(shape=cal.shape)
 
 
 @task(cache_policy=NO_CACHE)
@@ -355,7 +360,7 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
         with clock.stage("gates"):
             gate("calibration", {"calibration": fits}, settings, run_id, gate_results)
         with clock.stage("backtest_adoption"):
-            adoption_cases = backtest_adoption_chain(history, settings)
+            adoption_cases, adoption_bands = backtest_adoption_chain(history, settings)
         with clock.stage("gates"):
             frames = gates.adoption_frames(adoption_cases, settings.config.calibration.shape)
             gate("adoption", frames, settings, run_id, gate_results)
@@ -385,6 +390,7 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
         "calibration": fits,
         "calibration_fit": curves,
         "adoption_backtests": adoption_cases,
+        "adoption_backtest_paths": adoption_bands,
         "adoption_parameters": adoption_parameters(fit, settings.config.calibration),
         "sensitivity": sensitivity_table,
         "gate_results": pd.concat(gate_results),

@@ -80,9 +80,9 @@ def analog_frame(history: pd.DataFrame, names: list[str], market_series: str) ->
         if missing:
             raise ConfigError([Problem(name, "year", missing, f"years covered by {market_series}")])
         frames.append(
-            pd.DataFrame(
-                {"series": name, "year": part.year.to_numpy(), "sales": part.value.to_numpy(float)}
-            ).assign(market=market.loc[part.year].to_numpy(float))
+            pd.DataFrame({"series": name, "year": part.year.to_numpy(), "sales": part.value.to_numpy(float)}).assign(
+                market=market.loc[part.year].to_numpy(float)
+            )
         )
     return pd.concat(frames, ignore_index=True).sort_values(["series", "year"], kind="stable", ignore_index=True)
 
@@ -91,10 +91,10 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def _code_digest() -> str:
+def _code_digest(*modules) -> str:
     import numpyro
 
-    return _digest(*(inspect.getsource(m) for m in (adoption, adoption_backtest, diffusion)), numpyro.__version__)
+    return _digest(*(inspect.getsource(m) for m in (adoption, diffusion, *modules)), numpyro.__version__)
 
 
 def _sampler(cal: CalibrationSettings) -> str:
@@ -242,7 +242,9 @@ PARAMETER_COLUMNS = ["parameter", "distribution", "p05", "p25", "p50", "p75", "p
 def adoption_parameters(fit: AdoptionFit, cal: CalibrationSettings) -> pd.DataFrame:
     """Quantiles of a new analog's parameters under the hyper-priors alone and under the posterior."""
     n = fit.analogs.series.nunique()
-    panel = AnalogPanel(tuple(fit.analogs.series.unique()), *np.ones((2, n, 1)), np.zeros((n, 1)), np.zeros((n, 1), bool))
+    panel = AnalogPanel(
+        tuple(fit.analogs.series.unique()), *np.ones((2, n, 1)), np.zeros((n, 1)), np.zeros((n, 1), bool)
+    )
     prior = adoption.prior_population(panel, fit.shape, adoption.Priors(), 4000, cal.seed)
     rows = []
     for distribution, draws in (("prior", prior), ("posterior", fit.population)):
@@ -257,19 +259,21 @@ def _family(name: str, cal: CalibrationSettings) -> set[str]:
     return {name}.union(*(set(f) for f in cal.families if name in f))
 
 
-def backtest_adoption(frame: pd.DataFrame, cal: CalibrationSettings, shape: str | None = None) -> pd.DataFrame:
+def backtest_adoption(
+    frame: pd.DataFrame, cal: CalibrationSettings, shape: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Post- and pre-launch backtests of every series in ``frame`` (analogs, backtest_also and analysts' own).
 
     Each series is forecast from a fit on the analogs outside its family, so nothing it contains is known.
-    The table is cached like the fits.
+    Returns the cases (adoption_backtest.COLUMNS) and the chain's yearly bands (PATH_COLUMNS); cached like fits.
     """
     shape = shape or cal.shape
     names = list(dict.fromkeys(frame.series))
     settings = json.dumps(cal.model_dump(mode="json", exclude={"shape", "compare_shapes", "cache_dir"}))
-    key = "backtest-" + _digest(frame.to_csv(index=False), settings, shape, _code_digest())[:24]
+    key = "backtest-" + _digest(frame.to_csv(index=False), settings, shape, _code_digest(adoption_backtest))[:24]
 
     def compute():
-        rows = []
+        rows, bands = [], []
         for name in names:
             keep = [a for a in cal.analogs if a not in _family(name, cal)]
             fit = fit_adoption(frame, cal.analogs, cal, shape, leave_out=sorted(_family(name, cal) & set(cal.analogs)))
@@ -279,9 +283,39 @@ def backtest_adoption(frame: pd.DataFrame, cal: CalibrationSettings, shape: str 
             others = others.assign(
                 t=others.year - others.groupby("series").year.transform("min") + 1, share=others.sales / others.market
             )
-            rows += adoption_backtest.post_launch_cases(name, series, fit.population, shape, rng)
-            rows += adoption_backtest.pre_launch_case(name, series, fit.population, shape, others, rng)
-        return {"cases": pd.DataFrame(rows, columns=adoption_backtest.COLUMNS)}
+            rows += adoption_backtest.post_launch_cases(name, series, fit.population, shape, rng, bands)
+            rows += adoption_backtest.pre_launch_case(name, series, fit.population, shape, others, rng, bands)
+        return {"cases": pd.DataFrame(rows, columns=adoption_backtest.COLUMNS), "bands": pd.concat(bands)}
 
-    cases = _cached(cal.cache_dir, key, compute, ("cases",))["cases"]
-    return cases.astype({"fit_years": "Int64", "holdout_years": int})
+    frames = _cached(cal.cache_dir, key, compute, ("cases", "bands"))
+    cases = frames["cases"].astype({"fit_years": "Int64", "holdout_years": int})
+    return cases, frames["bands"].astype({"fit_years": "Int64"})
+
+
+# ---------------------------------------------------------------------------------------------- replay
+def replay_smart(fit: AdoptionFit, register: Register, history: pd.DataFrame, market_series: str, draws=20_000):
+    """The Smart ForTwo's 2008-2014 US sales replayed through the scenario kernel (sales by year: P10/P50/P90).
+
+    Launch 2008, fmvss access, price at its own ratio to the average (analog.smart_price_ratio, no tariff,
+    compliance or price trend), the actual US market, and the adoption posterior drawn as in the Monte Carlo.
+    The long-run share is whatever the class-share model gives at that price and access (today, by
+    construction, analog.smart_peak_share).
+    """
+    from models import montecarlo
+    from models.scenario import Range, ScenarioSpec
+
+    ranges = {k: Range(a.range_low, a.value, a.range_high) for k, a in register.assumptions.items()}
+    avg = ranges["market.avg_new_vehicle_price"].base
+    ratio = ranges["analog.smart_price_ratio"].base
+    fixed = {
+        "market.avg_new_vehicle_price": avg,
+        "analog.smart_price_ratio": ratio,
+        "kei.target_price": ratio * avg,
+        "access.fmvss.compliance_cost": 0.0,
+        "kei.real_price_trend": 0.0,
+    }
+    ranges.update({k: Range(v, v, v) for k, v in fixed.items()})
+    spec = ScenarioSpec("smart_replay", 2008, False, "fmvss", ranges, fit.shape, adoption_draws(fit))
+    years = np.arange(2008, 2015)
+    market = history[history.series == market_series].set_index("year").value.loc[years].to_numpy(float)
+    return montecarlo.monte_carlo(spec, market[None, :], years, draws, seed=2008, chunk_size=draws)

@@ -134,3 +134,55 @@ def calibration_chart(frame: pd.DataFrame, title: str) -> str:
     ax.set_ylabel(f"sales ({unit})" if unit else "sales")
     ax.legend(frameon=False, fontsize=7)
     return _svg(fig)
+
+
+def adoption_backtest_chart(bands: pd.DataFrame, title: str) -> str:
+    """One analog's actual sales with the chain's forecasts: from launch (pre-launch) and from mid-life."""
+    plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(4.2, 2.6))
+    actual = bands.drop_duplicates("year").sort_values("year")
+    scale, unit = _millions_or_units(np.r_[actual.actual, bands.p50])
+    pre = bands[bands["mode"] == "pre_launch"].sort_values("year")
+    post = bands[bands["mode"] == "post_launch"]
+    if not pre.empty:
+        ax.fill_between(pre.year, pre.p10 / scale, pre.p90 / scale, color=PALETTE[0], alpha=0.12)
+        ax.plot(pre.year, pre.p50 / scale, color=PALETTE[0], lw=1.5, ls="--", label="from launch (P10-P90)")
+    if not post.empty:
+        k = int(post.fit_years.dropna().median())
+        mid = post[post.fit_years == k].sort_values("year")
+        ax.fill_between(mid.year, mid.p10 / scale, mid.p90 / scale, color=PALETTE[1], alpha=0.2)
+        ax.plot(mid.year, mid.p50 / scale, color=PALETTE[1], lw=1.8, label=f"after {k} years (P10-P90)")
+    ax.plot(actual.year, actual.actual / scale, color="black", lw=1.2, marker="o", ms=2.5, label="actual")
+    ax.set_title(title, loc="left", fontsize=9)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(f"sales ({unit})" if unit else "sales")
+    ax.set_ylim(bottom=0, top=float(np.nanmax(actual.actual)) / scale * 2.5)
+    ax.legend(frameon=False, fontsize=6.5, loc="upper left")
+    return _svg(fig)
+
+
+def prior_posterior_chart(parameters: pd.DataFrame, title: str) -> str:
+    """P05-P95 (thin) and P25-P75 (thick) of each adoption parameter under the prior and the posterior."""
+    plt = _plt()
+    keys = list(dict.fromkeys(parameters.parameter))
+    fig, axes = plt.subplots(1, len(keys), figsize=(1.6 * len(keys) + 0.6, 2.4))
+    for ax, key in zip(np.atleast_1d(axes), keys, strict=True):
+        part = parameters[parameters.parameter == key].set_index("distribution")
+        for x, (name, color) in enumerate((("prior", "#999999"), ("posterior", PALETTE[0]))):
+            if name not in part.index:
+                continue
+            r = part.loc[name]
+            ax.vlines(x, r.p05, r.p95, color=color, lw=1.2)
+            ax.vlines(x, r.p25, r.p75, color=color, lw=6)
+            ax.plot(x, r.p50, "o", color="white", ms=3)
+        ax.set_xticks([0, 1], ["prior", "post."], fontsize=7)
+        ax.set_xlim(-0.6, 1.6)
+        if key in ("adoption.bass_p", "adoption.bass_q"):
+            ax.set_yscale("log")
+        ax.set_title(key.removeprefix("adoption."), fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(title, x=0.02, ha="left", fontsize=9)
+    fig.tight_layout()
+    return _svg(fig)

@@ -158,7 +158,9 @@ class CalibrationSettings(Strict):
 
     @model_validator(mode="after")
     def _distinct(self):
-        repeated = sorted({s for s in self.analogs + self.backtest_also if (self.analogs + self.backtest_also).count(s) > 1})
+        repeated = sorted(
+            {s for s in self.analogs + self.backtest_also if (self.analogs + self.backtest_also).count(s) > 1}
+        )
         if repeated:
             raise ValueError(f"series listed twice in analogs/backtest_also: {repeated}")
         return self

@@ -52,6 +52,9 @@ create table if not exists adoption_backtests (
     run_id varchar, shape varchar, series varchar, mode varchar, fit_years integer, model varchar,
     cumulative_actual double, cumulative_forecast double, abs_pct_error double, crps double,
     coverage_80 double, holdout_years integer);
+create table if not exists adoption_backtest_paths (
+    run_id varchar, shape varchar, series varchar, mode varchar, fit_years integer, year integer,
+    actual double, p10 double, p50 double, p90 double);
 create table if not exists adoption_parameters (
     run_id varchar, parameter varchar, distribution varchar,
     p05 double, p25 double, p50 double, p75 double, p95 double);
@@ -86,6 +89,7 @@ RUN_TABLES = (
     "calibration",
     "calibration_fit",
     "adoption_backtests",
+    "adoption_backtest_paths",
     "adoption_parameters",
     "sensitivity",
     "gate_results",

@@ -317,9 +317,9 @@ def series_loglik(draws: pd.DataFrame, shape: str, t, gap, log_share) -> np.ndar
     """Log-likelihood of one series' observations under each draw (the hierarchical model's likelihood)."""
     col = lambda name: draws[name].to_numpy()[:, None]  # noqa: E731
     path = adoption_path(np.asarray(t, float)[None, :], col("p"), col("q"), col("trend"), shape)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a path at 0 scores -inf, not a warning
         resid = np.asarray(log_share)[None, :] - col("log_share") - np.log(path)
-    ll = ar1_loglik(resid, np.asarray(gap, float)[None, :], np.ones_like(resid, bool), col("sigma"), col("phi"))
+        ll = ar1_loglik(resid, np.asarray(gap, float)[None, :], np.ones_like(resid, bool), col("sigma"), col("phi"))
     return np.where(np.isfinite(ll), ll, -np.inf)
 
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from models.adoption import simulate_sales, update_series
 
+PATH_COLUMNS = ["series", "mode", "fit_years", "year", "actual", "p10", "p50", "p90"]
 COLUMNS = [
     "series",
     "mode",
@@ -45,9 +46,7 @@ def crps_sample(samples: np.ndarray, actual: np.ndarray) -> np.ndarray:
     return np.abs(x - actual[None, :]).mean(axis=0) - (spread_weights[:, None] * x).sum(axis=0)
 
 
-def score(
-    samples: np.ndarray, actual: np.ndarray, point: np.ndarray | None = None
-) -> dict[str, float | int]:
+def score(samples: np.ndarray, actual: np.ndarray, point: np.ndarray | None = None) -> dict[str, float | int]:
     """Scores of one case: ``samples`` (draws, years) of hold-out sales, ``point`` an optional point forecast."""
     actual = np.asarray(actual, float)
     cumulative = float(np.median(samples.sum(axis=1))) if point is None else float(np.sum(point))
@@ -61,6 +60,14 @@ def score(
         "coverage_80": float(np.mean((actual >= low) & (actual <= high))),
         "holdout_years": int(len(actual)),
     }
+
+
+def paths(name: str, mode: str, k: int | None, years: np.ndarray, actual: np.ndarray, samples: np.ndarray):
+    """The chain's yearly P10 / P50 / P90 of one case beside the actuals (for the report's charts)."""
+    p10, p50, p90 = np.quantile(samples, [0.1, 0.5, 0.9], axis=0)
+    return pd.DataFrame(
+        {"series": name, "mode": mode, "fit_years": k, "year": years.astype(int), "actual": actual}
+    ).assign(p10=p10, p50=p50, p90=p90)
 
 
 def naive_post_launch(fit_sales: np.ndarray, gaps: np.ndarray, rng: np.random.Generator, draws: int = 2000):
@@ -92,12 +99,17 @@ def naive_pre_launch(others: pd.DataFrame, t: np.ndarray, market: np.ndarray, rn
 
 
 def post_launch_cases(
-    name: str, frame: pd.DataFrame, population: pd.DataFrame, shape: str, rng: np.random.Generator
+    name: str,
+    frame: pd.DataFrame,
+    population: pd.DataFrame,
+    shape: str,
+    rng: np.random.Generator,
+    bands: list[pd.DataFrame] | None = None,
 ) -> list[dict]:
     """Every k from 3 to n - 3: the chain (updated on the first k years) and naive, scored on the rest.
 
     ``frame``: one series' rows (year, sales, market) in year order; ``population``: draws of a new analog
-    from the fit on the other analogs.
+    from the fit on the other analogs. The chain's yearly bands are appended to ``bands`` when given.
     """
     years, sales, market = (frame[c].to_numpy(float) for c in ("year", "sales", "market"))
     t = years - years[0] + 1
@@ -108,6 +120,8 @@ def post_launch_cases(
         posterior = update_series(population, shape, t[:k], gap[:k], log_share[:k], rng)
         samples = simulate_sales(posterior, shape, t[k:], market[k:], rng, last=(t[k - 1], log_share[k - 1]))
         point, naive = naive_post_launch(sales[:k], t[k:] - t[k - 1], rng)
+        if bands is not None:
+            bands.append(paths(name, "post_launch", k, years[k:], sales[k:], samples))
         base = {"series": name, "mode": "post_launch", "fit_years": k}
         rows.append({**base, "model": "chain", **score(samples, sales[k:])})
         rows.append({**base, "model": "naive", **score(naive, sales[k:], point)})
@@ -115,15 +129,26 @@ def post_launch_cases(
 
 
 def pre_launch_case(
-    name: str, frame: pd.DataFrame, population: pd.DataFrame, shape: str, others: pd.DataFrame, rng
+    name: str,
+    frame: pd.DataFrame,
+    population: pd.DataFrame,
+    shape: str,
+    others: pd.DataFrame,
+    rng,
+    bands: list[pd.DataFrame] | None = None,
 ) -> list[dict]:
     """The whole series from its launch: the chain's population draws and the pooled analog mean, scored."""
     years, sales, market = (frame[c].to_numpy(float) for c in ("year", "sales", "market"))
     t = years - years[0] + 1
     samples = simulate_sales(population, shape, t, market, rng)
+    if bands is not None:
+        bands.append(paths(name, "pre_launch", None, years, sales, samples))
     point, naive = naive_pre_launch(others, t, market, rng)
     base = {"series": name, "mode": "pre_launch", "fit_years": None}
-    return [{**base, "model": "chain", **score(samples, sales)}, {**base, "model": "naive", **score(naive, sales, point)}]
+    return [
+        {**base, "model": "chain", **score(samples, sales)},
+        {**base, "model": "naive", **score(naive, sales, point)},
+    ]
 
 
 def summarise(cases: pd.DataFrame) -> pd.DataFrame:

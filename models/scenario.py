@@ -137,7 +137,9 @@ def kei_outcomes(
     )
     if ADOPTION_SHOCKS in values:
         adoption = adoption * np.exp(ar1_deviations(values[ADOPTION_SHOCKS], v["noise_sd"], v["noise_ar"]))
-    share = np.minimum(long_run_share * adoption, v["japan_share"] * v["addressable"])  # deviations stay under the ceiling
+    share = np.minimum(
+        long_run_share * adoption, v["japan_share"] * v["addressable"]
+    )  # deviations stay under the ceiling
     sales = share * market
     return {
         "total_market": np.broadcast_to(market, sales.shape),

@@ -41,7 +41,7 @@ def clean(tmp_path_factory):
         "fits": fits,
         "fit": fit,
         "frame": frame,
-        "adoption": backtest_adoption(frame, cal),
+        "adoption": backtest_adoption(frame, cal)[0],
         "table": table,
         "forecasts": forecasts,
         "prices": {sp.name: base_buyer_price(sp) for sp in specs},

@@ -35,8 +35,9 @@ def test_score_arithmetic_by_hand():
 
 
 def test_naive_carries_the_last_year_forward_and_widens_with_the_horizon():
-    point, samples = ab.naive_post_launch(np.array([100.0, 110.0, 121.0, 120.0]), np.array([1.0, 2.0, 4.0]),
-                                          np.random.default_rng(0), draws=50_000)
+    point, samples = ab.naive_post_launch(
+        np.array([100.0, 110.0, 121.0, 120.0]), np.array([1.0, 2.0, 4.0]), np.random.default_rng(0), draws=50_000
+    )
     assert point.tolist() == [120.0, 120.0, 120.0]
     spread = np.log(samples).std(axis=0)
     sd = np.std(np.diff(np.log([100.0, 110.0, 121.0, 120.0])), ddof=1)
@@ -45,7 +46,9 @@ def test_naive_carries_the_last_year_forward_and_widens_with_the_horizon():
 
 def test_pre_launch_naive_is_the_pooled_mean_share_by_year_since_launch():
     others = pd.DataFrame({"series": ["a", "a", "b", "b"], "t": [1, 2, 1, 2], "share": [0.01, 0.03, 0.03, 0.05]})
-    point, _ = ab.naive_pre_launch(others, np.array([1.0, 2.0, 3.0]), np.array([1e6, 2e6, 1e6]), np.random.default_rng(0))
+    point, _ = ab.naive_pre_launch(
+        others, np.array([1.0, 2.0, 3.0]), np.array([1e6, 2e6, 1e6]), np.random.default_rng(0)
+    )
     np.testing.assert_allclose(point, [0.02 * 1e6, 0.04 * 2e6, 0.04 * 1e6])  # year 3 keeps year 2's mean
 
 
