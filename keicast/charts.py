@@ -166,7 +166,8 @@ def adoption_backtest_chart(bands: pd.DataFrame, title: str) -> str:
 def prior_posterior_chart(parameters: pd.DataFrame, title: str) -> str:
     """P05-P95 (thin) and P25-P75 (thick) of each adoption parameter under the prior and the posterior."""
     plt = _plt()
-    keys = list(dict.fromkeys(parameters.parameter))
+    spread = parameters.groupby("parameter", sort=False).apply(lambda g: (g.p95 - g.p05).max(), include_groups=False)
+    keys = [key for key, width in spread.items() if width > 0]  # a shape without a trend fixes it at 0
     fig, axes = plt.subplots(1, len(keys), figsize=(1.6 * len(keys) + 0.6, 2.4))
     for ax, key in zip(np.atleast_1d(axes), keys, strict=True):
         part = parameters[parameters.parameter == key].set_index("distribution")

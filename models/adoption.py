@@ -237,8 +237,9 @@ def _sampler(shape: str, priors: Priors, warmup: int, samples: int, chains: int,
 class HierarchicalAdoption:
     """Hierarchical Bayesian fit of one adoption shape to an :class:`AnalogPanel` (NUTS in NumPyro).
 
-    After :meth:`fit`: ``population_`` (draws of a new analog), ``analogs_`` (each analog's draws),
-    ``diagnostics_`` (max R-hat, min bulk ESS, divergences) and ``converged_``.
+    After :meth:`fit`: ``population_`` (draws of a new analog), ``analogs_`` (each analog's draws), ``hyper_``
+    (population means mu_*, sds tau_* and phi), ``diagnostics_`` (max R-hat, min bulk ESS, divergences,
+    mean leapfrog steps) and ``converged_``.
     """
 
     shape: Shape = "bass"
@@ -274,6 +275,7 @@ class HierarchicalAdoption:
         self.converged_ = self.diagnostics_["max_rhat"] < 1.05 and self.diagnostics_["divergences"] == 0
         rng = np.random.default_rng(self.seed)
         self.population_ = _population_draws(samples, self.shape, rng)
+        self.hyper_ = pd.DataFrame({k: v for k, v in samples.items() if k.startswith(("mu_", "tau_")) or k == "phi"})
         self.analogs_ = _analog_draws(samples, self.shape, panel.names)
         return self
 
