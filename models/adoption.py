@@ -35,10 +35,7 @@ import pandas as pd
 
 from models.diffusion import ADOPTION_SHAPES, adoption_path
 
-Shape = Literal["bass", "bass_decline", "gbm_potential", "life_cycle"]
-SHAPES: tuple[str, ...] = ADOPTION_SHAPES
-# Population parameters a draw carries (columns of the draws table).
-DRAW_COLUMNS = ("p", "q", "trend", "log_share", "sigma", "phi")
+Shape = Literal[ADOPTION_SHAPES]  # type: ignore[valid-type]
 LITERATURE_P, LITERATURE_Q = 0.03, 0.38  # Sultan, Farley & Lehmann (1990)
 
 
@@ -142,9 +139,6 @@ def hierarchical_model(t, gap, log_share, mask, shape: str, priors: Priors):
     path = adoption_path(t, p, q, trend[:, None], shape, xp=jnp)
     resid = log_share - log_s[:, None] - jnp.log(jnp.maximum(path, 1e-300))
     numpyro.factor("loglik", jnp.sum(ar1_loglik(resid, gap, mask, sigma, phi, xp=jnp)))
-
-
-TREND_SITE = {"gbm_potential": "trend", "bass_decline": "log_decline"}
 
 
 def _population_draws(samples: dict, shape: str, rng: np.random.Generator) -> pd.DataFrame:
