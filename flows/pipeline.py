@@ -1,8 +1,9 @@
 """The keicast pipeline as a Prefect flow: one task per step, each calling models/ or a keicast module.
 
-scan articles (subflow) -> load evidence -> gate history -> calibrate analogs (Bass, class share) -> gate
-calibration -> assemble assumptions -> gate assumptions -> fit baseline market -> simulate scenarios (Monte Carlo
-chunks) and sensitivity -> gate forecasts -> commit (one transaction) -> publish report and exports
+scan articles (subflow) -> load evidence -> gate history -> calibrate on US analogs (the adoption path, the class
+share) -> gate calibration -> backtest the adoption chain on past launches -> gate adoption -> assemble assumptions
+-> gate assumptions -> fit baseline market -> simulate scenarios (Monte Carlo chunks) and sensitivity -> gate
+forecasts -> commit (one transaction) -> publish report and exports
 """
 
 from __future__ import annotations
@@ -30,13 +31,24 @@ from keicast import calibration as calibration_module
 from keicast import gates, warehouse
 from keicast.articles import pending
 from keicast.assumptions import assemble, scenario_spec
-from keicast.calibration import analog_points, calibrate_analogs, class_share_tables, fit_class_share, refinements
+from keicast.calibration import (
+    AdoptionFit,
+    adoption_parameters,
+    analog_frame,
+    analog_points,
+    backtest_adoption,
+    calibration_table,
+    class_share_tables,
+    fit_adoption,
+    fit_class_share,
+    refinements,
+)
 from keicast.compare import sweep_comparison
 from keicast.config import Settings, TaskRunnerSettings, load_settings
 from keicast.errors import GateFailed
 from keicast.evidence import load_history, load_tables, series
 from keicast.faults import pause_point
-from models import baseline, diffusion, montecarlo, sensitivity
+from models import adoption, baseline, diffusion, montecarlo, sensitivity
 from models.class_share import ClassShareFit
 from models.scenario import STATUS_QUO_ACCESS, ScenarioSpec, base_buyer_price
 
@@ -94,10 +106,12 @@ def _code(*modules) -> str:
 
 
 def _calibration_key(_, parameters: dict) -> str:
-    cal = parameters["settings"].config.calibration
+    config = parameters["settings"].config
+    cal = config.calibration
     history = parameters["history"]
-    data = history[history.series.isin(cal.analogs)].to_csv(index=False)
-    return "calibrate-" + _digest(data, cal.model_dump_json(), _code(diffusion, calibration_module))
+    data = history[history.series.isin([*cal.analogs, config.baseline.series])].to_csv(index=False)
+    code = _code(diffusion, adoption, calibration_module)
+    return "calibrate-" + _digest(data, cal.model_dump_json(), config.baseline.series, code)
 
 
 def _baseline_key(_, parameters: dict) -> str:
@@ -112,11 +126,27 @@ def _baseline_key(_, parameters: dict) -> str:
 CACHED = {"persist_result": True, "cache_expiration": timedelta(days=30)}
 
 
-@task(task_run_name="calibrate-analogs", cache_key_fn=_calibration_key, **CACHED)
-def calibrate(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Bass fits to the analog series."""
-    cal = settings.config.calibration
-    return calibrate_analogs(history, cal.analogs, cal.form, cal.refine_with)
+@task(task_run_name="calibrate-adoption", cache_key_fn=_calibration_key, **CACHED)
+def calibrate(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, AdoptionFit]:
+    """Hierarchical Bayesian fit of the adoption path to the analog series (cached on disk too)."""
+    config = settings.config
+    frame = analog_frame(history, config.calibration.analogs, config.baseline.series)
+    fit = fit_adoption(frame, config.calibration.analogs, config.calibration)
+    return (*calibration_table(fit, frame), fit)
+
+
+@task(task_run_name="backtest-adoption", cache_policy=NO_CACHE)
+def backtest_adoption_chain(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Post- and pre-launch backtests of the adoption chain on every analog, per compared shape (disk-cached).
+
+    Returns every shape's cases and the configured shape's yearly bands.
+    """
+    cal, market = settings.config.calibration, settings.config.baseline.series
+    frame = analog_frame(history, [*cal.analogs, *cal.backtest_also], market)
+    shapes = dict.fromkeys([cal.shape, *cal.compare_shapes])
+    results = {shape: backtest_adoption(frame, cal, shape) for shape in shapes}
+    cases = pd.concat([cases.assign(shape=shape) for shape, (cases, _) in results.items()], ignore_index=True)
+    return cases, results[cal.shape][1].assign(shape=cal.shape)
 
 
 @task(task_run_name="fit-class-share", cache_policy=NO_CACHE)
@@ -126,9 +156,9 @@ def fit_class_shares(history: pd.DataFrame, tables: dict[str, pd.DataFrame], set
 
 
 @task(task_run_name="assemble-assumptions", cache_policy=NO_CACHE)
-def assemble_assumptions(settings: Settings, fits: pd.DataFrame, class_fit: ClassShareFit) -> pd.DataFrame:
-    """One row per scenario x key after calibration refinement and overrides."""
-    refined = refinements(fits, class_fit, settings.register)
+def assemble_assumptions(settings: Settings, fit: AdoptionFit, class_fit: ClassShareFit) -> pd.DataFrame:
+    """One row per scenario x key after calibration refinement (adoption, class share) and overrides."""
+    refined = refinements(fit, class_fit, settings.register)
     return assemble(settings.register, settings.config, settings.scenarios, settings.overrides, refined)
 
 
@@ -394,17 +424,22 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
             ingest_articles(settings, run_id)
         with clock.stage("load_evidence"):
             history, history_sources, tables = load_evidence(settings)
-        required = [settings.config.baseline.series, *settings.config.calibration.refine_with]
+        required = [settings.config.baseline.series]
         with clock.stage("gates"):
             gate("history", gates.history_frames(history, required), settings, run_id, gate_results)
         with clock.stage("calibrate"):
-            fits, curves = calibrate(history, settings)
+            fits, curves, fit = calibrate(history, settings)
             class_fit = fit_class_shares(history, tables, settings)
         with clock.stage("gates"):
             gate("calibration", {"calibration": fits}, settings, run_id, gate_results)
+        with clock.stage("backtest_adoption"):
+            adoption_cases, adoption_bands = backtest_adoption_chain(history, settings)
+        with clock.stage("gates"):
+            frames = gates.adoption_frames(adoption_cases, settings.config.calibration.shape)
+            gate("adoption", frames, settings, run_id, gate_results)
         with clock.stage("assemble_assumptions"):
-            table = assemble_assumptions(settings, fits, class_fit)
-            specs = [scenario_spec(name, settings.config, table) for name in settings.scenarios]
+            table = assemble_assumptions(settings, fit, class_fit)
+            specs = [scenario_spec(name, settings.config, table, fit) for name in settings.scenarios]
             prices = {spec.name: base_buyer_price(spec) for spec in specs}
         pause_point("assumptions")
         with clock.stage("gates"):
@@ -429,6 +464,9 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
         "backtests": market.backtests,
         "calibration": fits,
         "calibration_fit": curves,
+        "adoption_backtests": adoption_cases,
+        "adoption_backtest_paths": adoption_bands,
+        "adoption_parameters": adoption_parameters(fit, settings.config.calibration),
         "sensitivity": sensitivity_table,
         "gate_results": pd.concat(gate_results),
     }

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from keicast.calibration import adoption_draws
 from keicast.config import AssumptionOverride, Config
 from keicast.evidence import Register
-from models.scenario import Range, ScenarioSpec
+from models.scenario import Posterior, Range, ScenarioSpec
 
 COLUMNS = [
     "scenario",
@@ -108,15 +109,28 @@ def assemble(
     return table.astype({"value": float, "low": float, "high": float, "overridden": bool})
 
 
-def scenario_spec(name: str, config: Config, table: pd.DataFrame) -> ScenarioSpec:
-    """The kernel's view of one scenario from its assumption rows."""
+def scenario_spec(name: str, config: Config, table: pd.DataFrame, fit=None) -> ScenarioSpec:
+    """The kernel's view of one scenario from its assumption rows.
+
+    With an adoption ``fit`` (keicast.calibration.AdoptionFit), the adoption keys still at their calibrated
+    value (not overridden in config.yaml or by --set) are drawn jointly from its posterior rows.
+    """
     sc = config.scenarios[name]
     rows = table[table.scenario == name].set_index("key")
     ranges = {key: Range(float(r.low), float(r.value), float(r.high)) for key, r in rows.iterrows()}
+    calibrated = rows.index[rows.override_origin == "calibration"].tolist()
+    draws = adoption_draws(fit, calibrated) if fit is not None else None
+    posteriors = (
+        (Posterior("adoption.posterior", {k: draws[k].to_numpy(float) for k in draws.columns}),)
+        if draws is not None and not draws.empty
+        else ()
+    )
     return ScenarioSpec(
         name=name,
         launch_year=sc.launch_year,
         imported=sc.production == "import",
         road_access=sc.road_access,
         ranges=ranges,
+        posteriors=posteriors,
+        adoption_shape=config.calibration.shape,
     )

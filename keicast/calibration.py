@@ -1,17 +1,35 @@
-"""Calibration on US analogs: Bass fits (adoption) and the class-share fit (the US anchor), and the refinements
-of the register's assumptions they yield."""
+"""Calibration on US analogs, and the refinements of the register's assumptions it yields.
+
+The adoption path: a hierarchical fit across US launches (cached on disk), its assumption rows and Monte Carlo
+draws, and the analog-launch backtests. A fit is cached under ``calibration.cache_dir`` as Parquet draws plus a
+JSON of diagnostics, in a folder named by the SHA-256 of everything it depends on: the analog data, the shape, the
+sampler settings, the priors, the code of the models it runs and the NumPyro version. Change any of them and the
+fit is redone.
+
+The class share: the fit on the US small-car analogs (the US anchor of models.class_share).
+"""
 
 from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from keicast.config import AssumptionOverride
+from keicast.config import AssumptionOverride, CalibrationSettings
 from keicast.errors import ConfigError, Problem
 from keicast.evidence import TABLES_DIR as TABLES
 from keicast.evidence import Register, series
+from models import adoption, adoption_backtest, diffusion
+from models.adoption import AnalogPanel, HierarchicalAdoption
 from models.class_share import ClassShareFit, leave_one_analog_out
-from models.diffusion import BassFit
+from models.scenario import Posterior, Range, ScenarioSpec
 
 FIT_COLUMNS = [
     "series",
@@ -31,75 +49,290 @@ FIT_COLUMNS = [
     "used",
     "n",
 ]
+# Assumption key <- posterior column; the Monte Carlo draws these jointly.
+POSTERIOR_KEYS = {
+    "adoption.bass_p": "p",
+    "adoption.bass_q": "q",
+    "adoption.trend": "trend",
+    "adoption.noise_sd": "sigma",
+    "adoption.noise_ar": "phi",
+}
 
 
-def calibrate_analogs(history: pd.DataFrame, analogs: list[str], form: str, used: list[str]):
-    """Fit a Bass model to each analog series (years since its first year + 1 as time).
+@dataclass(frozen=True)
+class AdoptionFit:
+    """A hierarchical fit's draws: ``population`` (a new analog), ``analogs`` (each analog's), diagnostics."""
 
-    Returns the fit table (one row per series) and the fitted curves (series, year, observed, fitted).
-    """
-    fits, curves = [], []
-    for name in analogs:
-        y = series(history, name)
-        t = (y.index.to_numpy() - y.index.min() + 1).astype(float)
-        fit = BassFit(form).fit(y.to_numpy(), t)
-        fits.append(
-            (
-                name,
-                form,
-                fit.p_,
-                fit.q_,
-                fit.m_,
-                fit.se_["p"],
-                fit.se_["q"],
-                fit.se_["m"],
-                fit.rse_,
-                fit.df_,
-                fit.r2_,
-                fit.aic_,
-                fit.converged_,
-                ",".join(fit.at_bound_),
-                name in used,
-                fit.n_,
+    shape: str
+    population: pd.DataFrame
+    analogs: pd.DataFrame
+    diagnostics: dict
+
+    @property
+    def converged(self) -> bool:
+        return self.diagnostics["max_rhat"] < 1.05 and self.diagnostics["divergences"] == 0
+
+
+# ---------------------------------------------------------------------------------------------- data
+def analog_frame(history: pd.DataFrame, names: list[str], market_series: str) -> pd.DataFrame:
+    """Long frame (series, year, sales, market) of analog sales with the US market of the same year."""
+    market = history[history.series == market_series].set_index("year").value
+    frames = []
+    for name in names:
+        part = history[history.series == name]
+        if part.empty:
+            raise ConfigError([Problem("config.yaml", "calibration.analogs", name, "a series in data/reference")])
+        missing = sorted(set(part.year) - set(market.index))
+        if missing:
+            raise ConfigError([Problem(name, "year", missing, f"years covered by {market_series}")])
+        frames.append(
+            pd.DataFrame({"series": name, "year": part.year.to_numpy(), "sales": part.value.to_numpy(float)}).assign(
+                market=market.loc[part.year].to_numpy(float)
             )
         )
-        curves.append(
-            pd.DataFrame({"series": name, "year": y.index.astype(int), "observed": y.to_numpy(), "fitted": fit.fitted_})
-        )
-    return pd.DataFrame(fits, columns=FIT_COLUMNS), pd.concat(curves, ignore_index=True)
+    return pd.concat(frames, ignore_index=True).sort_values(["series", "year"], kind="stable", ignore_index=True)
 
 
-def adoption_refinements(fits: pd.DataFrame, register: Register) -> tuple[AssumptionOverride, ...]:
-    """Replace the literature p and q with the mean of the used fits; widen the range to cover both.
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
-    The range runs from the smaller to the larger of the literature bound and the fits' estimate -/+ 2 SE,
-    so calibration narrows nothing the literature allows.
+
+def _code_digest(*modules) -> str:
+    import numpyro
+
+    return _digest(*(inspect.getsource(m) for m in (adoption, diffusion, *modules)), numpyro.__version__)
+
+
+def _sampler(cal: CalibrationSettings) -> str:
+    return json.dumps({k: getattr(cal, k) for k in ("warmup", "samples", "chains", "seed")})
+
+
+# ---------------------------------------------------------------------------------------------- cache
+def _cached(cache_dir: Path, key: str, compute, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """Frames ``names`` from cache_dir/key, computing and storing them (atomically) when absent."""
+    folder = Path(cache_dir) / key
+    if all((folder / f"{n}.parquet").is_file() for n in names):
+        return {n: pd.read_parquet(folder / f"{n}.parquet") for n in names}
+    frames = compute()
+    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        frames[n].to_parquet(tmp / f"{n}.parquet", index=False)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.replace(tmp, folder)
+    return frames
+
+
+def _compilation_cache(cache_dir: Path) -> None:
+    """JAX keeps compiled samplers under the cache too: a fit on new data skips most of the compile."""
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(Path(cache_dir).resolve() / "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
+def fit_adoption(
+    frame: pd.DataFrame, names: list[str], cal: CalibrationSettings, shape: str | None = None, leave_out=()
+):
+    """The hierarchical fit on the analogs ``names`` of ``frame``, from the cache if there.
+
+    ``leave_out`` analogs are masked: they stay in the panel (so one compiled sampler serves every fit) but
+    their data are not seen, so their parameters follow the population.
     """
-    used = fits[fits.used]
-    if used.empty:
-        return ()
+    shape = shape or cal.shape
+    panel = AnalogPanel.from_long(frame, names)
+    for name in leave_out:
+        panel = panel.without(name)
+    data = frame[frame.series.isin(names)].to_csv(index=False)
+    parts = (data, ",".join(names), ",".join(sorted(leave_out)), shape, _sampler(cal), _code_digest())
+    key = "adoption-" + _digest(*parts)[:24]
+
+    def compute():
+        _compilation_cache(cal.cache_dir)
+        model = HierarchicalAdoption(shape, warmup=cal.warmup, samples=cal.samples, chains=cal.chains, seed=cal.seed)
+        model.fit(panel)
+        return {
+            "population": model.population_,
+            "analogs": model.analogs_,
+            "diagnostics": pd.DataFrame([model.diagnostics_]),
+        }
+
+    frames = _cached(cal.cache_dir, key, compute, ("population", "analogs", "diagnostics"))
+    diagnostics = {k: v.item() if hasattr(v, "item") else v for k, v in frames["diagnostics"].iloc[0].items()}
+    return AdoptionFit(shape, frames["population"], frames["analogs"], diagnostics)
+
+
+# ---------------------------------------------------------------------------------------------- calibration
+def _median_path(draws: pd.DataFrame, shape: str, t: np.ndarray, market: np.ndarray) -> np.ndarray:
+    col = lambda name: draws[name].to_numpy()[:, None]  # noqa: E731
+    path = diffusion.adoption_path(t[None, :], col("p"), col("q"), col("trend"), shape)
+    return np.median(np.exp(col("log_share")) * path, axis=0) * market
+
+
+def calibration_table(fit: AdoptionFit, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per analog: posterior medians (sd) of p, q and the long-run share m; the fitted median path per year.
+
+    ``rse`` holds the median deviation sd (in logs), ``r2`` the share of ln(sales) variance the median path
+    explains; ``converged`` is the joint fit's (R-hat < 1.05, no divergent transitions).
+    """
+    rows, curves = [], []
+    extra = 1 if fit.shape in ("bass_decline", "gbm_potential") else 0
+    for name, draws in fit.analogs.groupby("series", sort=False):
+        part = frame[frame.series == name]
+        t = (part.year - part.year.min() + 1).to_numpy(float)
+        fitted = _median_path(draws, fit.shape, t, part.market.to_numpy())
+        logs = np.log(part.sales.to_numpy())
+        sst = float(np.sum((logs - logs.mean()) ** 2))
+        share = np.exp(draws.log_share)
+        rows.append(
+            {
+                "series": name,
+                "form": fit.shape,
+                "p": draws.p.median(),
+                "q": draws.q.median(),
+                "m": share.median(),
+                "se_p": draws.p.std(),
+                "se_q": draws.q.std(),
+                "se_m": share.std(),
+                "rse": draws.sigma.median(),
+                "df": len(part) - 4 - extra,
+                "r2": 1 - float(np.sum((logs - np.log(fitted)) ** 2)) / sst if sst > 0 else np.nan,
+                "aic": np.nan,
+                "converged": fit.converged,
+                "at_bound": "",
+                "used": True,
+                "n": len(part),
+            }
+        )
+        curves.append(pd.DataFrame({"series": name, "year": part.year, "observed": part.sales, "fitted": fitted}))
+    return pd.DataFrame(rows, columns=FIT_COLUMNS), pd.concat(curves, ignore_index=True)
+
+
+def adoption_refinements(fit: AdoptionFit, register: Register) -> tuple[AssumptionOverride, ...]:
+    """The adoption keys at their population posterior: median, with the P05-P95 interval as the range.
+
+    The Monte Carlo draws these keys jointly from :func:`adoption_draws`; the rows say so and keep the ranges
+    for the report and the tornado.
+    """
+    population = fit.population
     out = []
-    for param in ("p", "q"):
-        entry = register.assumptions[f"adoption.bass_{param}"]
-        value = float(used[param].mean())
-        low = float(min(entry.range_low, (used[param] - 2 * used[f"se_{param}"]).min()))
-        high = float(max(entry.range_high, (used[param] + 2 * used[f"se_{param}"]).max()))
-        low = max(low, 1e-4)
-        names = ", ".join(f"data/reference/{s}.csv" for s in used.series)
+    for key, column in POSTERIOR_KEYS.items():
+        draws = population[column].to_numpy()
+        low, value, high = np.quantile(draws, [0.05, 0.5, 0.95])
         out.append(
             AssumptionOverride(
-                key=f"adoption.bass_{param}",
-                value=value,
-                low=min(low, value),
-                high=max(high, value),
+                key=key,
+                value=float(value),
+                low=float(low),
+                high=float(high),
                 scenario="*",
                 origin="calibration",
-                rationale=f"Bass NLS fit ({used.form.iloc[0]}) to {names}: {param} = "
-                f"{np.round(used[param].to_numpy(), 4).tolist()}; range covers the literature's "
-                f"[{entry.range_low}, {entry.range_high}] and the fits +/- 2 SE.",
+                rationale=f"Hierarchical Bayesian fit ({fit.shape}) to {len(fit.analogs.series.unique())} US analogs "
+                f"({', '.join(fit.analogs.series.unique())}), hyper-priors p = 0.03, q = 0.38 (Sultan, Farley & "
+                f"Lehmann 1990): median and P05-P95 of a new analog; the Monte Carlo draws {len(population)} "
+                f"posterior rows jointly. Register: {register.assumptions[key].provenance()[:160]}",
             )
         )
     return tuple(out)
+
+
+def adoption_draws(fit: AdoptionFit, keys: list[str] | None = None) -> pd.DataFrame:
+    """Posterior rows as a table of assumption keys (``keys`` restricts the columns) for the Monte Carlo."""
+    keys = list(POSTERIOR_KEYS) if keys is None else [k for k in keys if k in POSTERIOR_KEYS]
+    return pd.DataFrame({key: fit.population[POSTERIOR_KEYS[key]].to_numpy(float) for key in keys})
+
+
+PARAMETER_COLUMNS = ["parameter", "distribution", "p05", "p25", "p50", "p75", "p95"]
+
+
+def adoption_parameters(fit: AdoptionFit, cal: CalibrationSettings) -> pd.DataFrame:
+    """Quantiles of a new analog's parameters under the hyper-priors alone and under the posterior."""
+    n = fit.analogs.series.nunique()
+    panel = AnalogPanel(
+        tuple(fit.analogs.series.unique()), *np.ones((2, n, 1)), np.zeros((n, 1)), np.zeros((n, 1), bool)
+    )
+    prior = adoption.prior_population(panel, fit.shape, adoption.Priors(), 4000, cal.seed)
+    rows = []
+    for distribution, draws in (("prior", prior), ("posterior", fit.population)):
+        for key, column in POSTERIOR_KEYS.items():
+            quantiles = np.quantile(draws[column], [0.05, 0.25, 0.5, 0.75, 0.95])
+            rows.append([key, distribution, *quantiles])
+    return pd.DataFrame(rows, columns=PARAMETER_COLUMNS)
+
+
+# ---------------------------------------------------------------------------------------------- backtests
+def _family(name: str, cal: CalibrationSettings) -> set[str]:
+    return {name}.union(*(set(f) for f in cal.families if name in f))
+
+
+def backtest_adoption(
+    frame: pd.DataFrame, cal: CalibrationSettings, shape: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Post- and pre-launch backtests of every series in ``frame`` (analogs, backtest_also and analysts' own).
+
+    Each series is forecast from a fit on the analogs outside its family, so nothing it contains is known.
+    Returns the cases (adoption_backtest.COLUMNS) and the chain's yearly bands (PATH_COLUMNS); cached like fits.
+    """
+    shape = shape or cal.shape
+    names = list(dict.fromkeys(frame.series))
+    settings = json.dumps(cal.model_dump(mode="json", exclude={"shape", "compare_shapes", "cache_dir"}))
+    key = "backtest-" + _digest(frame.to_csv(index=False), settings, shape, _code_digest(adoption_backtest))[:24]
+
+    def compute():
+        rows, bands = [], []
+        for name in names:
+            keep = [a for a in cal.analogs if a not in _family(name, cal)]
+            fit = fit_adoption(frame, cal.analogs, cal, shape, leave_out=sorted(_family(name, cal) & set(cal.analogs)))
+            rng = np.random.default_rng([cal.seed, int(_digest(name)[:8], 16)])
+            series = frame[frame.series == name].sort_values("year")
+            others = frame[frame.series.isin(keep)]
+            others = others.assign(
+                t=others.year - others.groupby("series").year.transform("min") + 1, share=others.sales / others.market
+            )
+            rows += adoption_backtest.post_launch_cases(name, series, fit.population, shape, rng, bands)
+            rows += adoption_backtest.pre_launch_case(name, series, fit.population, shape, others, rng, bands)
+        return {"cases": pd.DataFrame(rows, columns=adoption_backtest.COLUMNS), "bands": pd.concat(bands)}
+
+    frames = _cached(cal.cache_dir, key, compute, ("cases", "bands"))
+    cases = frames["cases"].astype({"fit_years": "Int64", "holdout_years": int})
+    return cases, frames["bands"].astype({"fit_years": "Int64"})
+
+
+# ---------------------------------------------------------------------------------------------- replay
+def replay_smart(
+    fit: AdoptionFit, table: pd.DataFrame, tables: dict[str, pd.DataFrame], history: pd.DataFrame, market_series: str,
+    draws: int = 20_000,
+) -> pd.DataFrame:  # fmt: skip
+    """The Smart ForTwo's 2008-2014 US sales replayed through the scenario kernel (new kei sales by year).
+
+    ``table`` is an FMVSS scenario's assumption rows (after calibration). The replay launches for certain in 2008,
+    domestic, FMVSS access, at the Smart's own 2008 price ratio to the average car (no compliance cost, tariff or
+    price trend), with no Japanese weight (w = 0: the US analogs' anchor alone), over the actual US market, and
+    draws the adoption posterior as the Monte Carlo does. Only the new-kei layer is read.
+    """
+    from models import montecarlo
+
+    rows = table.set_index("key")
+    ranges = {key: Range(float(r.low), float(r.value), float(r.high)) for key, r in rows.iterrows()}
+    points = analog_points(tables, history, market_series)
+    ratio = float(points[points.analog == NAIVE_ANALOG].sort_values("year").price_ratio.iloc[0])
+    avg = ranges["market.avg_new_vehicle_price"].base
+    fixed = {
+        "market.avg_new_vehicle_price": avg,
+        "kei.target_price": ratio * avg,
+        "access.fmvss.compliance_cost": 0.0,
+        "kei.real_price_trend": 0.0,
+        "access.fmvss.japan_gap_closed": 0.0,
+        "launch.fmvss_domestic.no_launch_probability": 0.0,
+        "launch.fmvss_domestic.delay_years": 0.0,
+    }
+    ranges.update({k: Range(v, v, v) for k, v in fixed.items()})
+    draws_table = adoption_draws(fit)
+    posterior = Posterior("adoption.posterior", {k: draws_table[k].to_numpy(float) for k in draws_table.columns})
+    spec = ScenarioSpec("smart_replay", 2008, False, "fmvss", ranges, (posterior,), fit.shape)
+    years = np.arange(2008, 2015)
+    market = history[history.series == market_series].set_index("year").value.loc[years].to_numpy(float)
+    return montecarlo.monte_carlo(spec, market[None, :], years, draws, seed=2008, chunk_size=draws)
 
 
 ANALOG_TABLE = "us_small_car_analogs"
@@ -212,6 +445,6 @@ def class_share_tables(fit: ClassShareFit) -> tuple[pd.DataFrame, pd.DataFrame]:
     return summary, table
 
 
-def refinements(fits: pd.DataFrame, class_fit: ClassShareFit, register: Register) -> tuple[AssumptionOverride, ...]:
-    """Every calibration refinement of the register: adoption (Bass fits) and the class-share anchors."""
-    return adoption_refinements(fits, register) + class_share_refinements(class_fit, register)
+def refinements(fit: AdoptionFit, class_fit: ClassShareFit, register: Register) -> tuple[AssumptionOverride, ...]:
+    """Every calibration refinement of the register: the adoption posterior and the class-share anchors."""
+    return adoption_refinements(fit, register) + class_share_refinements(class_fit, register)

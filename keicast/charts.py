@@ -294,3 +294,73 @@ def range_chart(frame: pd.DataFrame, names: dict[str, str], xlabel: str) -> str:
         body.append(f'<text x="{x1 + 4:.1f}" y="{y + 12}">{escape(fmt.count(r.p50))}</text>')
     legend = [("80% range (P10–P90)", PALETTE[0], "band"), ("median", PALETTE[0], "line")]
     return _svg(plot, "Kei cars sold by scenario", body + _legend(plot.left + 6, 28, legend))
+
+
+def adoption_backtest_chart(bands: pd.DataFrame, title: str) -> str:
+    """One analog's actual sales with the chain's forecasts: from launch (pre-launch) and from mid-life."""
+    actual = bands.drop_duplicates("year").sort_values("year")
+    pre = bands[bands["mode"] == "pre_launch"].sort_values("year")
+    post = bands[bands["mode"] == "post_launch"]
+    years = actual.year.to_numpy(dtype=float)
+    top = 2.5 * float(np.nanmax(actual.actual)) if len(actual) else 1.0  # wide bands are clipped, not rescaled to
+    plot, ticks = _time_plot(years, np.array([top]), fmt.count, width=420, height=250, top=54)
+    body = _y_axis(plot, ticks, "sales (cars/year)", fmt.count) + _x_axis(plot, _year_ticks(years), "year", fmt.year)
+    legend = []
+    clip = lambda v: np.minimum(np.asarray(v, dtype=float), ticks[-1])  # noqa: E731
+    if not pre.empty:
+        body += [_band(plot, pre.year, clip(pre.p10), clip(pre.p90), PALETTE[0], 0.12)]
+        body += [_line(plot, pre.year, clip(pre.p50), PALETTE[0], 1.5, dash=True)]
+        legend.append(("from launch (P10–P90)", PALETTE[0], "dash"))
+    if not post.empty:
+        k = int(post.fit_years.dropna().median())
+        mid = post[post.fit_years == k].sort_values("year")
+        body += [_band(plot, mid.year, clip(mid.p10), clip(mid.p90), PALETTE[1], 0.2)]
+        body += [_line(plot, mid.year, clip(mid.p50), PALETTE[1], 1.8)]
+        legend.append((f"after {k} years (P10–P90)", PALETTE[1], "line"))
+    body.append(_line(plot, actual.year, actual.actual, "#222", 1.2))
+    hover = [f"{fmt.year(r.year)}: {fmt.count(r.actual)} sold" for r in actual.itertuples()]
+    body += _hover(plot, actual.year, actual.actual, hover, "#222")
+    legend.append(("actual", "#222", "line"))
+    return _svg(plot, title, body + _legend(plot.left + 6, 30, legend[:2]) + _legend(plot.left + 6, 44, legend[2:]))
+
+
+def _axis_map(plot: Plot, lo: float, hi: float, log: bool):
+    """Value -> x pixel over [lo, hi] across the plot, on a log scale when ``log``."""
+    scale = np.log if log else (lambda v: v)
+    span = float(scale(hi) - scale(lo)) or 1.0
+    return lambda v: plot.left + float(scale(v) - scale(lo)) / span * (plot.width - plot.left - plot.right)
+
+
+def prior_posterior_chart(parameters: pd.DataFrame, title: str) -> str:
+    """P05-P95 (thin) and P25-P75 (thick) of each adoption parameter under the prior and the posterior.
+
+    One row per parameter, each on its own scale (logarithmic for p and q), so very different magnitudes share
+    the chart; the values are printed at both ends and show on hover.
+    """
+    spread = parameters.groupby("parameter", sort=False).apply(lambda g: (g.p95 - g.p05).max(), include_groups=False)
+    keys = [key for key, width in spread.items() if width > 0]  # a shape without a trend fixes it at 0
+    plot = Plot(0, 1, 0, 1, width=640, height=50 + 46 * len(keys), left=130, right=70, top=40, bottom=10)
+    body: list[str] = []
+    for i, key in enumerate(keys):
+        part = parameters[parameters.parameter == key].set_index("distribution")
+        log = key in ("adoption.bass_p", "adoption.bass_q")
+        lo, hi = float(part.p05.min()), float(part.p95.max())
+        x = _axis_map(plot, lo, hi, log and lo > 0)
+        y0 = plot.top + 46 * i
+        body.append(f'<text x="{plot.left - 8}" y="{y0 + 18}" text-anchor="end">{escape(key)}</text>')
+        for j, (name, color) in enumerate((("prior", "#999999"), ("posterior", PALETTE[0]))):
+            if name not in part.index:
+                continue
+            r, y = part.loc[name], y0 + 8 + 16 * j
+            tip = f"{key}, {name}: median {fmt.number(r.p50)}, 90% {fmt.number(r.p05)}–{fmt.number(r.p95)}"
+            body.append(f'<path d="M{x(r.p05):.1f},{y} H{x(r.p95):.1f}" stroke="{color}" stroke-width="1.5"/>')
+            body.append(
+                f'<path d="M{x(r.p25):.1f},{y} H{max(x(r.p75), x(r.p25) + 1):.1f}" stroke="{color}" stroke-width="7">'
+                f"<title>{escape(tip)}</title></path>"
+            )
+            body.append(f'<circle cx="{x(r.p50):.1f}" cy="{y}" r="2.5" fill="white"/>')
+        body.append(f'<text x="{plot.width - plot.right + 4}" y="{y0 + 18}">{escape(fmt.number(hi))}</text>')
+        body.append(f'<text x="{plot.left}" y="{y0 + 40}" font-size="9" fill="#777">{escape(fmt.number(lo))}'
+                    f'{" (log scale)" if log else ""}</text>')  # fmt: skip
+    legend = [("prior", "#999999", "line"), ("posterior", PALETTE[0], "line")]
+    return _svg(plot, title, body + _legend(plot.left, 30, legend))

@@ -274,7 +274,7 @@ def validate(config: ConfigOpt = Path("config.yaml"), set_: SetOpt = None) -> No
 
     _quiet_environment()
     settings, history, fits, table = _assumption_table(config, set_, None)
-    required = [settings.config.baseline.series, *settings.config.calibration.refine_with]
+    required = [settings.config.baseline.series]
     prices = {n: base_buyer_price(scenario_spec(n, settings.config, table)) for n in settings.scenarios}
     docs = settings.run.reports_dir / "data_docs"
     params = gates.parameters(settings.config)
@@ -390,7 +390,14 @@ def deploy(config: ConfigOpt = Path("config.yaml")) -> None:
 
 def _assumption_table(config: Path, sets: list[str] | None, scenarios: list[str] | None):
     from keicast.assumptions import assemble
-    from keicast.calibration import analog_points, calibrate_analogs, fit_class_share, refinements
+    from keicast.calibration import (
+        analog_frame,
+        analog_points,
+        calibration_table,
+        fit_adoption,
+        fit_class_share,
+        refinements,
+    )
     from keicast.config import load_settings
     from keicast.evidence import load_history, load_tables
 
@@ -398,14 +405,16 @@ def _assumption_table(config: Path, sets: list[str] | None, scenarios: list[str]
     history, _ = load_history(settings.run.reference_dir)
     tables, _ = load_tables(settings.run.reference_dir)
     cal = settings.config.calibration
-    fits, _ = calibrate_analogs(history, cal.analogs, cal.form, cal.refine_with)
+    frame = analog_frame(history, cal.analogs, settings.config.baseline.series)
+    fit = fit_adoption(frame, cal.analogs, cal)
+    fits, _ = calibration_table(fit, frame)
     class_fit = fit_class_share(analog_points(tables, history, settings.config.baseline.series), settings.register)
     table = assemble(
         settings.register,
         settings.config,
         settings.scenarios,
         settings.overrides,
-        refinements(fits, class_fit, settings.register),
+        refinements(fit, class_fit, settings.register),
     )
     return settings, history, fits, table
 
@@ -612,19 +621,79 @@ def _read_adoptions(path: Path):
 
 @app.command()
 @guarded
-def backtest(config: ConfigOpt = Path("config.yaml"), fmt: FormatOpt = Format.table) -> None:
-    """Rolling-origin skill vs naive and out-of-sample interval coverage of the baseline market models."""
+def backtest(
+    config: ConfigOpt = Path("config.yaml"),
+    fmt: FormatOpt = Format.table,
+    adoption: Annotated[
+        bool, typer.Option("--adoption", help="Backtest the adoption chain on past US launches instead.")
+    ] = False,
+    series_csv: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--series",
+            metavar="FILE.csv",
+            help="With --adoption: an analog of your own, 'year,value' CSV (repeatable).",
+        ),
+    ] = None,
+    shape: Annotated[
+        str | None, typer.Option("--shape", metavar="SHAPE", help="With --adoption: the adoption shape to test.")
+    ] = None,
+) -> None:
+    """Rolling-origin skill vs naive and interval coverage of the baseline market models, or with --adoption of the
+    adoption chain on past US launches."""
     from keicast.config import load_settings
     from keicast.evidence import load_history, series
     from models import baseline
 
     settings = load_settings(config)
-    cfg = settings.config.baseline
     history, _ = load_history(settings.run.reference_dir)
+    if adoption or series_csv or shape:
+        _adoption_backtest(settings, history, series_csv or [], shape, fmt)
+        return
+    cfg = settings.config.baseline
     y = series(history, cfg.series)
     market = baseline.BaselineMarket(**cfg.model_dump(exclude={"series"})).fit(y[y.index < settings.run.horizon.start])
     chosen = f"selected: {market.model_}, lowest mean MASE over horizons 1-{cfg.max_horizon}"
     emit(market.backtests_, fmt, f"rolling-origin backtest of {cfg.series} ({chosen})")
+
+
+def _own_analog(path: Path, history: pd.DataFrame, market: str) -> pd.DataFrame:
+    """An analyst's analog CSV as history rows (series = file stem); years must be inside the market series."""
+    if not path.is_file():
+        raise ConfigError([Problem(str(path), "", str(path), "an existing CSV file")])
+    try:
+        frame = pd.read_csv(path, comment="#")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise ConfigError([Problem(str(path), "", "(unparseable)", f"a CSV file ({exc})")]) from None
+    if not {"year", "value"} <= set(frame.columns):
+        raise ConfigError([Problem(str(path), "columns", list(frame.columns), "'year' and 'value' columns")])
+    numeric = frame[["year", "value"]].apply(pd.to_numeric, errors="coerce")
+    if numeric.isna().any().any() or (numeric.value <= 0).any() or len(numeric) < 6:
+        raise ConfigError([Problem(str(path), "value", "(rows)", "at least 6 rows of numeric year and positive value")])
+    years = set(history[history.series == market].year)
+    outside = sorted(set(numeric.year.astype(int)) - years)
+    if outside:
+        raise ConfigError([Problem(str(path), "year", outside, f"years covered by {market}")])
+    return numeric.assign(series=path.stem, year=numeric.year.astype(int), unit="units")
+
+
+def _adoption_backtest(settings, history: pd.DataFrame, paths: list[Path], shape: str | None, fmt: Format) -> None:
+    from keicast.calibration import analog_frame, backtest_adoption
+    from models.adoption_backtest import COLUMNS, summarise
+    from models.diffusion import ADOPTION_SHAPES
+
+    cal, market = settings.config.calibration, settings.config.baseline.series
+    if shape is not None and shape not in ADOPTION_SHAPES:
+        raise ConfigError([Problem("--shape", "", shape, f"one of {', '.join(ADOPTION_SHAPES)}")])
+    own = [_own_analog(p, history, market) for p in paths]
+    history = pd.concat([history[~history.series.isin([o.series.iloc[0] for o in own])], *own], ignore_index=True)
+    names = [*cal.analogs, *cal.backtest_also, *(o.series.iloc[0] for o in own)]
+    cases, _ = backtest_adoption(analog_frame(history, names, market), cal, shape)
+    if fmt is Format.table:
+        emit(cases, fmt, f"adoption chain ({shape or cal.shape}) vs naive on past US launches")
+        emit(summarise(cases), fmt, "pooled: median |error| of the hold-out cumulative, CRPS, 80% coverage")
+    else:
+        emit(cases[COLUMNS], fmt)
 
 
 # ---------------------------------------------------------------------------------------------- results

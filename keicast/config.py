@@ -1,6 +1,6 @@
 """config.yaml + --set -> one validated, typed Settings object. The only place raw YAML is read.
 
-Precedence of assumption values: register (data/register.yaml) < calibration refinement < config.yaml
+Precedence of assumption values: register (data/register.yaml) < calibration (adoption posterior) < config.yaml
 (global ``assumptions``, then the scenario's own ``assumptions``) < ``--set``. Every problem found is reported
 at once (ConfigError), each with the file, dotted key, offending value and what was expected.
 """
@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from keicast.errors import ConfigError, KeicastError, Problem
+from models.diffusion import ADOPTION_SHAPES
 from models.scenario import PRODUCTION, ROAD_ACCESS, required_keys
 
 MAX_YAML_BYTES = 1_000_000
@@ -144,16 +145,37 @@ class BaselineSettings(Strict):
         return self
 
 
+ANALOG_SALES = (
+    "us_hev_sales_annual",
+    "us_plugin_ev_sales_total_owid_iea",
+    "us_mini_brand_sales_annual",
+    "us_smart_fortwo_sales_annual",
+)
+PLUGIN_PARTS = ("us_bev_sales_annual", "us_phev_sales_annual")
+
+
 class CalibrationSettings(Strict):
-    form: Literal["increments", "pdf"] = "increments"
-    analogs: list[str] = ["us_hev_sales_annual", "us_smart_fortwo_sales_annual", "us_mini_brand_sales_annual"]
-    refine_with: list[str] = ["us_mini_brand_sales_annual"]
+    """The adoption path: its shape, the analogs pooled by the hierarchical fit, the sampler and its cache."""
+
+    shape: Literal[ADOPTION_SHAPES] = "bass"  # type: ignore[valid-type]
+    analogs: list[str] = Field(list(ANALOG_SALES), min_length=2)
+    backtest_also: list[str] = list(PLUGIN_PARTS)  # scored by the backtests, not pooled
+    # Series that are parts or sums of each other: a pre-launch case leaves out its whole family.
+    families: list[list[str]] = [[*PLUGIN_PARTS, "us_plugin_ev_sales_total_owid_iea"]]
+    warmup: int = Field(500, ge=10, le=20_000)
+    samples: int = Field(500, ge=10, le=20_000)
+    chains: int = Field(2, ge=1, le=8)
+    seed: int = Field(0, ge=0)
+    cache_dir: Path = Path("data/cache")
+    compare_shapes: list[Literal[ADOPTION_SHAPES]] = list(ADOPTION_SHAPES)  # type: ignore[valid-type]
 
     @model_validator(mode="after")
-    def _subset(self):
-        missing = sorted(set(self.refine_with) - set(self.analogs))
-        if missing:
-            raise ValueError(f"refine_with names series that are not in analogs: {missing}")
+    def _distinct(self):
+        repeated = sorted(
+            {s for s in self.analogs + self.backtest_also if (self.analogs + self.backtest_also).count(s) > 1}
+        )
+        if repeated:
+            raise ValueError(f"series listed twice in analogs/backtest_also: {repeated}")
         return self
 
 
@@ -188,12 +210,14 @@ class GateSettings(Strict):
     max_market: float = 30_000_000
     max_history_value: float = 40_000_000
     min_history_year: int = 1950
-    max_bass_p: float = 0.2
-    max_bass_q: float = 1.5
+    max_bass_p: float = 1.0
+    max_bass_q: float = 10.0
     min_bass_q: float = 0.01
     market_check_tolerance: float = Field(0.2, gt=0, lt=1)
     status_quo_tolerance: float = Field(0.3, gt=0, lt=1)  # first-year grey imports vs the latest reported count
     max_sobol_halfwidth: float = Field(0.03, gt=0)  # every Sobol index's 95% half-width
+    min_adoption_coverage: float = Field(0.5, ge=0, le=1)  # pooled 80% interval coverage of the adoption backtests
+    max_adoption_coverage: float = Field(0.98, ge=0, le=1)
 
 
 class Config(Strict):

@@ -26,6 +26,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     "history": ("history", "history_spans"),
     "assumptions": ("assumptions", "scenario_prices"),
     "calibration": ("calibration",),
+    "adoption": ("adoption_backtests",),
     "forecasts": (
         "forecasts",
         "forecast_bounds",
@@ -110,6 +111,31 @@ def layering_frame(forecasts: pd.DataFrame, status_quo: tuple[str, ...]) -> pd.D
     if base.empty:
         return wide.assign(status_quo=wide.grey_imports)
     return wide.merge(base.drop_duplicates(["year", "quantile"]), on=["year", "quantile"], how="left")
+
+
+def adoption_frames(cases: pd.DataFrame, shape: str) -> dict[str, pd.DataFrame]:
+    """The adoption suite's frame: the configured shape's pooled post-launch scores, chain and naive, one row.
+
+    Pooled score = median over cases of the scaled CRPS; coverage = share of all hold-out years inside the 80%
+    interval.
+    """
+    from models.adoption_backtest import summarise
+
+    part = cases[(cases["shape"] == shape) if "shape" in cases else slice(None)]
+    summary = summarise(part).query("mode == 'post_launch'").set_index("model")
+    return {
+        "adoption_backtests": pd.DataFrame(
+            {
+                "shape": [shape],
+                "cases": [int(summary.cases.get("chain", 0))],
+                "chain_crps": [summary.median_crps.get("chain", float("nan"))],
+                "naive_crps": [summary.median_crps.get("naive", float("nan"))],
+                "chain_median_ape": [summary.median_ape.get("chain", float("nan"))],
+                "naive_median_ape": [summary.median_ape.get("naive", float("nan"))],
+                "chain_coverage_80": [summary.coverage_80.get("chain", float("nan"))],
+            }
+        )
+    }
 
 
 def parameters(config: Config) -> dict[str, float]:

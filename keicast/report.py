@@ -357,6 +357,41 @@ def scenario_section(name: str, part: pd.DataFrame, sens: pd.DataFrame, config, 
     }
 
 
+def adoption_section(outputs: dict, shape: str) -> dict | None:
+    """'Does the model forecast past launches?': scores against naive, per-shape comparison, charts, parameters."""
+    from models.adoption_backtest import summarise
+
+    cases = outputs.get("adoption_backtests")
+    if cases is None or cases.empty:
+        return None
+    chosen = cases[cases["shape"] == shape]
+    compare = pd.concat(
+        [
+            summarise(part).assign(shape=name).query("model == 'chain'")
+            for name, part in cases.groupby("shape", sort=False)
+        ]
+        + [summarise(chosen).assign(shape="naive").query("model == 'naive'")],
+        ignore_index=True,
+    )
+    bands = outputs.get("adoption_backtest_paths", pd.DataFrame())
+    charts_ = [
+        charts.adoption_backtest_chart(part, name.removesuffix("_sales_annual"))
+        for name, part in bands.groupby("series", sort=False)
+    ]
+    parameters = outputs.get("adoption_parameters", pd.DataFrame())
+    return {
+        "shape": shape,
+        "summary": summarise(chosen).to_dict("records"),
+        "compare": compare.to_dict("records"),
+        "cases": _records(chosen.sort_values(["series", "mode", "fit_years", "model"])),
+        "charts": charts_,
+        "parameters": parameters.to_dict("records"),
+        "parameters_chart": charts.prior_posterior_chart(parameters, "adoption parameters of a new launch")
+        if not parameters.empty
+        else None,
+    }
+
+
 def render_report(outputs: dict, previous: dict | None, settings, directory: Path) -> None:
     """Write index.html, report.md, data_quality.html and the CSV downloads for one run into ``directory``."""
     run, fc, config = outputs["run"].iloc[0], outputs["forecasts"], settings.config
@@ -406,6 +441,7 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
             for name, part in fc.groupby("scenario", sort=False)
         ],
         "calibration": calibration_rows(outputs["calibration"], outputs["calibration_fit"]),
+        "adoption": adoption_section(outputs, config.calibration.shape),
         "model_inputs": [a for a in assumptions if a["key"] in inputs],
         "context_figures": [a for a in assumptions if a["key"] not in inputs],
         "gates": gate_summary(outputs["gate_results"]),

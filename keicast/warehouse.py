@@ -49,6 +49,16 @@ create table if not exists calibration (
     converged boolean, at_bound varchar, used boolean, n integer);
 create table if not exists calibration_fit (
     run_id varchar, series varchar, year integer, observed double, fitted double);
+create table if not exists adoption_backtests (
+    run_id varchar, shape varchar, series varchar, mode varchar, fit_years integer, model varchar,
+    cumulative_actual double, cumulative_forecast double, abs_pct_error double, crps double,
+    coverage_80 double, holdout_years integer);
+create table if not exists adoption_backtest_paths (
+    run_id varchar, shape varchar, series varchar, mode varchar, fit_years integer, year integer,
+    actual double, p10 double, p50 double, p90 double);
+create table if not exists adoption_parameters (
+    run_id varchar, parameter varchar, distribution varchar,
+    p05 double, p25 double, p50 double, p75 double, p95 double);
 create table if not exists sensitivity (
     run_id varchar, scenario varchar, method varchar, key varchar, low double, high double,
     headline_at_low double, headline_at_high double, headline_base double, swing double,
@@ -95,6 +105,9 @@ RUN_TABLES = (
     "backtests",
     "calibration",
     "calibration_fit",
+    "adoption_backtests",
+    "adoption_backtest_paths",
+    "adoption_parameters",
     "sensitivity",
     "class_share_fit",
     "class_share_analogs",

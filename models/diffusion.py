@@ -21,11 +21,14 @@ from scipy.optimize import curve_fit
 FitForm = Literal["pdf", "increments"]
 
 
-def bass_cdf(t: np.ndarray | float, p: np.ndarray | float, q: np.ndarray | float) -> np.ndarray:
-    """Cumulative adopted fraction F(t) = (1 - e^{-(p+q)t}) / (1 + (q/p) e^{-(p+q)t}); F(t<=0) = 0."""
-    t = np.maximum(np.asarray(t, dtype=float), 0.0)
-    decay = np.exp(-(np.add(p, q)) * t)
-    return (1.0 - decay) / (1.0 + np.divide(q, p) * decay)
+def bass_cdf(t: np.ndarray | float, p: np.ndarray | float, q: np.ndarray | float, xp=np) -> np.ndarray:
+    """Cumulative adopted fraction F(t) = (1 - e^{-(p+q)t}) / (1 + (q/p) e^{-(p+q)t}); F(t<=0) = 0.
+
+    ``xp`` is the array module (numpy, or jax.numpy inside the hierarchical model).
+    """
+    t = xp.maximum(xp.asarray(t, dtype=float), 0.0)
+    decay = xp.exp(-(p + q) * t)
+    return (1.0 - decay) / (1.0 + (q / p) * decay)
 
 
 def bass_pdf(t: np.ndarray | float, p: np.ndarray | float, q: np.ndarray | float) -> np.ndarray:
@@ -52,20 +55,50 @@ def gbm_cdf(
     return bass_cdf(effective_time, p, q)
 
 
+ADOPTION_SHAPES = ("bass", "bass_decline", "gbm_potential", "life_cycle")
+
+
+def adoption_path(t, p, q, trend=0.0, shape: str = "bass", xp=np):
+    """Adoption path A(t) of the class share at years since launch ``t`` (launch year = 1; 0 before launch).
+
+        bass            A = F(t)                            the Bass fraction as the path of the class share
+        bass_decline    A = F(t) e^{trend (t - 1)}          trend = -d <= 0: the potential decays (obsolescence)
+        gbm_potential   A = F(t) e^{trend (t - 1)}          trend = g of either sign: a potential that grows or
+                                                            shrinks (Mahajan & Peterson 1978, dynamic potential)
+        life_cycle      A = [F(t) - F(t - 1)] / peak        a nameplate's sales: Bass increments, 1 at the peak
+                                                            year (continuous peak at ln(q/p) / (p + q))
+    ``xp`` is the array module (numpy, or jax.numpy inside the hierarchical model).
+    """
+    if shape not in ADOPTION_SHAPES:
+        raise ValueError(f"unknown adoption shape {shape!r}; expected one of {ADOPTION_SHAPES}")
+    if shape == "life_cycle":
+        peak = xp.maximum(xp.log(q / p) / (p + q), 0.5)
+        top = bass_cdf(peak + 0.5, p, q, xp) - bass_cdf(peak - 0.5, p, q, xp)
+        path = (bass_cdf(t, p, q, xp) - bass_cdf(t - 1.0, p, q, xp)) / top
+    else:
+        path = bass_cdf(t, p, q, xp)
+        if shape != "bass":
+            path = path * xp.exp(trend * (t - 1.0))
+    return xp.where(xp.asarray(t) > 0, path, 0.0)
+
+
 def annual_adoption_fraction(
     years_since_launch: np.ndarray,
     p: np.ndarray | float,
     q: np.ndarray | float,
     annual_price_change: np.ndarray | float = 0.0,
     price_coefficient: np.ndarray | float = 0.0,
+    trend: np.ndarray | float = 0.0,
+    shape: str = "bass",
 ) -> np.ndarray:
-    """Fraction of the long-run potential reached in each year, F at the year's end (GBM, 0 before launch).
+    """Adoption path in each year (:func:`adoption_path` of ``shape``) with the GBM price effect, 0 before launch.
 
-    ``years_since_launch`` counts the launch year as 1. The price path is P(t) = P(0) (1 + g)^t.
+    ``years_since_launch`` counts the launch year as 1. The price path P(t) = P(0) (1 + g)^t stretches time by
+    ``price_coefficient`` ln(P(t)/P(0)) (Bass, Krishnan & Jain 1994); a constant price leaves the path as fitted.
     """
     t = np.asarray(years_since_launch, dtype=float)
-    log_change = np.log1p(annual_price_change) * np.maximum(t, 0.0)
-    return np.where(t > 0, gbm_cdf(t, p, q, log_change, price_coefficient), 0.0)
+    effective = t + np.multiply(price_coefficient, np.log1p(annual_price_change) * np.maximum(t, 0.0))
+    return np.where(t > 0, adoption_path(np.maximum(effective, 1e-9), p, q, trend, shape), 0.0)
 
 
 @dataclass

@@ -17,6 +17,11 @@ chunk, input])``, so memory stays bounded, results do not depend on where a chun
 the same random numbers for the same input (common random numbers: scenario differences are not Monte Carlo noise;
 the status-quo layer is identical, draw by draw, in every scenario).
 
+The adoption keys with posterior draws (a ``Posterior`` built from the hierarchical fit on the US analogs,
+keicast.calibration) are drawn *jointly*: each Monte Carlo draw takes one whole posterior row, so p, q, the trend
+and the deviation sd and persistence keep their correlations. The adoption path's yearly deviations get their own
+standard normal shocks.
+
 Quantiles across chunks are the draw-weighted mean of the chunks' sample quantiles; the bias is O(1/chunk),
 far below the Monte Carlo error at the default chunk size.
 """
@@ -32,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from models.scenario import DISTRIBUTION_KEYS, LAUNCH_TIME, METRICS, Range, ScenarioSpec, kei_outcomes
+from models.scenario import ADOPTION_SHOCKS, DISTRIBUTION_KEYS, LAUNCH_TIME, METRICS, Range, ScenarioSpec, kei_outcomes
 
 QUANTILES = (0.05, 0.10, 0.50, 0.90, 0.95)
 QUANTILE_COLUMNS = ("p05", "p10", "p50", "p90", "p95")
@@ -108,8 +113,11 @@ def _stream(seed: int, chunk: int, name: str) -> np.random.Generator:
 def sample_chunk(spec: ScenarioSpec, market_paths: np.ndarray, size: int, seed: int, chunk: int):
     """Assumption values and market paths for one chunk (same streams for every scenario)."""
     uniforms = {name: _stream(seed, chunk, name).random(size) for name in random_inputs(spec)}
+    values = assumption_values(spec, uniforms)
+    if spec.has_policy:  # the adoption path's yearly deviations: their own standard normal shocks
+        values[ADOPTION_SHOCKS] = _stream(seed, chunk, ADOPTION_SHOCKS).standard_normal((size, market_paths.shape[1]))
     paths = _stream(seed, chunk, "market_path").integers(0, len(market_paths), size)
-    return assumption_values(spec, uniforms), market_paths[paths]
+    return values, market_paths[paths]
 
 
 @dataclass

@@ -10,6 +10,8 @@ of new kei cars on top of it (the grey-import flow continues under every policy)
     F_t         = GBM adoption fraction at years since L                              models.diffusion
     new_t       = share_inf * F_t * market_t                                          (policy layer)
     kei_sales_t = grey_t + new_t;  kei_in_use = grey fleet (incl. imports before the horizon) + new fleet
+                  x e^{u_t}: the adoption path's AR(1) yearly deviations (models.adoption), shape
+                  chosen by the analog backtests; new share capped at Japan's share of the addressed buyers
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from models.adoption import ar1_deviations
 from models.class_share import buyer_price, japan_price_ratio, kei_class_share, kei_utility
 from models.diffusion import annual_adoption_fraction
 from models.fleet import cars_in_use
@@ -41,6 +44,8 @@ METRICS = (
 LAUNCH_TIME = "launch"  # values[LAUNCH_TIME]: launch time per draw in years (inf: no maker launches)
 GREY_COUNT_YEARS = (2018, 2023)  # the years of grey.imports_2018 and grey.imports_2023
 GREY_FLEET_START = 2005  # grey imports from this year on are counted in cars in use
+# values[ADOPTION_SHOCKS]: standard normals (draws, years) that drive the adoption path's yearly deviations.
+ADOPTION_SHOCKS = "adoption.shocks"
 
 # Kernel parameter -> assumption key of the policy (new-kei) layer; {access} is the scenario's road access,
 # {route} its road access and production (e.g. kei_class_import).
@@ -63,6 +68,9 @@ PARAMETER_KEYS: dict[str, str] = {
     "bass_q": "adoption.bass_q",
     "price_trend": "kei.real_price_trend",
     "price_coefficient": "adoption.gbm_price_coefficient",
+    "adoption_trend": "adoption.trend",
+    "noise_sd": "adoption.noise_sd",
+    "noise_ar": "adoption.noise_ar",
     "median_life": "fleet.median_lifetime_years",
     "survival_shape": "fleet.survival_shape",
     "no_launch": "launch.{route}.no_launch_probability",
@@ -125,6 +133,7 @@ class ScenarioSpec:
     road_access: str
     ranges: Mapping[str, Range]
     posteriors: tuple[Posterior, ...] = field(default=())
+    adoption_shape: str = "bass"  # models.diffusion.ADOPTION_SHAPES, chosen by the analog backtests
 
     @property
     def has_policy(self) -> bool:
@@ -236,8 +245,13 @@ def kei_sales_layers(
         v["bass_q"],
         v["price_trend"],
         v["price_coefficient"],
+        v["adoption_trend"],
+        spec.adoption_shape,
     )
-    new = long_run_share(spec, v) * adoption * market
+    if ADOPTION_SHOCKS in values:
+        adoption = adoption * np.exp(ar1_deviations(values[ADOPTION_SHOCKS], v["noise_sd"], v["noise_ar"]))
+    ceiling = v["japan_share"] * v["addressable"]  # deviations never lift the new layer above Japan's share
+    new = np.minimum(long_run_share(spec, v) * adoption, ceiling) * market
     launched = (launch < np.asarray(years)[None, :] + 1.0).astype(float)
     shape = np.broadcast_shapes(grey.shape, new.shape)
     return {

@@ -1,13 +1,29 @@
-"""The class-share fit on the shipped analog table and the refinements it makes to the register."""
+"""Calibration on US analogs: the class-share fit and its refinements; the adoption fit, its disk cache, the
+assumption rows and joint draws it yields, and the Smart replay."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from keicast.calibration import analog_points, class_share_refinements, class_share_tables, fit_class_share
+from keicast.assumptions import assemble, scenario_spec
+from keicast.calibration import (
+    POSTERIOR_KEYS,
+    adoption_refinements,
+    analog_frame,
+    analog_points,
+    class_share_refinements,
+    class_share_tables,
+    fit_adoption,
+    fit_class_share,
+    replay_smart,
+)
+from keicast.config import load_settings
 from keicast.errors import ConfigError
 from keicast.evidence import load_history, load_register, load_tables
 
-from .conftest import ROOT
+from .conftest import ROOT, base_config, write_config
+
+SMART_2008_2014 = 24_622 + 14_595 + 5_927 + 5_208 + 10_009 + 9_264 + 10_453
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +58,63 @@ def test_an_analog_year_without_market_data_is_a_config_error(data):
     with pytest.raises(ConfigError) as info:
         analog_points(broken, history, "us_light_vehicle_sales_annual")
     assert "us_small_car_analogs.csv" in str(info.value) and "1900" in str(info.value)
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    """Settings of the shipped config (its sampler and cache), the history and the default fit."""
+    tmp = tmp_path_factory.mktemp("calibration")
+    settings = load_settings(write_config(tmp, base_config(tmp)))
+    history, _ = load_history(settings.run.reference_dir)
+    cal = settings.config.calibration
+    frame = analog_frame(history, cal.analogs, settings.config.baseline.series)
+    return settings, history, fit_adoption(frame, cal.analogs, cal)
+
+
+def test_a_fit_is_cached_on_disk_by_its_data_and_settings(shipped, tmp_path):
+    settings, history, _ = shipped
+    cal = settings.config.calibration.model_copy(update={"cache_dir": tmp_path, "warmup": 30, "samples": 30})
+    names = cal.analogs[:2]
+    frame = analog_frame(history, names, settings.config.baseline.series)
+    first = fit_adoption(frame, names, cal)
+    folders = sorted(p.name for p in tmp_path.iterdir() if p.name != "jax")
+    again = fit_adoption(frame, names, cal)
+    assert again.population.equals(first.population) and again.diagnostics == first.diagnostics
+    fit_adoption(frame.assign(sales=frame.sales * 1.01), names, cal)  # new data: a new entry
+    assert len([p for p in tmp_path.iterdir() if p.name != "jax"]) == len(folders) + 1
+
+
+def test_calibrated_adoption_keys_are_drawn_jointly_unless_overridden(shipped, tmp_path):
+    settings, _, fit = shipped
+    overridden = load_settings(write_config(tmp_path, base_config(tmp_path)), sets=["adoption.bass_p=0.05"])
+    table = assemble(
+        settings.register,
+        settings.config,
+        ("status_quo",),
+        overridden.overrides,
+        adoption_refinements(fit, settings.register),
+    )
+    rows = table.set_index("key")
+    assert rows.loc["adoption.bass_q", "override_origin"] == "calibration"
+    assert rows.loc["adoption.bass_p", "value"] == 0.05
+    spec = scenario_spec("status_quo", settings.config, table, fit)
+    (posterior,) = spec.posteriors
+    assert set(posterior.draws) == set(POSTERIOR_KEYS) - {"adoption.bass_p"}
+    assert posterior.rows == len(fit.population)
+    q = rows.loc["adoption.bass_q"]
+    assert q.low <= q.value <= q.high and q.value == pytest.approx(np.median(fit.population.q))
+
+
+def test_replaying_the_smart_fortwo_through_the_kernel_lands_within_50_percent_of_its_sales(shipped):
+    """2008-2014 cumulative P50 within +/-50% of the 80,078 sold: the kernel's new-kei layer at the Smart's own
+    price ratio, FMVSS access and w = 0, the class share anchored on the US analogs (keicast.calibration)."""
+    settings, history, fit = shipped
+    tables, _ = load_tables(settings.run.reference_dir)
+    points = analog_points(tables, history, settings.config.baseline.series)
+    class_fit = fit_class_share(points, settings.register)
+    refined = adoption_refinements(fit, settings.register) + class_share_refinements(class_fit, settings.register)
+    table = assemble(settings.register, settings.config, ("full_fmvss_compliance",), (), refined)
+    replay = replay_smart(fit, table, tables, history, settings.config.baseline.series, draws=20_000)
+    cumulative = replay[(replay.metric == "new_kei_sales_cumulative") & (replay.year == 2014)].iloc[0]
+    assert 0.5 * SMART_2008_2014 <= cumulative.p50 <= 1.5 * SMART_2008_2014, cumulative
+    assert cumulative.p10 < SMART_2008_2014 < cumulative.p90

@@ -248,6 +248,53 @@ def test_backtest_reports_skill_per_horizon(tmp_path):
     assert all(r["skill_vs_naive"] == 0 for r in naive)
 
 
+ADOPTION_FIELDS = [
+    "series",
+    "mode",
+    "fit_years",
+    "model",
+    "cumulative_actual",
+    "cumulative_forecast",
+    "abs_pct_error",
+    "crps",
+    "coverage_80",
+    "holdout_years",
+]
+
+
+def test_adoption_backtest_json_scores_every_analog_and_an_analysts_own(tmp_path):
+    smart = (ROOT / "data" / "reference" / "us_smart_fortwo_sales_annual.csv").read_text()
+    own = tmp_path / "my_microcar.csv"
+    own.write_text(smart.replace("24622", "20000"))  # an analyst's own series, 9 years with gaps
+    path = write_config(tmp_path, base_config(tmp_path))
+    result = runner.invoke(app, ["backtest", "--adoption", "--config", str(path), "--series", str(own), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert all(list(r) == ADOPTION_FIELDS for r in rows)
+    series = {r["series"] for r in rows}
+    assert len(series) == 7 and "my_microcar" in series
+    pre = [r for r in rows if r["mode"] == "pre_launch"]
+    assert (
+        len(pre) == 14 and all(r["fit_years"] is None for r in pre) and {r["model"] for r in pre} == {"chain", "naive"}
+    )
+    own_post = [r for r in rows if r["series"] == "my_microcar" and r["mode"] == "post_launch"]
+    assert sorted({r["fit_years"] for r in own_post}) == [3, 4, 5, 6]
+    naive = next(r for r in own_post if r["model"] == "naive" and r["fit_years"] == 6)
+    assert naive["cumulative_actual"] == 10453 + 6211 + 1276 and naive["cumulative_forecast"] == 3 * 9264
+
+
+def test_adoption_backtest_bad_input_exits_2(tmp_path):
+    path = write_config(tmp_path, base_config(tmp_path))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("value\n1\n2\n")
+    early = tmp_path / "early.csv"
+    early.write_text("year,value\n" + "".join(f"{1950 + i},{100 + i}\n" for i in range(8)))
+    for args in (["--series", str(bad)], ["--series", str(early)], ["--shape", "logistic"]):
+        result = runner.invoke(app, ["backtest", "--adoption", "--config", str(path), *args])
+        assert result.exit_code == 2, result.output
+    assert "year" in runner.invoke(app, ["backtest", "--config", str(path), "--series", str(early)]).output
+
+
 @pytest.fixture
 def inbox_project(prefect_server, tmp_path):
     import shutil

@@ -6,10 +6,18 @@ import pytest
 
 from keicast import gates
 from keicast.assumptions import assemble, scenario_spec
-from keicast.calibration import analog_points, calibrate_analogs, fit_class_share, refinements
+from keicast.calibration import (
+    analog_frame,
+    analog_points,
+    backtest_adoption,
+    calibration_table,
+    fit_adoption,
+    fit_class_share,
+    refinements,
+)
 from keicast.config import load_settings
 from keicast.evidence import load_history, load_tables
-from models import montecarlo, sensitivity
+from models import adoption_backtest, montecarlo, sensitivity
 from models.scenario import base_buyer_price
 
 from .conftest import base_config, write_config
@@ -21,11 +29,13 @@ def clean(tmp_path_factory):
     s = load_settings(write_config(tmp, base_config(tmp)))
     history, _ = load_history(s.run.reference_dir)
     cal = s.config.calibration
-    fits, _ = calibrate_analogs(history, cal.analogs, cal.form, cal.refine_with)
+    frame = analog_frame(history, [*cal.analogs, *cal.backtest_also], s.config.baseline.series)
+    fit = fit_adoption(frame, cal.analogs, cal)
+    fits, _ = calibration_table(fit, frame)
     tables, _ = load_tables(s.run.reference_dir)
     class_fit = fit_class_share(analog_points(tables, history, s.config.baseline.series), s.register)
-    table = assemble(s.register, s.config, s.scenarios, s.overrides, refinements(fits, class_fit, s.register))
-    specs = [scenario_spec(n, s.config, table) for n in s.scenarios]
+    table = assemble(s.register, s.config, s.scenarios, s.overrides, refinements(fit, class_fit, s.register))
+    specs = [scenario_spec(n, s.config, table, fit) for n in s.scenarios]
     years = np.arange(2026, 2041)
     paths = 16e6 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.04, (300, 15)), axis=1))
     forecasts = pd.concat([montecarlo.monte_carlo(sp, paths, years, 2000, 1, 2000) for sp in specs], ignore_index=True)
@@ -35,6 +45,9 @@ def clean(tmp_path_factory):
         "settings": s,
         "history": history,
         "fits": fits,
+        "fit": fit,
+        "frame": frame,
+        "adoption": backtest_adoption(frame, cal)[0],
         "table": table,
         "forecasts": forecasts,
         "prices": {sp.name: base_buyer_price(sp) for sp in specs},
@@ -58,7 +71,7 @@ def failed_checks(results):
 
 def required(clean):
     c = clean["settings"].config
-    return [c.baseline.series, *c.calibration.refine_with]
+    return [c.baseline.series]
 
 
 def test_clean_data_passes_every_gate_and_builds_data_docs(clean):
@@ -66,6 +79,7 @@ def test_clean_data_passes_every_gate_and_builds_data_docs(clean):
         [
             run(clean, "history", gates.history_frames(clean["history"], required(clean))),
             run(clean, "calibration", {"calibration": clean["fits"]}),
+            run(clean, "adoption", gates.adoption_frames(clean["adoption"], "bass")),
             run(clean, "assumptions", gates.assumption_frames(clean["table"], clean["prices"])),
             run(clean, "forecasts", forecast_frames(clean), build_docs=True),
         ]
@@ -103,10 +117,26 @@ def test_history_gate_catches_duplicates_gaps_and_impossible_values(clean):
     } <= failed
 
 
-def test_calibration_gate_catches_an_unconverged_fit_in_use(clean):
-    fits = clean["fits"].assign(used=True)  # HEV's fit sits on a bound
+def test_calibration_gate_catches_an_unconverged_fit(clean):
+    fits = clean["fits"].assign(converged=False)
     failed = failed_checks(run(clean, "calibration", {"calibration": fits}))
-    assert "fits used by the model converged (no estimate on a bound)" in failed
+    assert "the adoption fit converged (R-hat < 1.05, no divergent transitions)" in failed
+
+
+def test_adoption_gate_fails_a_deliberately_bad_chain(clean):
+    """A chain whose population puts every launch at 5% of the market forecasts past launches worse than naive."""
+    frame, population = clean["frame"], clean["fit"].population
+    bad = population.assign(log_share=np.log(0.05), sigma=0.05, phi=0.05)  # and forgets the last observation
+    rng = np.random.default_rng(0)
+    cases = pd.concat(
+        [
+            pd.DataFrame(adoption_backtest.post_launch_cases(name, part, bad, "bass", rng))
+            for name, part in frame.groupby("series")
+        ]
+    )
+    failed = failed_checks(run(clean, "adoption", gates.adoption_frames(cases, "bass")))
+    assert "adoption chain's pooled post-launch CRPS no worse than naive's" in failed
+    assert "adoption chain's pooled 80% intervals cover a plausible share of hold-out years" in failed
 
 
 def test_forecast_gates_catch_disordered_quantiles_excess_sales_and_missing_years(clean):

@@ -68,6 +68,7 @@ def test_a_run_records_forecasts_for_every_scenario_year_and_metric(first_run):
         "sensitivity",
         "class_share_fit",
         "class_share_analogs",
+        "adoption_backtests",
     ):
         assert (
             int(query_warehouse(project, f"select count(*) as n from {table} where run_id = ?", [run_id]).n.iloc[0]) > 0
@@ -79,9 +80,13 @@ def test_a_run_records_forecasts_for_every_scenario_year_and_metric(first_run):
     calibration = query_warehouse(project, "select series, used from calibration where run_id = ?", [run_id])
     assert set(calibration.series) == {
         "us_hev_sales_annual",
+        "us_plugin_ev_sales_total_owid_iea",
         "us_smart_fortwo_sales_annual",
         "us_mini_brand_sales_annual",
     }
+    cases = query_warehouse(project, "select * from adoption_backtests where run_id = ?", [run_id])
+    assert set(cases["mode"]) == {"post_launch", "pre_launch"} and set(cases.model) == {"chain", "naive"}
+    assert cases.series.nunique() == 6
 
 
 def test_a_run_leaves_prefect_artifacts_with_stable_keys(first_run):
@@ -150,15 +155,22 @@ def _corrupt_history(project):
 
 def _unconverged_calibration(project):
     config = base_config(project)
-    config["calibration"]["refine_with"] = ["us_hev_sales_annual"]
+    config["calibration"].update({"warmup": 10, "samples": 10})  # far too short for NUTS to converge
     return write_config(project, config, "bad_calibration.yaml")
+
+
+def _implausible_adoption_coverage(project):
+    config = base_config(project)
+    config["gates"]["min_adoption_coverage"] = 0.97
+    return write_config(project, config, "bad_adoption.yaml")
 
 
 @pytest.mark.parametrize(
     "case,expectation",
     [
         ("history", "one value per series and year"),
-        ("calibration", "fits used by the model converged (no estimate on a bound)"),
+        ("calibration", "the adoption fit converged (R-hat < 1.05, no divergent transitions)"),
+        ("adoption", "adoption chain's pooled 80% intervals cover a plausible share of hold-out years"),
         ("assumptions", "kei target price below the US average price"),
         ("forecasts", "first-year market median near the articles' ~16 million"),
     ],
@@ -169,6 +181,7 @@ def test_a_failing_gate_exits_3_records_why_and_publishes_nothing(first_run, cas
     args = {
         "history": ["--config", str(_corrupt_history(project))],
         "calibration": ["--config", str(_unconverged_calibration(project))],
+        "adoption": ["--config", str(_implausible_adoption_coverage(project))],
         "assumptions": ["--config", str(config), "--set", "market.avg_new_vehicle_price=5000"],
         "forecasts": ["--config", str(config), "--set", "market.us_new_vehicle_sales=25000000"],
     }[case]

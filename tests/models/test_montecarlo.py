@@ -1,9 +1,11 @@
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import stats
 
 from models import montecarlo
-from models.scenario import LAUNCH_TIME, METRICS, Posterior, Range
+from models.scenario import ADOPTION_SHOCKS, LAUNCH_TIME, METRICS, Posterior, Range
 
 from .conftest import YEARS
 
@@ -134,3 +136,36 @@ def test_chunked_quantiles_agree_with_one_chunk(make_spec, market_paths):
     many = _run(make_spec(), market_paths, draws=40_000, chunk=5_000)
     pick = lambda f: f[(f.metric == "kei_sales") & (f.year == 2035)][["mean", "p10", "p50", "p90"]].iloc[0]  # noqa: E731
     np.testing.assert_allclose(pick(many), pick(one), rtol=0.03)
+
+
+def test_posterior_rows_are_drawn_whole_so_parameters_stay_joint(make_spec, market_paths):
+    draws = {"adoption.bass_p": np.array([0.01, 0.02, 0.03, 0.04]), "adoption.bass_q": np.array([0.1, 0.2, 0.3, 0.4])}
+    spec = dataclasses.replace(make_spec(), posteriors=(Posterior("adoption.posterior", draws),))
+    values, _ = montecarlo.sample_chunk(spec, market_paths, 5000, 3, 0)
+    np.testing.assert_allclose(values["adoption.bass_q"], 10 * values["adoption.bass_p"])
+    assert set(np.round(values["adoption.bass_p"], 2)) == {0.01, 0.02, 0.03, 0.04}
+    rows = montecarlo.assumption_values(
+        spec,
+        {
+            **{n: np.full(4, 0.5) for n in montecarlo.random_inputs(spec)},
+            "adoption.posterior": np.array([0.0, 0.249, 0.25, 0.999999]),
+        },
+    )
+    assert rows["adoption.bass_p"].tolist() == [0.01, 0.01, 0.02, 0.04]  # row floor(u * rows)
+    assert values[ADOPTION_SHOCKS].shape == (5000, len(YEARS))
+
+
+def test_adoption_deviations_widen_the_fan_but_keep_its_median(make_spec):
+    """Every input at its base value and launch in 2028: the only spread left is the adoption deviations'."""
+    from models.scenario import kei_outcomes
+
+    shocks = np.random.default_rng(5).standard_normal((4000, len(YEARS)))
+    spread = {}
+    for sd in (0.0, 0.4):
+        spec = make_spec(adoption__noise_sd=Range(sd, sd, sd))
+        values = {**spec.base_values(), LAUNCH_TIME: np.full(4000, 2028.0), ADOPTION_SHOCKS: shocks}
+        new = kei_outcomes(spec, values, np.full(len(YEARS), 16e6), YEARS)["new_kei_sales"][:, YEARS == 2036][:, 0]
+        spread[sd] = np.quantile(new, [0.1, 0.5, 0.9])
+    assert spread[0.0][2] - spread[0.0][0] == pytest.approx(0.0, abs=1e-6)  # no deviations: one path
+    assert spread[0.4][2] > 1.5 * spread[0.4][0]  # deviations: a fan
+    assert spread[0.4][1] == pytest.approx(spread[0.0][1], rel=0.1)  # around the same median path
