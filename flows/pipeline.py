@@ -48,7 +48,7 @@ from keicast.config import Settings, TaskRunnerSettings, load_settings
 from keicast.errors import GateFailed
 from keicast.evidence import load_history, load_tables, series
 from keicast.faults import pause_point
-from models import adoption, baseline, diffusion, montecarlo, sensitivity
+from models import adoption, baseline, class_share, diffusion, fleet, grey_import, montecarlo, scenario, sensitivity
 from models.class_share import ClassShareFit
 from models.scenario import STATUS_QUO_ACCESS, ScenarioSpec, base_buyer_price
 
@@ -182,7 +182,23 @@ def simulate_chunks(
     return {index: montecarlo.simulate_chunk(spec, paths, years, size, seed, index) for index, size in sizes.items()}
 
 
-@task(task_run_name="sensitivity-{spec.name}", cache_policy=NO_CACHE)
+def _sensitivity_key(_, parameters: dict) -> str:
+    """Everything the sensitivity analysis reads: the scenario's inputs and rules, the median market, the knobs and
+    the code of the kernel; an unchanged scenario takes its (seeded, deterministic) indices from the cache."""
+    spec, run, gates_cfg = parameters["spec"], parameters["settings"].run, parameters["settings"].config.gates
+    digest = hashlib.sha256()
+    for array in (np.median(parameters["paths"], axis=0), parameters["years"]):
+        digest.update(np.ascontiguousarray(array, dtype=float).tobytes())
+    for posterior in spec.posteriors:
+        for key in sorted(posterior.draws):
+            digest.update(key.encode() + np.ascontiguousarray(posterior.draws[key], dtype=float).tobytes())
+    ranges = sorted((k, r.low, r.base, r.high) for k, r in spec.ranges.items())
+    rules = (spec.launch_year, spec.imported, spec.road_access, spec.adoption_shape, tuple(run.headline_window))
+    knobs = (run.sobol_base_samples, run.seed, gates_cfg.max_sobol_halfwidth, MAX_SOBOL_SAMPLES, JAPAN_WHAT_IF)
+    return "sensitivity-" + _digest(repr((ranges, rules, knobs)), digest.hexdigest(), _code(*KERNEL_MODULES))
+
+
+@task(task_run_name="sensitivity-{spec.name}", cache_key_fn=_sensitivity_key, **CACHED)
 def analyse_sensitivity(spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray, settings: Settings) -> pd.DataFrame:
     """Tornado and Sobol indices of cumulative kei sales over the headline window, and Japan's share what-if."""
     run = settings.run
@@ -203,6 +219,7 @@ def analyse_sensitivity(spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray
     return pd.concat(parts, ignore_index=True).assign(scenario=spec.name)
 
 
+KERNEL_MODULES = (sensitivity, montecarlo, scenario, class_share, diffusion, adoption, grey_import, fleet)
 MAX_SOBOL_SAMPLES = 262_144  # Sobol base samples are doubled up to this cap while a half-width exceeds the gate
 JAPAN_WHAT_IF = (0.05, 0.6)  # Japan's kei share far outside its 2003-2025 range, to show the weight it carries
 
