@@ -7,6 +7,7 @@ rationale. ``verify_quotes`` checks the quotes against the article texts.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from keicast.errors import ConfigError, Problem
+from keicast.inputs import read_bounded, reason
 
 Kind = Literal["article", "reference_data", "literature", "analyst"]
 Domain = Literal["fraction", "positive", "nonnegative", "negative", "year", "any"]
@@ -164,35 +166,54 @@ def verify_quotes(register: Register, articles_dir: Path) -> list[QuoteCheck]:
 
 
 # ---------------------------------------------------------------------------------------------- history
-def read_series(path: Path) -> pd.DataFrame:
+MAX_REFERENCE_BYTES = 10_000_000  # the largest reference series is about 2 KB; 10 MB is a mistake or an attack
+
+
+def _reference_text(path: Path) -> str:
+    """A reference file's text (regular file, size-limited, UTF-8). Raises ConfigError."""
+    try:
+        return read_bounded(path, MAX_REFERENCE_BYTES).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = reason(exc) if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError([Problem(str(path), "", str(path), f"a readable reference CSV file ({why})")]) from None
+
+
+def read_series(path: Path, text: str | None = None) -> pd.DataFrame:
     """One reference file as (year, value, unit); '#' header lines are the source notes."""
-    lines = [ln.rstrip("\n") for ln in open(path, encoding="utf-8") if ln.strip() and not ln.startswith("#")]
+    text = _reference_text(path) if text is None else text
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     if not lines or lines[0].split(",")[:3] != ["year", "value", "unit"]:
         raise ConfigError([Problem(str(path), "header", lines[:1], "a first data line 'year,value,unit'")])
     rows = []
     for number, line in enumerate(lines[1:], start=2):
         parts = line.split(",", 2)  # the unit may itself contain commas
         try:
-            rows.append((int(parts[0]), float(parts[1]), parts[2].strip() if len(parts) > 2 else ""))
+            row = (int(parts[0]), float(parts[1]), parts[2].strip() if len(parts) > 2 else "")
         except (ValueError, IndexError):
-            raise ConfigError([Problem(str(path), f"data line {number}", line, "year,value,unit")]) from None
+            row = None
+        if row is None or not math.isfinite(row[1]):
+            raise ConfigError([Problem(str(path), f"data line {number}", line, "year,value,unit with a finite value")])
+        rows.append(row)
     return pd.DataFrame(rows, columns=["year", "value", "unit"])
 
 
-def source_notes(path: Path) -> str:
-    """The '#' source lines of a reference file, kept verbatim."""
-    with open(path, encoding="utf-8") as handle:
-        return "".join(line[2:] if line.startswith("# ") else line[1:] for line in handle if line.startswith("#"))
+def source_notes(text: str) -> str:
+    """The '#' source lines of a reference file's text, kept verbatim."""
+    lines = text.splitlines(keepends=True)
+    return "".join(line[2:] if line.startswith("# ") else line[1:] for line in lines if line.startswith("#"))
 
 
 def load_history(reference_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All reference series in long form (series, year, value, unit) and their sources (series, file, notes)."""
     frames, sources = [], []
     for path in sorted(Path(reference_dir).glob("*.csv")):
-        frame = read_series(path)
+        text = _reference_text(path)
+        frame = read_series(path, text)
         frame.insert(0, "series", path.stem)
         frames.append(frame)
-        sources.append({"series": path.stem, "file": str(path), "notes": source_notes(path)})
+        sources.append({"series": path.stem, "file": str(path), "notes": source_notes(text)})
+    if not frames:
+        raise ConfigError([Problem(str(reference_dir), "", str(reference_dir), "a folder of reference *.csv files")])
     history = pd.concat(frames, ignore_index=True)
     history["year"] = history["year"].astype(int)
     history["value"] = history["value"].astype(float)
