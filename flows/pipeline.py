@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
 import secrets
 import time
 from contextlib import contextmanager
@@ -31,8 +32,8 @@ from keicast.assumptions import assemble, scenario_spec
 from keicast.calibration import adoption_refinements, calibrate_analogs
 from keicast.compare import sweep_comparison
 from keicast.config import Settings, TaskRunnerSettings, load_settings
-from keicast.errors import GateFailed
-from keicast.evidence import load_history, series
+from keicast.errors import GateFailed, KeicastError, transient
+from keicast.evidence import baseline_history, load_history
 from keicast.faults import pause_point
 from models import baseline, diffusion, montecarlo, sensitivity
 from models.scenario import ScenarioSpec, base_buyer_price
@@ -50,7 +51,7 @@ class Baseline:
     paths: np.ndarray
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=transient)
 def load_evidence(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read the reference history (series, year, value, unit) and its source notes."""
     return load_history(settings.run.reference_dir)
@@ -98,6 +99,24 @@ def _baseline_key(_, parameters: dict) -> str:
 CACHED = {"persist_result": True, "cache_expiration": timedelta(days=30)}
 
 
+def result_cache(settings: Settings) -> Path:
+    """Where cached results live: beside the warehouse (``<warehouse>.cache/``), private to this project.
+
+    Prefect stores results as pickles, and loading one runs code: in the shared ~/.prefect/storage any clone
+    or anyone able to write there could plant one. Here the folder is created owner-only, and one that others
+    can write is refused.
+    """
+    folder = settings.run.warehouse.with_name(settings.run.warehouse.name + ".cache")
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = folder.stat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise KeicastError(
+            f"the result cache {folder} can be written by other users (or is not yours); cached results are "
+            "code when loaded, so keicast will not use it: `chmod go-w` it or remove it"
+        )
+    return folder
+
+
 @task(cache_key_fn=_calibration_key, **CACHED)
 def calibrate(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bass fits to the analog series."""
@@ -116,8 +135,7 @@ def assemble_assumptions(settings: Settings, fits: pd.DataFrame) -> pd.DataFrame
 def fit_baseline(history: pd.DataFrame, settings: Settings) -> Baseline:
     """Backtest the candidates, choose one, and simulate market paths over the horizon."""
     cfg, run = settings.config.baseline, settings.run
-    y = series(history, cfg.series)
-    y = y[y.index < run.horizon.start]
+    y = baseline_history(history, settings)
     backtests = baseline.rolling_origin_backtest(y, max_horizon=cfg.max_horizon, min_train=cfg.min_train)
     model = baseline.select_model(backtests) if cfg.model == "auto" else cfg.model
     backtests = backtests.assign(series=cfg.series, selected=backtests.model == model)
@@ -145,19 +163,21 @@ def analyse_sensitivity(spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray
     return pd.concat([swings, sobol.assign(method="sobol")], ignore_index=True).assign(scenario=spec.name)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=transient)
 def commit(
     settings: Settings,
     run_id: str,
     outputs: dict[str, pd.DataFrame],
     snapshot: dict[str, pd.DataFrame],
     timings: dict[str, float],
+    status: str,
 ):
-    """Write the run's outputs and mark it succeeded, in one transaction."""
-    warehouse.commit_run(settings.run.warehouse, run_id, outputs, snapshot, settings.run.lock_timeout_seconds, timings)
+    """Write the run's outputs and its status (publishing, or succeeded for a sweep), in one transaction."""
+    run = settings.run
+    warehouse.commit_run(run.warehouse, run_id, outputs, snapshot, run.lock_timeout_seconds, timings, status)
 
 
-@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[2])
+@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[2], retry_condition_fn=transient)
 def publish(settings: Settings, run_id: str) -> Path:
     """Render the report and exports, then switch reports/latest and exports/latest to them."""
     from keicast.publish import publish_run
@@ -310,26 +330,26 @@ def simulate(
     return forecasts, sensitivity_table
 
 
-def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, float]] | None = None) -> str:
-    """The pipeline's steps for validated settings (called inside the flow).
+def run_pipeline(
+    settings: Settings, run_id: str, evidence: tuple, clock: Stopwatch, sweep: dict[str, dict[str, float]] | None
+) -> str:
+    """The pipeline's steps for validated settings and evidence (called inside the flow).
 
     A sweep (scenario -> factor values) skips sensitivity and the report and stores a comparison table.
     """
     run = settings.run
+    history, history_sources = evidence
     years = np.arange(run.horizon.start, run.horizon.end + 1)
     gate_results: list[pd.DataFrame] = []
-    clock = Stopwatch()
     warm_dask_workers(settings.config.task_runner)
     try:
         with clock.stage("ingest_articles"):
             keicast_articles(config_path=settings.config_path, locked=True)
-        with clock.stage("load_evidence"):
-            history, history_sources = load_evidence(settings)
         required = [settings.config.baseline.series, *settings.config.calibration.refine_with]
         with clock.stage("gates"):
             gate("history", gates.history_frames(history, required), settings, run_id, gate_results)
         with clock.stage("calibrate"):
-            fits, curves = calibrate(history, settings)
+            fits, curves = calibrate.with_options(result_storage=result_cache(settings))(history, settings)
         with clock.stage("gates"):
             gate("calibration", {"calibration": fits}, settings, run_id, gate_results)
         with clock.stage("assemble_assumptions"):
@@ -340,7 +360,7 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
         with clock.stage("gates"):
             gate("assumptions", gates.assumption_frames(table, prices), settings, run_id, gate_results)
         with clock.stage("fit_baseline"):
-            market = fit_baseline(history, settings)
+            market = fit_baseline.with_options(result_storage=result_cache(settings))(history, settings)
         with clock.stage("simulate_and_sensitivity"):
             forecasts, sensitivity_table = simulate(settings, specs, market.paths, years, sweep is None)
         with clock.stage("gates"):
@@ -365,14 +385,42 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
     sources = pd.DataFrame([s.model_dump() for s in settings.register.sources]).rename(columns={"id": "source_id"})
     snapshot = {"sources": sources, "history": history, "history_sources": history_sources}
     with clock.stage("commit"):
-        commit(settings, run_id, outputs, snapshot, clock.seconds)
+        commit(settings, run_id, outputs, snapshot, clock.seconds, "succeeded" if sweep else "publishing")
     if sweep is None:
         with clock.stage("publish"):
             report = publish(settings, run_id)
+    warehouse.finish_run(run.warehouse, run_id, clock.seconds, run.lock_timeout_seconds)
+    if sweep is None:
+        try:  # artifacts are a view in the Prefect UI, not part of publishing: their failure fails nothing
             record_artifacts(settings, run_id, report, forecasts)
-    warehouse.record_timings(run.warehouse, run_id, clock.seconds, run.lock_timeout_seconds)
+        except Exception as exc:  # noqa: BLE001
+            get_run_logger().warning("Prefect artifacts not recorded: %s", exc)
     get_run_logger().info("stage timings (s): %s", clock.seconds)
     return run_id
+
+
+def preflight(settings: Settings, clock: Stopwatch, publishing: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Everything that can refuse a run, checked before it writes a row or scans an article: the warehouse
+    reads end to end, ``latest`` is keicast's link, the reference files parse and the baseline has enough
+    history. Returns the evidence (history, history sources)."""
+    warehouse.check(settings.run.warehouse, settings.run.lock_timeout_seconds)
+    if publishing:
+        from keicast.publish import check_targets
+
+        check_targets(settings)
+    with clock.stage("load_evidence"):
+        history, history_sources = load_evidence(settings)
+    baseline_history(history, settings)
+    return history, history_sources
+
+
+def outcome(exc: BaseException) -> tuple[str, str]:
+    """The status and message a run ends with after ``exc``: Ctrl-C or a termination signal interrupt it."""
+    from prefect.exceptions import TerminationSignal
+
+    if isinstance(exc, KeyboardInterrupt | TerminationSignal):
+        return "interrupted", f"interrupted ({'Ctrl-C' if isinstance(exc, KeyboardInterrupt) else 'terminated'})"
+    return "failed", str(exc) if isinstance(exc, KeicastError) else f"{exc.__class__.__name__}: {exc}"
 
 
 @flow(name="keicast-pipeline", log_prints=True)
@@ -393,17 +441,18 @@ def keicast_pipeline(
     settings = load_settings(config_path, scenarios, sets, draws, seed, sweep=sweep)
     run_id = run_id or new_run_id()
     run = settings.run
+    clock = Stopwatch()
     with warehouse.run_lock(run.warehouse, run.lock_timeout_seconds):
+        evidence = preflight(settings, clock, publishing=sweep is None)
         warehouse.begin_run(run.warehouse, run_id, settings, str(flow_run.get_id() or ""), run.lock_timeout_seconds)
         try:
             factors = {name: spec["factors"] for name, spec in sweep.items()} if sweep else None
-            return run_pipeline(settings, run_id, factors)
+            return run_pipeline(settings, run_id, evidence, clock, factors)
         except GateFailed:
             raise
         except BaseException as exc:
-            warehouse.fail_run(
-                run.warehouse, run_id, "failed", f"{exc.__class__.__name__}: {exc}", None, run.lock_timeout_seconds
-            )
+            status, message = outcome(exc)
+            warehouse.fail_run(run.warehouse, run_id, status, message, None, run.lock_timeout_seconds)
             raise
 
 

@@ -294,10 +294,10 @@ def _year_or_count(text: str, m: re.Match) -> Claim | None:
     start, end, surface = m.start(), m.end(), m.group(0)
     if surface[0].isdigit():
         before = text[max(0, start - 12) : start].lower()
-        if not re.fullmatch(r"\d{4}", surface) or not 1900 <= int(surface) <= 2100 or text[end : end + 1] in ("s", "-", "%"):
-            return None  # not a year, a decade ("1960s") or a range
-        if text[max(0, start - 1) : start] in ("$", ".", ",") or any(mo in before for mo in MONTHS):
-            return None  # money, a decimal, part of a date ("December 3, 2025")
+        if not re.fullmatch(r"\d{4}", surface) or not 1900 <= int(surface) <= 2100:
+            return None
+        if text[end : end + 1] in ("s", "-", "%") or any(mo in before for mo in MONTHS):
+            return None  # a decade ("1960s"), a range, part of a date ("December 3, 2025")
         if re.search(r"\d{1,2},\s*$", before):
             return None
         return Claim(surface, float(surface), "model year", "year", start, end)

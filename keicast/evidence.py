@@ -116,7 +116,10 @@ def load_register(path: Path) -> Register:
     """Load and validate the register. Raises ConfigError naming the file and key."""
     from keicast.config import load_yaml
 
-    raw = load_yaml(Path(path))
+    return _validated_register(load_yaml(Path(path)), path)
+
+
+def _validated_register(raw, path: Path | str) -> Register:
     try:
         return Register.model_validate(raw)
     except ValidationError as exc:
@@ -148,7 +151,7 @@ def verify_quotes(register: Register, articles_dir: Path) -> list[QuoteCheck]:
         path = Path(articles_dir) / s.file
         if not path.is_file() and s.folder:
             path = Path(s.folder) / s.file
-        texts[s.id] = _squash(read_article(path).text) if path.is_file() else None
+        texts[s.id] = _squash(read_article(path, follow_symlinks=True).text) if path.is_file() else None
     for key, a in register.assumptions.items():
         for ev in a.evidence:
             text = texts.get(ev.source)
@@ -226,6 +229,26 @@ def series(history: pd.DataFrame, name: str) -> pd.Series:
     return part.set_index("year")["value"].sort_index()
 
 
+def baseline_history(history: pd.DataFrame, settings) -> pd.Series:
+    """The baseline series before the horizon, long enough for ``baseline.min_train`` plus one year to test
+    on. Raises ConfigError naming the setting and the years available."""
+    cfg, start = settings.config.baseline, settings.run.horizon.start
+    y = series(history, cfg.series)
+    y = y[y.index < start]
+    if len(y) <= cfg.min_train:
+        raise ConfigError(
+            [
+                Problem(
+                    settings.config_path,
+                    "baseline.min_train",
+                    cfg.min_train,
+                    f"fewer years than the {len(y)} of {cfg.series} before {start} (one must be left to test on)",
+                )
+            ]
+        )
+    return y
+
+
 # ---------------------------------------------------------------------------------------------- accepting claims
 REGISTER_UNITS = {
     "usd": ("USD", "positive"),
@@ -255,46 +278,88 @@ def _quote_around(sentence: str, figure: str, width: int = 160) -> str:
     return sentence[start:end].strip()
 
 
-def accept_claim(register_path: Path, claim: dict, key: str, today: str) -> str:
-    """Write a claim into the register as evidence for ``key`` (new or existing); returns the unified diff.
+@dataclass(frozen=True)
+class RegisterEdit:
+    """A prepared, validated change to the register: written by one atomic rename, undone the same way."""
 
-    ``claim`` is a claims row joined with its article's path, title, publisher and date.
+    path: Path
+    before: str
+    after: str
 
-    An existing key takes the claim's value (its range widened to include it) and the claim's quote first; a
-    new key becomes a context-only article figure. The file is edited round-trip (comments kept), validated,
-    and replaced atomically; nothing is written if the result would not load.
-    """
-    import difflib
-    import io
+    def diff(self) -> str:
+        import difflib
+
+        name = str(self.path)
+        return "".join(difflib.unified_diff(self.before.splitlines(True), self.after.splitlines(True), name, name))
+
+    def write(self) -> None:
+        _replace_text(self.path, self.after)
+
+    def undo(self) -> None:
+        _replace_text(self.path, self.before)
+
+
+def _replace_text(path: Path, text: str) -> None:
     import os
+
+    staging = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        staging.write_text(text, encoding="utf-8")
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def _claim_source(doc, claim: dict) -> dict:
+    """The register source of the claim's article, added when the article is new to the register."""
+    import os
+
+    file_name = Path(claim["path"]).name
+    source = next((s for s in doc["sources"] if s["file"] == file_name), None)
+    if source is not None:
+        return source
+    source_id = re.sub(r"[^a-z0-9_]+", "_", Path(file_name).stem.lower()).strip("_") or "article"
+    ids = {s["id"] for s in doc["sources"]}
+    while source_id in ids:
+        source_id += "_1"
+    folder = Path(claim["path"]).parent
+    if folder.is_absolute() and folder.is_relative_to(Path.cwd()):
+        folder = Path(os.path.relpath(folder))  # the register is committed: no machine-specific paths in it
+    source = {
+        "id": source_id,
+        "file": file_name,
+        "folder": str(folder),
+        "publisher": claim.get("publisher"),
+        "headline": claim.get("title"),
+        "date": claim.get("date"),
+    }
+    doc["sources"].append(source)
+    return source
+
+
+def register_edit(register_path: Path, claim: dict, key: str, today: str) -> RegisterEdit | None:
+    """The register with a claim added as evidence for ``key`` (new or existing), validated but not written;
+    None when the claim is already evidence for that key (accepting twice changes nothing).
+
+    ``claim`` is a claims row joined with its article's path, title, publisher and date. An existing key takes
+    the claim's value (its range widened to include it) and the claim's quote first; a new key becomes a
+    context-only article figure. The file is edited round-trip (comments kept).
+    """
+    import io
 
     from ruamel.yaml import YAML
 
     from keicast.claims import unit_family
-    from keicast.config import KEY_PATTERN
+    from keicast.config import KEY_PATTERN, _read_config
 
     register_path = Path(register_path)
-    before = register_path.read_text(encoding="utf-8")
+    before = _read_config(register_path).decode("utf-8")
     yaml_rt = YAML()
     yaml_rt.preserve_quotes = True
     yaml_rt.width = 4096
     doc = yaml_rt.load(before)
     file_name = Path(claim["path"]).name
-    source = next((s for s in doc["sources"] if s["file"] == file_name), None)
-    if source is None:
-        source_id = re.sub(r"[^a-z0-9_]+", "_", Path(file_name).stem.lower()).strip("_") or "article"
-        ids = {s["id"] for s in doc["sources"]}
-        while source_id in ids:
-            source_id += "_1"
-        source = {
-            "id": source_id,
-            "file": file_name,
-            "folder": str(Path(claim["path"]).parent),
-            "publisher": claim.get("publisher"),
-            "headline": claim.get("title"),
-            "date": claim.get("date"),
-        }
-        doc["sources"].append(source)
+    source = _claim_source(doc, claim)
     evidence = {
         "source": source["id"],
         "figure": claim["text"],
@@ -303,6 +368,8 @@ def accept_claim(register_path: Path, claim: dict, key: str, today: str) -> str:
     entries = doc["assumptions"]
     if key in entries:
         entry = entries[key]
+        if any(dict(ev) == evidence for ev in entry.get("evidence") or []):
+            return None
         if unit_family(str(entry["unit"])) != claim["family"]:
             raise ConfigError(
                 [
@@ -340,14 +407,7 @@ def accept_claim(register_path: Path, claim: dict, key: str, today: str) -> str:
     buffer = io.StringIO()
     yaml_rt.dump(doc, buffer)
     after = buffer.getvalue()
-    staging = register_path.with_name(register_path.name + ".new")
-    staging.write_text(after, encoding="utf-8")
-    try:
-        load_register(staging)
-    except ConfigError:
-        staging.unlink()
-        raise
-    os.replace(staging, register_path)
-    return "".join(
-        difflib.unified_diff(before.splitlines(True), after.splitlines(True), str(register_path), str(register_path))
-    )
+    from keicast.config import parse_yaml
+
+    _validated_register(parse_yaml(after, str(register_path)), register_path)  # nothing written if invalid
+    return RegisterEdit(register_path, before, after)

@@ -53,6 +53,8 @@ def sobol_indices(
     from SALib.sample import sobol as sobol_sample
 
     keys = uncertain_keys(spec)
+    if not keys:  # every assumption fixed: nothing varies, so there is no variance to apportion
+        return pd.DataFrame(columns=["key", "s1", "s1_conf", "st", "st_conf"])
     problem = {
         "num_vars": len(keys),
         "names": keys,
