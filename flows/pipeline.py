@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import logging
 import os
 import secrets
 import time
@@ -28,6 +29,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.articles import keicast_articles
 from keicast import calibration as calibration_module
 from keicast import gates, warehouse
+from keicast.articles import pending
 from keicast.assumptions import assemble, scenario_spec
 from keicast.calibration import adoption_refinements, calibrate_analogs
 from keicast.compare import sweep_comparison
@@ -44,6 +46,10 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
+# I/O steps retry with back-off, except on a keicast error (bad input, damaged warehouse): a retry cannot cure it.
+IO_RETRIES = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": transient}
+
+
 @dataclass(frozen=True)
 class Baseline:
     model: str
@@ -51,24 +57,33 @@ class Baseline:
     paths: np.ndarray
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=transient)
+@task(task_run_name="load-evidence", cache_policy=NO_CACHE, **IO_RETRIES)
 def load_evidence(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read the reference history (series, year, value, unit) and its source notes."""
     return load_history(settings.run.reference_dir)
 
 
-@task(cache_policy=NO_CACHE)
+@task(task_run_name="gate-{stage}", cache_policy=NO_CACHE)
 def gate(
     stage: str, frames: dict[str, pd.DataFrame], settings: Settings, run_id: str, results: list[pd.DataFrame]
 ) -> pd.DataFrame:
     """Validate a stage; on failure record the run as failed_gate and raise GateFailed."""
     docs = settings.run.reports_dir / "data_docs"
-    last = stage == list(gates.STAGES)[-1]
-    checked = gates.check(stage, frames, gates.parameters(settings.config), docs, build_docs=last)
+    checked = gates.check(stage, frames, gates.parameters(settings.config), docs)
     results.append(checked)
     gates.raise_on_failure(stage, checked, docs)
     get_run_logger().info("gate %s passed (%d expectations)", stage, len(checked))
     return checked
+
+
+def ingest_articles(settings: Settings, run_id: str) -> None:
+    """Scan the article inbox (a subflow) when it holds anything new or changed; otherwise skip it at once."""
+    inbox, run = settings.run.articles_dir, settings.run
+    if inbox.is_dir() and pending(inbox, warehouse.known_articles(run.warehouse, run.lock_timeout_seconds)):
+        scan = keicast_articles.with_options(flow_run_name=f"keicast-articles-{run_id}")
+        scan(config_path=settings.config_path, locked=True)
+    else:
+        get_run_logger().info("articles: nothing new in %s", inbox)
 
 
 def _digest(*parts: str) -> str:
@@ -117,21 +132,21 @@ def result_cache(settings: Settings) -> Path:
     return folder
 
 
-@task(cache_key_fn=_calibration_key, **CACHED)
+@task(task_run_name="calibrate-analogs", cache_key_fn=_calibration_key, **CACHED)
 def calibrate(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bass fits to the analog series."""
     cal = settings.config.calibration
     return calibrate_analogs(history, cal.analogs, cal.form, cal.refine_with)
 
 
-@task(cache_policy=NO_CACHE)
+@task(task_run_name="assemble-assumptions", cache_policy=NO_CACHE)
 def assemble_assumptions(settings: Settings, fits: pd.DataFrame) -> pd.DataFrame:
     """One row per scenario x key after calibration refinement and overrides."""
     refinements = adoption_refinements(fits, settings.register)
     return assemble(settings.register, settings.config, settings.scenarios, settings.overrides, refinements)
 
 
-@task(cache_key_fn=_baseline_key, **CACHED)
+@task(task_run_name="fit-baseline", cache_key_fn=_baseline_key, **CACHED)
 def fit_baseline(history: pd.DataFrame, settings: Settings) -> Baseline:
     """Backtest the candidates, choose one, and simulate market paths over the horizon."""
     cfg, run = settings.config.baseline, settings.run
@@ -144,15 +159,15 @@ def fit_baseline(history: pd.DataFrame, settings: Settings) -> Baseline:
     return Baseline(model, backtests, paths[:, -(run.horizon.end - run.horizon.start + 1) :])
 
 
-@task(cache_policy=NO_CACHE)
+@task(task_run_name="simulate-{spec.name}-{batch}", cache_policy=NO_CACHE)
 def simulate_chunks(
-    spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray, sizes: dict[int, int], seed: int
+    spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray, sizes: dict[int, int], seed: int, batch: int
 ) -> dict[int, montecarlo.ChunkSummary]:
-    """A batch of Monte Carlo chunks (index -> draws) of one scenario."""
+    """A batch of Monte Carlo chunks (index -> draws) of one scenario; ``batch`` numbers it in the run's UI."""
     return {index: montecarlo.simulate_chunk(spec, paths, years, size, seed, index) for index, size in sizes.items()}
 
 
-@task(cache_policy=NO_CACHE)
+@task(task_run_name="sensitivity-{spec.name}", cache_policy=NO_CACHE)
 def analyse_sensitivity(spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray, settings: Settings) -> pd.DataFrame:
     """Tornado and Sobol indices of cumulative kei sales over the headline window."""
     run = settings.run
@@ -163,7 +178,7 @@ def analyse_sensitivity(spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray
     return pd.concat([swings, sobol.assign(method="sobol")], ignore_index=True).assign(scenario=spec.name)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=transient)
+@task(task_run_name="commit", cache_policy=NO_CACHE, **IO_RETRIES)
 def commit(
     settings: Settings,
     run_id: str,
@@ -177,7 +192,7 @@ def commit(
     warehouse.commit_run(run.warehouse, run_id, outputs, snapshot, run.lock_timeout_seconds, timings, status)
 
 
-@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[2], retry_condition_fn=transient)
+@task(task_run_name="publish", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[2], retry_condition_fn=transient)
 def publish(settings: Settings, run_id: str) -> Path:
     """Render the report and exports, then switch reports/latest and exports/latest to them."""
     from keicast.publish import publish_run
@@ -185,10 +200,14 @@ def publish(settings: Settings, run_id: str) -> Path:
     return publish_run(settings, run_id)
 
 
-@task(cache_policy=NO_CACHE)
+@task(task_run_name="record-artifacts", cache_policy=NO_CACHE)
 def record_artifacts(settings: Settings, run_id: str, report: Path, forecasts: pd.DataFrame) -> None:
-    """Prefect artifacts with stable keys, so the UI keeps their history across runs."""
-    from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+    """Prefect artifacts with stable keys, so the UI keeps their history across runs.
+
+    The headline table and the report's markdown travel with the artifact, so they read the same on any host
+    (a ``file://`` link to the HTML report works only on the machine that wrote it).
+    """
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     end = settings.run.headline_window[1]
     headline = forecasts[(forecasts.metric == "kei_sales_cumulative") & (forecasts.year == end)]
@@ -203,7 +222,29 @@ def record_artifacts(settings: Settings, run_id: str, report: Path, forecasts: p
     )
     markdown = (report.parent / "report.md").read_text(encoding="utf-8")
     create_markdown_artifact(key="keicast-summary", markdown=markdown, description=f"keicast run {run_id}")
-    create_link_artifact(key="keicast-report", link=report.resolve().as_uri(), link_text=f"report {run_id}")
+
+
+def flow_run_labels(run_id: str, scenarios: list[str], sweep: bool) -> tuple[str, list[str]]:
+    """The flow run's name and tags: the keicast run id and the scenario set, readable in the Prefect UI."""
+    kind = "sweep" if sweep else "run"
+    tags = ["keicast", kind, f"run:{run_id}"]
+    tags += [f"scenario:{name}" for name in scenarios] if len(scenarios) <= 8 else [f"scenarios:{len(scenarios)}"]
+    return f"keicast-{kind}-{run_id}", tags
+
+
+def label_flow_run(run_id: str, scenarios: list[str], sweep: bool) -> None:
+    """Name and tag the current flow run (scheduled runs are created by the server, before a run id exists)."""
+    flow_run_id = flow_run.get_id()
+    if not flow_run_id:
+        return
+    from prefect.client.orchestration import get_client
+
+    name, tags = flow_run_labels(run_id, scenarios, sweep)
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(flow_run_id, name=name, tags=sorted({*flow_run.get_tags(), *tags}))
+
+
+PROGRESS = logging.getLogger("keicast.progress")  # the CLI prints it as a status line per stage (--quiet: not)
 
 
 class Stopwatch:
@@ -211,9 +252,11 @@ class Stopwatch:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.began = time.perf_counter()
 
     @contextmanager
     def stage(self, name: str):
+        PROGRESS.info("%5.1f s  %s", time.perf_counter() - self.began, name.replace("_", " "))
         start = time.perf_counter()
         try:
             yield
@@ -284,6 +327,7 @@ def _progress(label: str):
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        disable=not PROGRESS.handlers,
     )
 
 
@@ -298,10 +342,17 @@ def simulate(
         work = {
             runner.submit(
                 simulate_chunks,
-                {"spec": spec, "paths": paths, "years": years, "sizes": {i: sizes[i] for i in batch}, "seed": run.seed},
+                {
+                    "spec": spec,
+                    "paths": paths,
+                    "years": years,
+                    "sizes": {i: sizes[i] for i in batch},
+                    "seed": run.seed,
+                    "batch": number,
+                },
             ): spec.name
             for spec in specs
-            for batch in batches
+            for number, batch in enumerate(batches, start=1)
         }
         sens = (
             [
@@ -341,10 +392,11 @@ def run_pipeline(
     history, history_sources = evidence
     years = np.arange(run.horizon.start, run.horizon.end + 1)
     gate_results: list[pd.DataFrame] = []
+    gates.preload()  # GX imports in the background while articles and evidence load
     warm_dask_workers(settings.config.task_runner)
     try:
         with clock.stage("ingest_articles"):
-            keicast_articles(config_path=settings.config_path, locked=True)
+            ingest_articles(settings, run_id)
         required = [settings.config.baseline.series, *settings.config.calibration.refine_with]
         with clock.stage("gates"):
             gate("history", gates.history_frames(history, required), settings, run_id, gate_results)
@@ -441,6 +493,7 @@ def keicast_pipeline(
     settings = load_settings(config_path, scenarios, sets, draws, seed, sweep=sweep)
     run_id = run_id or new_run_id()
     run = settings.run
+    label_flow_run(run_id, list(settings.scenarios), sweep is not None)
     clock = Stopwatch()
     with warehouse.run_lock(run.warehouse, run.lock_timeout_seconds):
         evidence = preflight(settings, clock, publishing=sweep is None)
@@ -454,20 +507,3 @@ def keicast_pipeline(
             status, message = outcome(exc)
             warehouse.fail_run(run.warehouse, run_id, status, message, None, run.lock_timeout_seconds)
             raise
-
-
-DEPLOYMENT = "keicast-weekly"
-
-
-def deployment(settings: Settings, config_path: str):
-    """The scheduled deployment with the cron schedule from config.yaml (used by `keicast serve`)."""
-    from prefect.schedules import Cron
-
-    schedule = settings.config.schedule
-    return keicast_pipeline.to_deployment(
-        name=DEPLOYMENT,
-        schedules=[Cron(schedule.cron, timezone=schedule.timezone)],
-        parameters={"config_path": config_path},
-        description="Weekly keicast run: evidence -> gates -> forecasts -> report.",
-        tags=["keicast"],
-    )

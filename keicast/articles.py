@@ -180,6 +180,23 @@ def inbox_files(directory: Path) -> list[Path]:
     )
 
 
+def pending(directory: Path, known: pd.DataFrame) -> list[Path]:
+    """Inbox files a scan would process: new, changed, or newly unreadable (refused files are recorded once).
+
+    Only hashes bytes (no parsing, no extraction), so a run with nothing new in the inbox skips ingestion.
+    """
+    current = {(os.path.abspath(p), a) for p, a in zip(known.path, known.article_id, strict=True)}
+    waiting = []
+    for path in inbox_files(directory):
+        try:
+            digest = hashlib.sha256(read_bounded(path, MAX_ARTICLE_BYTES, follow_symlinks=False)).hexdigest()
+        except OSError:
+            digest = f"unreadable:{path.name}"
+        if (os.path.abspath(path), digest) not in current:
+            waiting.append(path)
+    return waiting
+
+
 def scan(directory: Path, register: Register, known: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """New article rows and claim rows for every new or changed file in ``directory``.
 

@@ -28,18 +28,30 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: metavars as written, no '<bool>' on flags
 )
-sources_app = typer.Typer(help="The evidence register's article sources.", no_args_is_help=True)
+sources_app = typer.Typer(help="The evidence register's article sources.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(sources_app, name="sources")
-articles_app = typer.Typer(help="The article inbox: claims found in new articles.", no_args_is_help=True)
+articles_app = typer.Typer(
+    help="The article inbox: claims found in new articles.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(articles_app, name="articles")
 # markup off: user text (keys, values, descriptions) may contain [brackets] that rich would eat
 out = Console(width=None if sys.stdout.isatty() else 180, markup=False, highlight=False)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 180, markup=False, highlight=False)
 
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="Path to config.yaml.")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override an assumption: KEY=VALUE (repeatable).")]
-ScenarioOpt = Annotated[list[str] | None, typer.Option("--scenario", "-s", help="Scenario to run (repeatable).")]
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", metavar="PATH", help="Path to config.yaml.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", metavar="KEY=VALUE", help="Override an assumption, e.g. policy.import_tariff=0.15 (repeatable)."
+    ),
+]
+ScenarioOpt = Annotated[
+    list[str] | None, typer.Option("--scenario", "-s", metavar="NAME", help="Scenario name (repeatable).")
+]
+DrawsOpt = Annotated[int | None, typer.Option("--draws", metavar="N", min=100, help="Monte Carlo draws per scenario.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", metavar="N", min=0, max=2**63 - 1, help="Random seed.")]
 
 
 class Format(StrEnum):
@@ -48,27 +60,30 @@ class Format(StrEnum):
     json = "json"
 
 
+class BassForm(StrEnum):
+    pdf = "pdf"
+    increments = "increments"
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output: a table for people, or CSV / JSON.")]
+
+
 def _quiet_environment() -> None:
     for name, value in (
         ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
         ("GX_ANALYTICS_ENABLED", "false"),
         ("DO_NOT_TRACK", "1"),
         ("DASK_LOGGING__DISTRIBUTED", "warning"),
+        # a temporary server's first start migrates its database: on a busy 2-core machine that outlasts 20 s
+        ("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"),
         ("PREFECT_LOGGING_LEVEL", os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING")),
     ):
         os.environ.setdefault(name, value)
 
 
-def _prefect_ready() -> None:
-    """Before a flow runs: a writable Prefect home, and its temporary server started one process at a time.
-
-    Without a Prefect API URL every command starts a temporary server on the SQLite database in PREFECT_HOME,
-    and each server migrates that database as it starts: several first runs at once raced and killed each
-    other. Starting is serialised by a file lock in PREFECT_HOME; once started, the server is the one the flow
-    uses. An unwritable home is refused at once with what to do (Prefect itself waits 26 s, then fails).
-    """
-    if os.environ.get("PREFECT_API_URL"):
-        return
+def _check_prefect_home() -> Path:
+    """Prefect's home (its database and the temporary server's), refused at once when it is not writable:
+    Prefect itself waits 26 s for its server and then fails with tracebacks."""
     home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
     try:
         home.mkdir(parents=True, exist_ok=True)
@@ -80,15 +95,7 @@ def _prefect_ready() -> None:
             "Set PREFECT_HOME to a writable folder, or PREFECT_API_URL to a running Prefect server "
             "(`prefect server start`); nothing was run"
         ) from None
-    from filelock import FileLock
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value():  # a profile's server, or the test harness's
-        return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    with FileLock(str(home / "keicast-server-start.lock")):
-        SubprocessASGIServer().start()
+    return home
 
 
 class _KnownErrorFilter(logging.Filter):
@@ -108,6 +115,62 @@ def _quiet_known_errors() -> None:
             isinstance(f, _KnownErrorFilter) for f in handler.filters
         ):
             handler.addFilter(_KnownErrorFilter())
+
+
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No status line per stage, no progress bar.")]
+
+
+def _show_progress(quiet: bool) -> None:
+    """Print the pipeline's stage status lines (logger keicast.progress) on stderr, unless --quiet."""
+    progress = logging.getLogger("keicast.progress")
+    progress.handlers.clear()
+    progress.propagate = False
+    if not quiet:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("keicast: %(message)s"))
+        progress.addHandler(handler)
+        progress.setLevel(logging.INFO)
+
+
+def _start_temporary_server():
+    """Without PREFECT_API_URL, start Prefect's temporary server in the background; returns a function to join it.
+
+    The server is a subprocess that takes 5-14 s to come up; started before the pipeline's imports, it boots on
+    the second core while they load. The flow then finds it running (Prefect keeps one per process). Joining
+    before the flow starts matters: the server marks itself running before it answers.
+    """
+    import threading
+
+    if os.environ.get("PREFECT_API_URL"):
+        return lambda: None
+    home = _check_prefect_home()
+    from filelock import FileLock
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return lambda: None
+    failure: list[BaseException] = []
+
+    def start() -> None:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        try:
+            # Each temporary server migrates the SQLite database in PREFECT_HOME as it starts: first runs started
+            # together raced and killed each other. One process at a time starts its server.
+            with FileLock(str(home / "keicast-server-start.lock")):
+                SubprocessASGIServer().start()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread by join()
+            failure.append(exc)
+
+    thread = threading.Thread(target=start, name="keicast-prefect-server", daemon=True)
+    thread.start()
+
+    def join() -> None:
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    return join
 
 
 def guarded(fn):
@@ -147,9 +210,43 @@ def emit(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
         table = Table(title=title, show_lines=False, header_style="bold")
         for col in frame.columns:
             table.add_column(str(col), overflow="fold")
+        shows = [_column_format(str(c)) for c in frame.columns]
         for row in frame.itertuples(index=False):
-            table.add_row(*[Text("" if pd.isna(v) else (f"{v:,.6g}" if isinstance(v, float) else str(v))) for v in row])
+            table.add_row(*[Text(show(v)) for show, v in zip(shows, row, strict=True)])
         out.print(table)
+
+
+def _column_format(column: str):
+    """The formatting policy for a table column: counts to 2 significant figures, other numbers to 3."""
+    from keicast import formatting
+
+    count = column in ("mae", "mean", "m", "se_m", "rse") or column.startswith(("p0", "p1", "p5", "p9", "cumulative_"))
+
+    def show(value) -> str:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return ""
+        if isinstance(value, float):
+            return formatting.count(value) if count else formatting.number(value)
+        return str(value)
+
+    return show
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"keicast {version('keicast')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Forecast US demand for Japanese-style kei cars under policy scenarios."""
 
 
 # ---------------------------------------------------------------------------------------------- run
@@ -159,17 +256,25 @@ def run(
     config: ConfigOpt = Path("config.yaml"),
     scenario: ScenarioOpt = None,
     set_: SetOpt = None,
-    draws: Annotated[int | None, typer.Option("--draws", help="Monte Carlo draws per scenario.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    draws: DrawsOpt = None,
+    seed: SeedOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run the pipeline: assumptions -> gates -> forecasts -> report."""
     from keicast.config import load_settings
 
     _quiet_environment()
     settings = load_settings(config, scenario, set_, draws, seed)  # exit 2 before any server starts
-    _prefect_ready()
+    _show_progress(quiet)
+    if not quiet and not os.environ.get("PREFECT_API_URL"):
+        err.print("keicast: starting a temporary Prefect server (set PREFECT_API_URL to use a standing one)")
+    server_ready = _start_temporary_server()
+    from keicast import gates
+
+    gates.preload()  # GX imports while the temporary Prefect server starts
     from flows.pipeline import keicast_pipeline, new_run_id
 
+    server_ready()
     _quiet_known_errors()
     run_id = new_run_id()
     err.print(f"keicast: run {run_id}: {len(settings.scenarios)} scenario(s), {settings.run.draws:,} draws each")
@@ -183,6 +288,7 @@ def run(
     )
     report = settings.run.reports_dir / run_id / "index.html"
     out.print(f"run {run_id} succeeded; report: {report}")
+    out.print(f"data-quality results: {report.with_name('data_quality.html')}")
 
 
 @app.command()
@@ -203,7 +309,7 @@ def validate(config: ConfigOpt = Path("config.yaml"), set_: SetOpt = None) -> No
         [
             gates.check("history", gates.history_frames(history, required), params, docs),
             gates.check("calibration", {"calibration": fits}, params, docs),
-            gates.check("assumptions", gates.assumption_frames(table, prices), params, docs, build_docs=True),
+            gates.check("assumptions", gates.assumption_frames(table, prices), params, docs),
         ],
         ignore_index=True,
     )
@@ -214,12 +320,18 @@ def validate(config: ConfigOpt = Path("config.yaml"), set_: SetOpt = None) -> No
 @app.command()
 @guarded
 def sweep(
-    vary: Annotated[list[str], typer.Option("--vary", help="KEY=V1,V2,... (repeatable); KEY may be launch_year.")],
-    base: Annotated[str, typer.Option("--base", help="Scenario the combinations start from.")] = "japan_imports_tariff",
+    vary: Annotated[
+        list[str],
+        typer.Option("--vary", metavar="KEY=V1,V2,...", help="Values to combine (repeatable); KEY may be launch_year."),
+    ],
+    base: Annotated[
+        str, typer.Option("--base", metavar="NAME", help="Scenario the combinations start from.")
+    ] = "japan_imports_tariff",
     config: ConfigOpt = Path("config.yaml"),
-    draws: Annotated[int | None, typer.Option("--draws")] = None,
-    seed: Annotated[int | None, typer.Option("--seed")] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    draws: DrawsOpt = None,
+    seed: SeedOpt = None,
+    fmt: FormatOpt = Format.table,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run every combination of the listed assumption values as a scenario and compare them."""
     import itertools
@@ -258,16 +370,15 @@ def sweep(
         for i, combo in enumerate(combos, start=1)
     }
     settings = load_settings(config, draws=draws, seed=seed, sweep=plan)  # exit 2 before any server starts
-    _prefect_ready()
+    _show_progress(quiet)
+    _start_temporary_server()()
     from flows.pipeline import keicast_pipeline, new_run_id
 
     _quiet_known_errors()
     run_id = new_run_id()
     err.print(f"keicast: sweep {run_id}: {len(plan)} combinations of {base}, {settings.run.draws:,} draws each")
     keicast_pipeline(config_path=str(config), draws=draws, seed=seed, run_id=run_id, sweep=plan)
-    table = warehouse.query(
-        settings.run.warehouse, "select * from sweep_results where run_id = ? order by cumulative_p50 desc", [run_id]
-    )
+    table = warehouse.sweep_results(settings.run.warehouse, run_id)
     emit(
         table.drop(columns=["run_id"]),
         fmt,
@@ -278,35 +389,38 @@ def sweep(
 @app.command()
 @guarded
 def serve(config: ConfigOpt = Path("config.yaml")) -> None:
-    """Serve the scheduled deployment from this process (no work pool needed); Ctrl-C stops it."""
+    """Serve deployment 'keicast-served' on config.yaml's schedule from this process (no work pool); Ctrl-C stops."""
     from keicast.config import load_settings
 
     _quiet_environment()
     settings = load_settings(config)
     from prefect import serve as prefect_serve
 
-    from flows.pipeline import DEPLOYMENT, deployment
+    from keicast.deployments import SERVED, served_deployment
 
-    schedule = settings.config.schedule
-    err.print(f"keicast: serving deployment '{DEPLOYMENT}' on cron '{schedule.cron}' ({schedule.timezone})")
-    prefect_serve(deployment(settings, str(config)))
+    deployment = served_deployment(settings)
+    cfg = settings.config.schedule
+    err.print(f"keicast: serving deployment 'keicast-pipeline/{SERVED}' on cron '{cfg.cron}' ({cfg.timezone})")
+    prefect_serve(deployment)
 
 
 @app.command()
 @guarded
 def deploy(config: ConfigOpt = Path("config.yaml")) -> None:
-    """Create the deployments in prefect.yaml on the Prefect server, with config.yaml's schedule."""
-    import subprocess
-
+    """Create or update deployment 'keicast-scheduled' (work pool 'keicast-process') with config.yaml's schedule."""
     from keicast.config import load_settings
 
-    schedule = load_settings(config).config.schedule
-    prefect = Path(sys.executable).with_name("prefect")
-    command = [str(prefect), "--no-prompt", "deploy", "--all", "--cron", schedule.cron, "--timezone", schedule.timezone]
-    err.print("keicast: " + " ".join(command[1:]))
-    result = subprocess.run(command, check=False)
-    if result.returncode:
-        raise KeicastError(f"prefect deploy failed (exit {result.returncode})")
+    _quiet_environment()
+    settings = load_settings(config)
+    from keicast.deployments import SCHEDULED, WORK_POOL
+    from keicast.deployments import deploy as apply_deployment
+
+    deployment_id = apply_deployment(settings)
+    cfg = settings.config.schedule
+    out.print(
+        f"deployment keicast-pipeline/{SCHEDULED} ({deployment_id}) on cron '{cfg.cron}' ({cfg.timezone}); "
+        f"start a worker with: prefect worker start --pool {WORK_POOL}"
+    )
 
 
 def _assumption_table(config: Path, sets: list[str] | None, scenarios: list[str] | None):
@@ -335,7 +449,7 @@ def assumptions(
     config: ConfigOpt = Path("config.yaml"),
     scenario: ScenarioOpt = None,
     set_: SetOpt = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    fmt: FormatOpt = Format.table,
     run_id: Annotated[str | None, typer.Option("--run", help="Show a stored run's table instead.")] = None,
 ) -> None:
     """The assumption table (one row per scenario x key) with values, ranges, sources and quotes."""
@@ -344,7 +458,7 @@ def assumptions(
         from keicast.config import load_settings
 
         settings = load_settings(config)
-        table = warehouse.query(settings.run.warehouse, "select * from assumptions where run_id = ?", [run_id])
+        table = warehouse.run_assumptions(settings.run.warehouse, _run_id(settings, run_id, "--run"))
         if table.empty:
             raise ConfigError([Problem("--run", "", run_id, "a run id in the warehouse (see `keicast runs`)")])
         if scenario:
@@ -363,7 +477,9 @@ def sources_verify(
     articles: Annotated[Path, typer.Option("--articles", help="Folder with the article texts.")] = Path(
         "../shared/seeds"
     ),
-    register: Annotated[Path, typer.Option("--register")] = Path("data/register.yaml"),
+    register: Annotated[
+        Path, typer.Option("--register", metavar="PATH", help="The evidence register to check.")
+    ] = Path("data/register.yaml"),
 ) -> None:
     """Check that every quote occurs in its article and contains its figure."""
     from keicast.evidence import load_register, verify_quotes
@@ -382,9 +498,11 @@ def sources_verify(
 @articles_app.command("scan")
 @guarded
 def articles_scan(
-    directory: Annotated[Path | None, typer.Argument(help="Inbox folder (default: run.articles_dir).")] = None,
+    directory: Annotated[
+        Path | None, typer.Argument(metavar="DIR", help="Inbox folder (default: run.articles_dir).")
+    ] = None,
     config: ConfigOpt = Path("config.yaml"),
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    fmt: FormatOpt = Format.table,
 ) -> None:
     """Read new or changed articles, extract their figures and match them against the register."""
     from keicast import warehouse
@@ -395,7 +513,7 @@ def articles_scan(
     inbox = directory or settings.run.articles_dir
     if not inbox.is_dir():
         raise ConfigError([Problem("DIR", "", str(inbox), "an existing folder of articles")])
-    _prefect_ready()
+    _start_temporary_server()()
     from flows.articles import keicast_articles
 
     _quiet_known_errors()
@@ -419,7 +537,7 @@ def articles_scan(
 @articles_app.command("accept")
 @guarded
 def articles_accept(
-    claim_id: Annotated[str, typer.Argument(help="A claim id from `keicast articles scan`.")],
+    claim_id: Annotated[str, typer.Argument(metavar="CLAIM_ID", help="A claim id from `keicast articles scan`.")],
     key: Annotated[str, typer.Option("--key", help="Register key the claim supports (existing or new).")],
     config: ConfigOpt = Path("config.yaml"),
 ) -> None:
@@ -463,18 +581,21 @@ def articles_accept(
 @app.command()
 @guarded
 def calibrate(
-    series_csv: Annotated[Path, typer.Argument(help="CSV of adoptions per period: 'year,value' or one value column.")],
-    form: Annotated[str, typer.Option("--form", help="pdf: m f(t); increments: m [F(t) - F(t-1)].")] = "increments",
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    series_csv: Annotated[
+        Path,
+        typer.Argument(metavar="SERIES.csv", help="CSV of adoptions per period: 'year,value' or one value column."),
+    ],
+    form: Annotated[
+        BassForm, typer.Option("--form", help="pdf: m f(t); increments: m [F(t) - F(t-1)].")
+    ] = BassForm.increments,
+    fmt: FormatOpt = Format.table,
 ) -> None:
     """Fit a Bass model to an adoption series by nonlinear least squares."""
     from models.diffusion import BassFit
 
-    if form not in ("pdf", "increments"):
-        raise ConfigError([Problem("--form", "", form, "'pdf' or 'increments'")])
     t, y = _read_adoptions(series_csv)
     try:
-        fit = BassFit(form).fit(y, t)
+        fit = BassFit(form.value).fit(y, t)
     except (ValueError, RuntimeError) as exc:
         raise ConfigError([Problem(str(series_csv), "", f"{len(y)} values", str(exc))]) from None
     rows = pd.DataFrame(
@@ -485,7 +606,7 @@ def calibrate(
         }
     )
     stats = {
-        "form": form,
+        "form": form.value,
         "n": fit.n_,
         "df": fit.df_,
         "residual_standard_error": fit.rse_,
@@ -500,7 +621,7 @@ def calibrate(
     elif fmt is Format.csv:
         sys.stdout.write(rows.to_csv(index=False))
     else:
-        emit(rows, fmt, f"Bass fit ({form}) to {series_csv}")
+        emit(rows, fmt, f"Bass fit ({form.value}) to {series_csv}")
         out.print(
             f"Residual standard error: {fit.rse_:,.6g} on {fit.df_} degrees of freedom; "
             f"R² = {fit.r2_:.4f}; AIC = {fit.aic_:.2f}; converged: {fit.converged_}"
@@ -548,9 +669,7 @@ def _read_adoptions(path: Path):
 
 @app.command()
 @guarded
-def backtest(
-    config: ConfigOpt = Path("config.yaml"), fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table
-) -> None:
+def backtest(config: ConfigOpt = Path("config.yaml"), fmt: FormatOpt = Format.table) -> None:
     """Rolling-origin skill of the baseline market models against naive benchmarks, horizons 1..5."""
     from keicast.config import load_settings
     from keicast.evidence import baseline_history, load_history
@@ -571,28 +690,38 @@ def backtest(
 @guarded
 def runs(
     config: ConfigOpt = Path("config.yaml"),
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
-    limit: Annotated[int, typer.Option(min=1, max=1_000_000, help="Newest runs shown.")] = 20,
+    fmt: FormatOpt = Format.table,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="How many runs, newest first.")] = 20,
 ) -> None:
-    """Run history: status, duration and overrides."""
+    """Run history: status, duration, draws, seed and the overrides each run used."""
     from keicast import warehouse
     from keicast.config import load_settings
 
     settings = load_settings(config)
-    frame = warehouse.query(
-        settings.run.warehouse,
-        "select run_id, status, started_at, finished_at, "
-        "round(date_diff('millisecond', started_at, finished_at) / 1000.0, 1) as seconds, draws, seed, "
-        "overrides, message from runs order by started_at desc limit ?",
-        [limit],
-    )
+    frame = warehouse.run_history(settings.run.warehouse, limit, settings.run.lock_timeout_seconds)
+    if fmt is Format.table:
+        frame = frame.assign(overrides=frame.overrides.map(_overrides_in_words))
     emit(frame, fmt, "runs")
+
+
+def _overrides_in_words(raw: str | None) -> str:
+    """'policy.import_tariff=0.1 (--set); ...' instead of a JSON blob."""
+    items = json.loads(raw or "[]")
+    return (
+        "; ".join(
+            f"{o['key']}={o['value']:g}" + (f" ({o['scenario']})" if o.get("scenario") not in (None, "*") else "")
+            for o in items
+        )
+        or "none"
+    )
 
 
 @app.command()
 @guarded
 def report(
-    run_id: Annotated[str | None, typer.Argument(help="Run id (default: the latest successful run).")] = None,
+    run_id: Annotated[
+        str | None, typer.Argument(metavar="RUN_ID", help="Run id (default: the latest successful run).")
+    ] = None,
     config: ConfigOpt = Path("config.yaml"),
 ) -> None:
     """Print the path of a run's report, regenerating it if it is missing."""
@@ -614,44 +743,126 @@ def report(
     out.print(str(path))
 
 
+def _run_id(settings, ref: str, label: str) -> str:
+    from keicast import warehouse
+
+    found = warehouse.resolve_run(settings.run.warehouse, ref, settings.run.lock_timeout_seconds)
+    if not found:
+        expected = "'latest', 'previous', or a run id or unique prefix of one (see `keicast runs`)"
+        raise ConfigError([Problem(label, "", ref, expected)])
+    return found
+
+
+def _shown_deltas(deltas: pd.DataFrame) -> pd.DataFrame:
+    """Forecast deltas as people read them: counts to two significant figures, shares as percentages."""
+    from keicast import formatting
+
+    def show(row, column):
+        return (formatting.share if row.metric == "kei_share" else formatting.count)(row[column])
+
+    return pd.DataFrame(
+        {
+            "scenario": deltas.scenario,
+            "metric": deltas.metric,
+            "year": deltas.year.map(formatting.year),
+            "P50 before": [show(r, "p50_before") for _, r in deltas.iterrows()],
+            "P50 after": [show(r, "p50_after") for _, r in deltas.iterrows()],
+            "change": (deltas.p50_change_pct / 100).map(formatting.signed_percent),
+        }
+    )
+
+
 @app.command()
 @guarded
 def compare(
-    run_a: str,
-    run_b: str,
+    run_a: Annotated[
+        str, typer.Argument(metavar="RUN_A", help="Before: 'previous', 'latest', a run id or a unique prefix of one.")
+    ],
+    run_b: Annotated[
+        str, typer.Argument(metavar="RUN_B", help="After: 'latest', 'previous', a run id or a unique prefix.")
+    ],
     config: ConfigOpt = Path("config.yaml"),
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    scenario: ScenarioOpt = None,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", "-m", help="Forecast metric to show (repeatable).")
+    ] = None,
+    year: Annotated[list[int] | None, typer.Option("--year", "-y", help="Year to show (repeatable).")] = None,
+    every: Annotated[bool, typer.Option("--all", help="List unchanged forecast values too.")] = False,
+    fmt: FormatOpt = Format.table,
 ) -> None:
-    """Assumption and forecast differences between two runs (A = before, B = after)."""
+    """Assumption and forecast differences between two runs (A = before, B = after), e.g. `compare previous latest`."""
     from keicast import warehouse
-    from keicast.compare import assumption_changes, forecast_deltas
+    from keicast.compare import HEADLINE_METRICS, assumption_changes, forecast_deltas
     from keicast.config import load_settings
 
     settings = load_settings(config)
-    frames = {}
-    for label, rid in (("RUN_A", run_a), ("RUN_B", run_b)):
-        data = warehouse.run_outputs(settings.run.warehouse, rid)
-        if data["run"].empty or data["forecasts"].empty:
-            raise ConfigError([Problem(label, "", rid, "the id of a run with forecasts (see `keicast runs`)")])
-        frames[label] = data
+    ids = {label: _run_id(settings, ref, label) for label, ref in (("RUN_A", run_a), ("RUN_B", run_b))}
+    frames = {label: warehouse.run_outputs(settings.run.warehouse, rid) for label, rid in ids.items()}
+    for label, data in frames.items():
+        if data["forecasts"].empty:
+            raise ConfigError([Problem(label, "", ids[label], "a run with forecasts (see `keicast runs`)")])
+    bad = sorted(set(metric or []) - set(HEADLINE_METRICS))
+    if bad:
+        raise ConfigError([Problem("--metric", "", m, f"one of {', '.join(HEADLINE_METRICS)}") for m in bad])
     changes = assumption_changes(frames["RUN_A"]["assumptions"], frames["RUN_B"]["assumptions"])
-    deltas = forecast_deltas(frames["RUN_A"]["forecasts"], frames["RUN_B"]["forecasts"], [2030, 2035, 2040])
+    deltas = forecast_deltas(frames["RUN_A"]["forecasts"], frames["RUN_B"]["forecasts"], year or [2030, 2035, 2040])
+    deltas = deltas[deltas.metric.isin(metric or ["kei_sales", "kei_sales_cumulative"])]
+    if scenario:
+        deltas = deltas[deltas.scenario.isin(scenario)]
+        changes = changes[changes.scenario.isin(scenario)]
+    changes = _once_for_all_scenarios(changes)
     if fmt is Format.json:
-        sys.stdout.write(
-            json.dumps(
-                {
-                    "run_a": run_a,
-                    "run_b": run_b,
-                    "assumptions": json.loads(changes.to_json(orient="records")),
-                    "forecasts": json.loads(deltas.to_json(orient="records")),
-                },
-                indent=2,
-            )
-            + "\n"
-        )
+        body = {"run_a": ids["RUN_A"], "run_b": ids["RUN_B"], "assumptions": changes, "forecasts": deltas}
+        sys.stdout.write(json.dumps({k: _json(v) for k, v in body.items()}, indent=2) + "\n")
         return
-    emit(changes, fmt, f"assumption changes {run_a} -> {run_b}")
-    emit(deltas, fmt, "forecast deltas (P50)")
+    if fmt is Format.csv:
+        emit(deltas, fmt)
+        return
+    out.print(f"{ids['RUN_A']} -> {ids['RUN_B']}: {len(changes)} assumption change(s)")
+    if len(changes):
+        emit(changes, fmt, "assumption changes")
+    moved = deltas[deltas.p50_change_pct.abs().fillna(1) >= 0.05]  # under 0.05%: Monte Carlo noise at most
+    shown = deltas if every else moved
+    if len(shown):
+        emit(_shown_deltas(shown), fmt, "forecast medians (P50) before and after")
+    if len(deltas) > len(shown):
+        out.print(f"{len(deltas) - len(shown)} forecast value(s) unchanged (--all lists them)")
+
+
+def _once_for_all_scenarios(changes: pd.DataFrame) -> pd.DataFrame:
+    """An assumption that changed the same way in every scenario is one row with scenario '(all)'."""
+    if changes.empty:
+        return changes
+    columns = [c for c in changes.columns if c != "scenario"]
+    counts = changes.astype(str).groupby(columns, dropna=False).scenario.transform("size")
+    every = counts == changes.scenario.nunique()
+    shared = changes[every].drop_duplicates(subset=columns).assign(scenario="(all)")
+    return pd.concat([shared, changes[~every]], ignore_index=True)[changes.columns]
+
+
+def _json(value):
+    return json.loads(value.to_json(orient="records")) if isinstance(value, pd.DataFrame) else value
+
+
+@app.command()
+@guarded
+def sql(
+    query: Annotated[str, typer.Argument(metavar="QUERY", help='A SQL query, e.g. "select * from runs" (read-only).')],
+    config: ConfigOpt = Path("config.yaml"),
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Query the warehouse read-only (DuckDB SQL): tables runs, forecasts, assumptions, backtests, ... ."""
+    import duckdb
+
+    from keicast import warehouse
+    from keicast.config import load_settings
+
+    settings = load_settings(config)
+    try:
+        frame = warehouse.read_only_query(settings.run.warehouse, query, settings.run.lock_timeout_seconds)
+    except duckdb.Error as exc:
+        raise ConfigError([Problem("QUERY", "", query, str(exc).splitlines()[0])]) from None
+    emit(frame, fmt, None)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from keicast.errors import ConfigError, Problem
+from keicast.errors import ConfigError, KeicastError, Problem
 from keicast.inputs import InputRefused, read_bounded, reason
 from models.scenario import METRICS, PRODUCTION, ROAD_ACCESS
 
@@ -191,6 +191,7 @@ class CalibrationSettings(Strict):
 
 
 class Scenario(Strict):
+    title: str | None = Field(None, min_length=1, max_length=120)  # the report's plain-words name
     description: str = Field(min_length=1, max_length=4000)
     launch_year: int = Field(ge=1990, le=2100)
     production: Literal[PRODUCTION] = "domestic"  # type: ignore[valid-type]
@@ -301,6 +302,8 @@ def _schema_problems(file: str, exc: ValidationError) -> list[Problem]:
         if err["type"] == "extra_forbidden":
             hint = _suggest(str(loc[-1]), _field_names(loc))
             problems.append(Problem(file, key, err.get("input"), f"a known key{hint}"))
+        elif err["type"] == "missing":
+            problems.append(Problem(file, key, "(missing)", "a value: this key is required"))
         else:
             problems.append(Problem(file, key, err.get("input"), err["msg"]))
     return problems
@@ -347,6 +350,32 @@ def _check_override(file: str, where: str, key: str, ov: Override, register) -> 
     if ov.low is not None and ov.high is not None and not (ov.low <= ov.value <= ov.high):
         problems.append(Problem(file, where, [ov.low, ov.value, ov.high], "low <= value <= high"))
     return problems
+
+
+def _raw_override_problems(raw: dict, file: str, sets: list[str], base: Path) -> list[Problem]:
+    """Unknown assumption keys in a config that failed its schema check, so one pass reports every problem."""
+    from keicast.evidence import load_register
+
+    run = raw.get("run") if isinstance(raw.get("run"), dict) else {}
+    try:
+        register = load_register(base / Path(run.get("register_file") or RunSettings().register_file))
+    except (KeicastError, TypeError):
+        return []  # the register's own problem is reported when the schema is fixed
+    places = [("assumptions", raw.get("assumptions"))]
+    scenarios = raw.get("scenarios") if isinstance(raw.get("scenarios"), dict) else {}
+    places += [
+        (f"scenarios.{n}.assumptions", s.get("assumptions")) for n, s in scenarios.items() if isinstance(s, dict)
+    ]
+    known = register.assumptions
+    pairs, problems = parse_set(sets)
+    problems += [Problem("--set", k, k, f"an assumption key{_suggest(k, known)}") for k, _ in pairs if k not in known]
+    return [
+        Problem(file, f"{where}.{key}", key, f"an assumption key from the register{_suggest(str(key), known)}")
+        for where, block in places
+        if isinstance(block, dict)
+        for key in block
+        if key not in known
+    ] + problems
 
 
 def _as_override(key: str, ov: Override, scenario: str, origin: str) -> AssumptionOverride:
@@ -440,7 +469,7 @@ def _blame_command_line(problems: list[Problem], options: dict, sweep: dict | No
     return list({str(p): p for p in blamed}.values())  # one line per distinct problem
 
 
-def _validated_config(raw: Any, file: str, base: Path, draws, seed, sweep) -> tuple[Config, list[Problem]]:
+def _validated_config(raw: Any, file: str, base: Path, draws, seed, sweep, sets) -> tuple[Config, list[Problem]]:
     """The typed Config (paths resolved against ``base``) and the problems found in it."""
     if raw is None:
         raise ConfigError([Problem(file, "", "(empty file)", "a YAML mapping with at least 'scenarios'")])
@@ -457,7 +486,8 @@ def _validated_config(raw: Any, file: str, base: Path, draws, seed, sweep) -> tu
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_blame_command_line(_schema_problems(file, exc), options, sweep)) from None
+        found = _blame_command_line(_schema_problems(file, exc), options, sweep)
+        raise ConfigError(found + _raw_override_problems(raw, file, sets or [], base)) from None
     run, problems = _project_paths(config.run, base, file)
     config = config.model_copy(update={"run": run})
     problems += _overlapping_paths(run, file)
@@ -499,7 +529,7 @@ def load_settings(
     file = str(path)
     data = _read_config(path)
     base = Path(os.path.abspath(path.parent))
-    config, problems = _validated_config(parse_yaml(data.decode("utf-8"), file), file, base, draws, seed, sweep)
+    config, problems = _validated_config(parse_yaml(data.decode("utf-8"), file), file, base, draws, seed, sweep, sets)
     if sweep:
         scenarios = list(sweep)
     if any(p.key.startswith("run.") for p in problems):  # the register may be unreachable

@@ -21,10 +21,12 @@ class Problem:
     expected: str
 
     def __str__(self) -> str:
+        where = f"{self.file}: {self.key}" if self.key else self.file
+        if self.key and self.key.endswith(str(self.value)):
+            return f"{where}: {self.expected}"  # the key is the offending value: say it once
         shown = repr(self.value)
         if len(shown) > 160:
             shown = shown[:157] + "..."
-        where = f"{self.file}: {self.key}" if self.key else self.file
         return f"{where} = {shown}: {self.expected}"
 
 

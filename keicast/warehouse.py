@@ -387,3 +387,43 @@ def run_outputs(path: Path, run_id: str, timeout: float = 30.0) -> dict[str, pd.
 def succeeded_runs(path: Path, timeout: float = 30.0) -> pd.DataFrame:
     """Succeeded runs, newest first."""
     return query(path, "select * from runs where status = 'succeeded' order by started_at desc", timeout=timeout)
+
+
+def resolve_run(path: Path, ref: str, timeout: float = 30.0) -> str | None:
+    """A run id from what a user types: 'latest' / 'previous' (newest / second-newest succeeded run), a full id,
+    or a unique prefix of one. None when nothing (or more than one run) matches."""
+    runs = succeeded_runs(path, timeout)
+    if ref in ("latest", "previous"):
+        index = 0 if ref == "latest" else 1
+        return str(runs.run_id.iloc[index]) if len(runs) > index else None
+    every = query(path, "select run_id from runs where starts_with(run_id, ?)", [ref], timeout).run_id
+    exact = [r for r in every if r == ref]
+    return exact[0] if exact else (str(every.iloc[0]) if len(every) == 1 else None)
+
+
+def run_history(path: Path, limit: int, timeout: float = 30.0) -> pd.DataFrame:
+    """The newest ``limit`` runs: status, start, duration, draws, seed, overrides and message."""
+    return query(
+        path,
+        "select run_id, status, date_trunc('second', started_at) as started_at, "
+        "round(date_diff('millisecond', started_at, finished_at) / 1000.0, 1) as seconds, draws, seed, "
+        "overrides, message from runs order by started_at desc limit ?",
+        [limit],
+        timeout,
+    )
+
+
+def sweep_results(path: Path, run_id: str, timeout: float = 30.0) -> pd.DataFrame:
+    """A sweep's comparison table, largest median first."""
+    return query(path, "select * from sweep_results where run_id = ? order by cumulative_p50 desc", [run_id], timeout)
+
+
+def run_assumptions(path: Path, run_id: str, timeout: float = 30.0) -> pd.DataFrame:
+    """The assumption table a stored run used."""
+    return query(path, "select * from assumptions where run_id = ?", [run_id], timeout)
+
+
+def read_only_query(path: Path, sql: str, timeout: float = 30.0) -> pd.DataFrame:
+    """An analyst's own SQL against the warehouse, on a read-only connection (nothing can be changed)."""
+    with connect(path, read_only=True, timeout=timeout) as con:
+        return con.execute(sql).df()

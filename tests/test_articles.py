@@ -5,7 +5,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from keicast.articles import MAX_ARTICLE_BYTES, read_article, scan
+from keicast.articles import MAX_ARTICLE_BYTES, pending, read_article, scan
 from keicast.evidence import load_register
 
 from .conftest import FIXTURES, ROOT
@@ -103,3 +103,15 @@ def test_a_changed_article_is_processed_anew(tmp_path, register):
     changed, claims = scan(tmp_path, register, known(first))
     assert list(changed.status) == ["processed"] and changed.article_id.iloc[0] != first.article_id.iloc[0]
     assert 52_000 in set(claims.value)
+
+
+def test_pending_lists_exactly_what_a_scan_would_process(tmp_path, register):
+    path = tmp_path / "prices.md"
+    shutil.copy(FIXTURES / "inbox" / "prices.md", path)
+    assert pending(tmp_path, NO_ARTICLES) == [path]
+    first, _ = scan(tmp_path, register, NO_ARTICLES)
+    assert pending(tmp_path, known(first)) == []  # nothing new: a run skips ingestion
+    path.write_text(path.read_text().replace("$48,000", "$52,000"))
+    assert pending(tmp_path, known(first)) == [path]
+    (tmp_path / "empty.txt").write_bytes(b"")
+    assert (tmp_path / "empty.txt") in pending(tmp_path, known(first))

@@ -73,6 +73,16 @@ def bad_configs(tmp):
             ["x;drop table runs", "[a-z0-9_.] only"],
         ),
         "shell in key": (with_(lambda c: None), ["--set", "kei.$(touch pwned)=1"], ["[a-z0-9_.] only"]),
+        "every problem at once": (
+            with_(lambda c: (c["run"].update(drawz=5), c.update(assumptions={"policy.import_tarif": 0.1}))),
+            ["--set", "kei.target_pric=9000"],
+            ["run.drawz", "assumptions.policy.import_tarif", "did you mean 'policy.import_tariff'", "kei.target_pric"],
+        ),
+        "missing field": (
+            with_(lambda c: c["scenarios"]["status_quo"].pop("description")),
+            [],
+            ["scenarios.status_quo.description", "this key is required"],
+        ),
     }
 
 
@@ -98,6 +108,30 @@ def test_missing_config_path_exits_2(published):
 
 def test_unknown_command_option_is_usage_error():
     assert runner.invoke(app, ["run", "--no-such-option"]).exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["run", "--draws", "0"], "--draws"),
+        (["run", "--seed", str(2**70)], "--seed"),
+        (["runs", "--limit", "-1"], "--limit"),
+    ],
+)
+def test_bad_option_values_are_blamed_on_the_option(published, args, option):
+    (published / "config.yaml").write_text(yaml.safe_dump(base_config(published)))
+    before = snapshot(published)
+    result = runner.invoke(app, [*args, "--config", "config.yaml"])
+    assert result.exit_code == 2 and option in result.output and "Traceback" not in result.output
+    assert "config.yaml: run." not in result.output
+    assert snapshot(published) == before
+
+
+def test_version_and_help_read_like_a_tool():
+    assert runner.invoke(app, ["--version"]).output.startswith("keicast ")
+    helped = runner.invoke(app, ["run", "--help"]).output
+    assert "KEY=VALUE" in helped and "--quiet" in helped and "<list" not in helped and "<bool>" not in helped
+    assert "<pdf|increments>" in runner.invoke(app, ["calibrate", "--help"]).output
 
 
 def test_validate_passes_and_fails_with_exit_3(tmp_path):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -79,7 +80,7 @@ def test_report_renders_in_headless_chromium_without_network_or_script(hostile_r
         assert shot.stat().st_size > 10_000
 
         charts = browser.find_elements(By.CSS_SELECTOR, ".chart")
-        assert len(charts) >= 5 + 5 * 2 + 2 + 3  # comparison x2, market, fans x2 per scenario, sensitivity, fits
+        assert len(charts) >= 1 + 5 * 2 + 2 + 3  # ranges, fans x2 per scenario, comparison x2, market, fits
         for chart in charts:
             svg = chart.find_element(By.TAG_NAME, "svg")
             size = svg.size
@@ -89,6 +90,23 @@ def test_report_renders_in_headless_chromium_without_network_or_script(hostile_r
         assert browser.execute_script("return window.__pwned === undefined")
         assert browser.title.startswith("keicast report")
         assert "<script>window.__pwned" in browser.find_element(By.TAG_NAME, "body").text
+
+        # the first screen answers the question in words, with the what-if banner for the override
+        first_screen = browser.find_element(By.ID, "headline").location["y"] < 600
+        banner = browser.find_element(By.ID, "what-if").text
+        assert first_screen and "What-if run" in banner and "policy.tariff_pass_through" in banner
+        answer = browser.find_element(By.ID, "answer-federal_approval_domestic").text
+        assert re.fullmatch(
+            r"USDOT approves a kei class, built in the US \(from 2028, domestic production, road access: kei class\): "
+            r"about [\d.]+k kei cars sold 2026–2035 \(80% range [\d.]+k–[\d.]+k\), and about [\d.]+k? a year by "
+            r"2040 \([\d.]+% of new-vehicle sales\)\.( \(wide: P90 is \d+× P10\))?",
+            answer,
+        ), answer
+
+        browser.get((hostile_report.parent / "data_quality.html").resolve().as_uri())
+        assert "checks passed" in browser.find_element(By.TAG_NAME, "body").text
+        assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        browser.get(hostile_report.resolve().as_uri())
 
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 
 import duckdb
 import pytest
@@ -78,7 +79,7 @@ def test_a_run_leaves_prefect_artifacts_with_stable_keys(first_run):
     flow_run_id = query_warehouse(project, "select flow_run_id from runs where run_id = ?", [run_id]).flow_run_id.iloc[
         0
     ]
-    keys = ["keicast-headline", "keicast-summary", "keicast-report"]
+    keys = ["keicast-headline", "keicast-summary"]
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(
@@ -86,8 +87,11 @@ def test_a_run_leaves_prefect_artifacts_with_stable_keys(first_run):
             )
         )
     assert {a.key for a in artifacts} == set(keys)
-    report = next(a for a in artifacts if a.key == "keicast-report")
-    assert run_id in str(report.data)
+    summary = next(a for a in artifacts if a.key == "keicast-summary")
+    assert run_id in str(summary.data) and "file://" not in str(summary.data)  # readable on any host
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(flow_run_id)
+    assert flow_run.name == f"keicast-run-{run_id}" and f"run:{run_id}" in flow_run.tags
 
 
 def test_a_run_publishes_report_and_partitioned_exports(first_run):
@@ -101,7 +105,8 @@ def test_a_run_publishes_report_and_partitioned_exports(first_run):
     used = query_warehouse(project, "select distinct value from assumptions where key = 'market.avg_new_vehicle_price'")
     assert list(used.value) == [50_000]  # a contradiction alone never changes a forecast
     assert "status_quo" in html and "<svg" in html and "http://" not in html.split("<body>")[0]
-    assert (latest / "report.md").read_text().startswith(f"# keicast report {run_id}")
+    assert f"(keicast run {run_id})" in (latest / "report.md").read_text().splitlines()[0]
+    assert {"forecasts.csv", "assumptions.csv", "data_quality.html"} <= {p.name for p in latest.iterdir()}
     exports = project / "exports" / "latest"
     frame = duckdb.sql(f"select * from read_parquet('{exports}/forecasts/*/*.parquet', hive_partitioning=true)").df()
     assert set(frame.scenario) == {
@@ -189,6 +194,17 @@ def test_same_seed_same_forecasts_and_an_override_moves_them(first_run):
     assert all(a["value_after"] == 7000 for a in diff["assumptions"])
     html = (project / "reports" / cheaper / "index.html").read_text()
     assert f"Compared with run <b>{same}</b>" in html and "kei.target_price" in html
+
+    # as an analyst types it: previous/latest, filters, an override changed in every scenario shown once
+    args = ["--config", str(config), "-s", "federal_approval_domestic", "-m", "kei_sales", "-y", "2040"]
+    table = invoke("compare", "previous", "latest", *args)
+    assert table.exit_code == 0, table.output
+    assert table.output.count("kei.target_price") == 1 and "(all)" in table.output
+    rows = [line for line in table.output.splitlines() if "federal_approval_domestic" in line]
+    assert len(rows) == 1 and re.search(r"\d+k .* \d+k .* \+\d+%", rows[0]), rows
+    assert invoke("compare", same[:20], cheaper[:20], "--config", str(config)).exit_code == 0
+    counted = invoke("sql", "select count(*) as n from runs", "--config", str(config), "--format", "json")
+    assert json.loads(counted.output)[0]["n"] >= 3
 
     listed = invoke("runs", "--config", str(config), "--format", "json")
     statuses = {r["status"] for r in json.loads(listed.output)}

@@ -1,0 +1,87 @@
+"""Scheduled runs: the two Prefect deployments of the pipeline, with config.yaml's one cron schedule.
+
+- ``keicast serve``  -> deployment ``keicast-pipeline/keicast-served``, run by the serving process itself.
+- ``keicast deploy`` -> deployment ``keicast-pipeline/keicast-scheduled`` in the process work pool
+  ``keicast-process`` (created when missing), run by ``prefect worker start --pool keicast-process``.
+
+Distinct names keep the two from overwriting each other's storage and pull steps. Both pass the config file's
+absolute path, and the worker's job runs in the config file's folder, so a run started by either finds its config
+and its relative paths whichever folder the serving process or the worker was started from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
+from prefect.exceptions import ObjectNotFound
+from prefect.schedules import Cron
+from prefect.workers.process import ProcessWorker
+
+from flows.pipeline import keicast_pipeline
+from keicast.config import Settings
+from keicast.errors import ConfigError, Problem
+
+SERVED = "keicast-served"
+SCHEDULED = "keicast-scheduled"
+WORK_POOL = "keicast-process"
+DESCRIPTION = "Scheduled keicast run: evidence -> gates -> forecasts -> report."
+
+
+def schedule(settings: Settings) -> Cron:
+    """config.yaml's cron schedule as a Prefect schedule; a bad cron or time zone is a config error."""
+    cfg = settings.config.schedule
+    try:
+        return Cron(cfg.cron, timezone=cfg.timezone)
+    except ValueError as exc:
+        problem = str(exc).splitlines()[-1] if str(exc) else "a valid cron expression and IANA time zone"
+        raise ConfigError(
+            [Problem(str(settings.config_path), "schedule", f"{cfg.cron!r} ({cfg.timezone})", problem)]
+        ) from None
+
+
+def _deployment(settings: Settings, name: str, **kwargs) -> RunnerDeployment:
+    return keicast_pipeline.to_deployment(
+        name=name,
+        schedules=[schedule(settings)],
+        parameters={"config_path": str(Path(settings.config_path).resolve())},
+        description=DESCRIPTION,
+        tags=["keicast"],
+        **kwargs,
+    )
+
+
+def served_deployment(settings: Settings) -> RunnerDeployment:
+    """The deployment ``keicast serve`` runs in its own process."""
+    return _deployment(settings, SERVED)
+
+
+def ensure_work_pool() -> bool:
+    """Create the process work pool when it is missing; True when it was created."""
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(WORK_POOL)
+            return False
+        except ObjectNotFound:
+            template = ProcessWorker.get_default_base_job_template()
+            client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process", base_job_template=template))
+            return True
+
+
+def deploy(settings: Settings) -> str:
+    """Create or update the work-pool deployment with exactly config.yaml's schedule; returns its id.
+
+    Idempotent: applying replaces the deployment's schedules, so deploying twice leaves one schedule. The flow is
+    imported by module path (the package is installed), and the job runs in the config file's folder.
+    """
+    ensure_work_pool()
+    deployment = _deployment(
+        settings,
+        SCHEDULED,
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        work_pool_name=WORK_POOL,
+        job_variables={"working_dir": str(Path(settings.config_path).resolve().parent)},
+    )
+    return str(deployment.apply())

@@ -1,0 +1,95 @@
+"""How numbers are shown to people: one policy for the report, report.md, CLI tables, `compare` and `sweep`.
+
+Forecasts carry 2-4x uncertainty, so counts are rounded to two significant figures (never fewer than their
+integer digits once scaled: 152,866 is "153k", not "150k"), with k / M / B suffixes; shares are percentages
+to two significant figures (0.00012 is "0.012%"); years are years ("1997", never "1,997"); money is a count
+with a dollar sign.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+
+_SUFFIXES = ((1e9, "B"), (1e6, "M"), (1e3, "k"))
+MISSING = "–"
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _significant(value: float, sig: int) -> float:
+    """``value`` rounded to ``sig`` significant figures, keeping at least every integer digit."""
+    if value == 0:
+        return 0.0
+    magnitude = math.floor(math.log10(abs(value)))
+    places = max(sig, magnitude + 1) - 1 - magnitude
+    exact = Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)  # 5.25 -> 5.3
+    return float(exact)
+
+
+def _plain(value: float) -> str:
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def count(value, sig: int = 2) -> str:
+    """A count for people: 76,075 -> "76k", 1,852 -> "1.9k", 16,000,000 -> "16M", 950 -> "950"."""
+    if _missing(value):
+        return MISSING
+    value = float(value)
+    for scale, suffix in _SUFFIXES:
+        if abs(value) >= scale * 0.9995:
+            mantissa = _significant(value / scale, sig)
+            if abs(mantissa) >= 1000 and suffix != "B":  # 999,999 rounds up into the next suffix
+                return count(mantissa * scale, sig)
+            return _plain(mantissa) + suffix
+    return _plain(_significant(value, sig))
+
+
+def share(value, sig: int = 2) -> str:
+    """A share as a percentage: 0.00012 -> "0.012%", 0.3333 -> "33%", 0 -> "0%"."""
+    if _missing(value):
+        return MISSING
+    return _plain(_significant(100 * float(value), sig)) + "%"
+
+
+def money(value, sig: int = 2) -> str:
+    """Dollars: 10,000 -> "$10k", 50,326 -> "$50k"."""
+    return MISSING if _missing(value) else "$" + count(value, sig)
+
+
+def year(value) -> str:
+    """A calendar or model year: 1997 -> "1997"."""
+    return MISSING if _missing(value) else str(int(value))
+
+
+def number(value, sig: int = 3) -> str:
+    """Any other number (a rate, a coefficient, an index) to ``sig`` significant figures: 0.38 -> "0.38"."""
+    if _missing(value):
+        return MISSING
+    value = float(value)
+    return count(value, sig) if abs(value) >= 1000 else _plain(_significant(value, sig))
+
+
+def signed_percent(value, sig: int = 2) -> str:
+    """A change as a signed percentage: 0.053 -> "+5.3%", -0.2 -> "-20%"."""
+    if _missing(value):
+        return MISSING
+    text = share(value, sig)
+    return text if text.startswith("-") else "+" + text
+
+
+def by_unit(value, unit: str | None) -> str:
+    """Format a value by its register unit (share, USD, year, count...)."""
+    unit = (unit or "").lower()
+    if unit.startswith(("fraction", "share")):
+        return share(value)
+    if unit.startswith(("usd", "$")):
+        return money(value)
+    if unit in ("year", "model year", "calendar year"):
+        return year(value)
+    if "vehicles" in unit or "cars" in unit or unit in ("count", "units"):
+        return count(value)
+    return number(value)

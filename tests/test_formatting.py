@@ -1,0 +1,58 @@
+"""The one formatting policy: known answers (issue #16) and its edges."""
+
+import math
+
+import pytest
+
+from keicast import formatting as fmt
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (76_075, "76k"),
+        (16_000_000, "16M"),
+        (152_866, "153k"),
+        (1_852, "1.9k"),
+        (950, "950"),
+        (9_845, "9.8k"),
+        (999_999, "1M"),
+        (1_000, "1k"),
+        (0, "0"),
+        (-24_622, "-25k"),
+        (7.34, "7.3"),
+        (2.5e9, "2.5B"),
+        (None, "–"),
+        (math.nan, "–"),
+    ],
+)
+def test_counts_have_two_significant_figures_and_a_suffix(value, expected):
+    assert fmt.count(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value, expected", [(0.00012, "0.012%"), (1 / 3, "33%"), (0.004, "0.4%"), (0, "0%"), (0.0525, "5.3%")]
+)
+def test_shares_are_percentages(value, expected):
+    assert fmt.share(value) == expected
+
+
+def test_years_money_numbers_and_changes():
+    assert fmt.year(1997) == "1997" and fmt.year(2030.0) == "2030"
+    assert fmt.money(10_000) == "$10k" and fmt.money(50_326) == "$50k"
+    assert fmt.number(0.38) == "0.38" and fmt.number(-2.0) == "-2" and fmt.number(660) == "660"
+    assert fmt.signed_percent(0.053) == "+5.3%" and fmt.signed_percent(-0.2) == "-20%"
+
+
+@pytest.mark.parametrize(
+    "unit, value, expected",
+    [
+        ("fraction of new-vehicle sales", 0.3333, "33%"),
+        ("USD per vehicle", 1500, "$1.5k"),
+        ("model year", 1997, "1997"),
+        ("vehicles/year", 16_000_000, "16M"),
+        ("per year", 0.0321, "0.0321"),
+    ],
+)
+def test_values_are_formatted_by_their_register_unit(unit, value, expected):
+    assert fmt.by_unit(value, unit) == expected
