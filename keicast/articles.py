@@ -174,9 +174,7 @@ def inbox_files(directory: Path) -> list[Path]:
     """Entries in the inbox with an article's suffix, sorted (links and special files too, to be refused
     with a message by read_article); folders and other names are ignored."""
     return sorted(
-        p
-        for p in Path(directory).iterdir()
-        if p.suffix.lower() in SUFFIXES and (p.is_symlink() or not p.is_dir())
+        p for p in Path(directory).iterdir() if p.suffix.lower() in SUFFIXES and (p.is_symlink() or not p.is_dir())
     )
 
 

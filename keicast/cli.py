@@ -10,6 +10,7 @@ import math
 import os
 import sys
 import tempfile
+import traceback
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -176,6 +177,29 @@ def _start_temporary_server():
 def guarded(fn):
     """Run a command, turning keicast's errors into a message and their exit code (no traceback)."""
 
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except BaseException as exc:
+            _release_frames(exc)
+            raise
+
+    return _reported(wrapper)
+
+
+def _release_frames(exc: BaseException) -> None:
+    """Drop the local variables of the frames an error passed through. Prefect keeps a failed flow's exception
+    until exit, and with it any DuckDB connection those frames held: at exit DuckDB's bindings then print
+    "nanobind: leaked ..." lines after keicast's message."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
+
+
+def _reported(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
