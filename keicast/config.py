@@ -438,7 +438,7 @@ def _overlapping_paths(run: RunSettings, file: str) -> list[Problem]:
     problems = []
     for out in OUTPUT_DIRS:
         for other in PATH_FIELDS:
-            if other == out or (other in OUTPUT_DIRS and other < out):  # the pair of outputs once
+            if other == out or (other in OUTPUT_DIRS and other > out):  # the pair of outputs once
                 continue
             a, b = real[out], real[other]
             if a == b or a in b.parents or b in a.parents:

@@ -124,10 +124,11 @@ class BassFit:
         margin = 1e-4 * (upper - lower)
         at_bound = (params - lower < margin) | (upper - params < margin)
         to_counts = np.array([1.0, 1.0, total])
-        params, cov = params * to_counts, cov * np.outer(to_counts, to_counts)
+        se = np.sqrt(np.clip(np.diag(cov), 0, None)) * to_counts
+        params = params * to_counts
         n, k = len(y), 3
         self.p_, self.q_, self.m_ = (float(v) for v in params)
-        self.se_ = dict(zip(("p", "q", "m"), np.sqrt(np.clip(np.diag(cov), 0, None)).tolist(), strict=True))
+        self.se_ = dict(zip(("p", "q", "m"), se.tolist(), strict=True))
         self.n_ = n
         self.df_ = n - k
         self.ssr_ = ssr * total**2  # statistics from the shares, so tiny counts do not underflow

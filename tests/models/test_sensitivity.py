@@ -28,3 +28,12 @@ def test_sobol_indices_are_bounded_and_zero_for_inert_inputs(make_spec, median_m
     inert = s[s.key.str.startswith("fleet.")]
     assert np.allclose(inert.st, 0, atol=1e-9)
     assert s.st.iloc[0] > 0.05
+
+
+def test_a_fully_fixed_scenario_has_no_variance_to_apportion(make_spec, median_market, register_ranges):
+    fixed = {key.replace(".", "__"): r.base for key, r in register_ranges.items()}
+    spec = make_spec(**fixed)
+    assert sensitivity.uncertain_keys(spec) == []
+    assert sensitivity.tornado(spec, median_market, YEARS, (2026, 2035)).empty
+    sobol = sensitivity.sobol_indices(spec, median_market, YEARS, (2026, 2035), 64, seed=1)
+    assert sobol.empty and list(sobol.columns) == ["key", "s1", "s1_conf", "st", "st_conf"]
