@@ -163,12 +163,14 @@ def connect(path: Path | str, read_only: bool = False, timeout: float = 60.0) ->
 
 
 def check(path: Path | str, timeout: float = 60.0) -> None:
-    """Read every table end to end (DuckDB verifies each block's checksum), creating the warehouse if new.
+    """Read every table end to end (DuckDB verifies each block's checksum).
 
     Run before a run writes anything: a truncated or damaged file is refused with a message instead of a
-    pipeline that runs, commits into it and fails at publishing.
+    pipeline that runs, commits into it and fails at publishing. A warehouse not yet created is left alone.
     """
-    with connect(path, timeout=timeout) as con:
+    if not Path(path).exists():
+        return
+    with connect(path, read_only=True, timeout=timeout) as con:
         tables = con.execute("select table_name from duckdb_tables() where database_name = current_database()")
         for (table,) in tables.fetchall():
             try:
