@@ -154,6 +154,11 @@ def test_an_unchanged_rerun_takes_calibration_and_baseline_from_the_cache(prefec
     states = {t.name: t.state.name for t in second}
     assert states["calibrate-analogs"] == "Cached" and states["fit-baseline"] == "Cached"
     assert all(state != "Cached" for name, state in states.items() if name.startswith("simulate-"))
+    cache = tmp_path / "warehouse.duckdb.cache"  # in the project, owner-only: no other clone loads these pickles
+    assert {p.name.split("-")[0] for p in cache.iterdir()} == {"calibrate", "baseline"}
+    assert cache.stat().st_mode & 0o077 == 0
+    shared = Path(os.environ["PREFECT_HOME"]) / "storage"
+    assert not shared.exists() or not [p for p in shared.iterdir() if p.name.startswith(("calibrate", "baseline"))]
 
 
 def test_dask_runner_gives_the_same_forecasts_as_the_local_runner(prefect_server, tmp_path):
