@@ -453,16 +453,16 @@ def run_pipeline(
 
 def preflight(settings: Settings, clock: Stopwatch, publishing: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Everything that can refuse a run, checked before it writes a row or scans an article: the warehouse
-    reads end to end, ``latest`` is keicast's link, the reference files parse and the baseline has enough
-    history. Returns the evidence (history, history sources)."""
+    reads end to end, the reference files parse, the baseline has enough history, the output folders can be
+    written and their ``latest`` is keicast's link. Returns the evidence (history, history sources)."""
     warehouse.check(settings.run.warehouse, settings.run.lock_timeout_seconds)
+    with clock.stage("load_evidence"):
+        history, history_sources = load_evidence(settings)
+    baseline_history(history, settings)
     if publishing:
         from keicast.publish import check_targets
 
         check_targets(settings)
-    with clock.stage("load_evidence"):
-        history, history_sources = load_evidence(settings)
-    baseline_history(history, settings)
     return history, history_sources
 
 

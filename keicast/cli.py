@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 import traceback
+import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -80,6 +81,8 @@ def _quiet_environment() -> None:
         ("PREFECT_LOGGING_LEVEL", os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING")),
     ):
         os.environ.setdefault(name, value)
+    # with PREFECT_API_URL set, an unwritable HOME is no problem; without it, _check_prefect_home says so
+    warnings.filterwarnings("ignore", message="Failed to create the Prefect home directory")
 
 
 def _check_prefect_home() -> Path:

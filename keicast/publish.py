@@ -8,17 +8,28 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from keicast import warehouse
-from keicast.errors import KeicastError
+from keicast.errors import ConfigError, KeicastError, Problem
 from keicast.faults import pause_point
 
 
 def check_targets(settings) -> None:
-    """Refuse, before a run starts, to publish over what keicast did not make: ``latest`` in reports_dir or
-    exports_dir must be keicast's symbolic link (or absent). A real folder there is never deleted."""
-    for root in (settings.run.reports_dir, settings.run.exports_dir):
+    """Refuse, before a run starts, what would make publishing fail or destroy: an output folder that cannot be
+    written (exit 2), or a ``latest`` that is not keicast's symbolic link (exit 1; a real folder there is never
+    deleted)."""
+    for name in ("reports_dir", "exports_dir"):
+        root = getattr(settings.run, name)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=root):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                [Problem(f"run.{name}", "", str(root), f"a folder keicast can write ({exc.strerror or exc})")]
+            ) from None
         latest = root / "latest"
         if latest.exists() and not latest.is_symlink():
             raise KeicastError(

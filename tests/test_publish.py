@@ -48,3 +48,15 @@ def test_a_real_latest_folder_is_refused_and_kept(tmp_path):
         check_targets(settings)
     assert "never deletes it" in str(info.value) and "mv " in str(info.value)
     assert (reports / "latest" / "mine.txt").read_text() == "a user's file"
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_the_run(tmp_path):
+    from keicast.errors import ConfigError
+
+    (tmp_path / "file").write_text("")
+    settings = SimpleNamespace(
+        run=SimpleNamespace(reports_dir=tmp_path / "reports", exports_dir=tmp_path / "file" / "x")
+    )
+    with pytest.raises(ConfigError, match="run.exports_dir") as info:
+        check_targets(settings)
+    assert "a folder keicast can write" in str(info.value)
