@@ -151,12 +151,10 @@ def fit_baseline(history: pd.DataFrame, settings: Settings) -> Baseline:
     """Backtest the candidates, choose one, and simulate market paths over the horizon."""
     cfg, run = settings.config.baseline, settings.run
     y = baseline_history(history, settings)
-    backtests = baseline.rolling_origin_backtest(y, max_horizon=cfg.max_horizon, min_train=cfg.min_train)
-    model = baseline.select_model(backtests) if cfg.model == "auto" else cfg.model
-    backtests = backtests.assign(series=cfg.series, selected=backtests.model == model)
-    horizon = run.horizon.end - int(y.index.max())
-    paths = baseline.simulate_paths(y.to_numpy(), model, horizon, run.market_paths, run.seed)
-    return Baseline(model, backtests, paths[:, -(run.horizon.end - run.horizon.start + 1) :])
+    market = baseline.BaselineMarket(**cfg.model_dump(exclude={"series"})).fit(y)
+    paths = market.simulate(run.horizon.end - int(y.index.max()), run.market_paths, run.seed)
+    backtests = market.backtests_.assign(series=cfg.series)
+    return Baseline(market.model_, backtests, paths[:, -(run.horizon.end - run.horizon.start + 1) :])
 
 
 @task(task_run_name="simulate-{spec.name}-{batch}", cache_policy=NO_CACHE)

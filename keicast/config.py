@@ -170,11 +170,24 @@ class RunSettings(Strict):
         return self
 
 
+BaselineModel = Literal["auto", "naive", "drift", "ar1", "ar2_trend", "ets_damped", "theta", "combo", "combo_weighted"]
+
+
 class BaselineSettings(Strict):
     series: str = "us_light_vehicle_sales_annual"
-    model: Literal["auto", "naive", "drift", "ets_damped", "arima"] = "auto"
-    max_horizon: int = Field(5, ge=1, le=10)
-    min_train: int = Field(20, ge=8)
+    model: BaselineModel = "auto"
+    max_horizon: int = Field(5, ge=1, le=15)
+    coverage_horizon: int = Field(10, ge=1, le=15)
+    min_train: int = Field(20, ge=10)  # ETS heuristic initial states need 10 years
+
+    @model_validator(mode="after")
+    def _horizons(self):
+        if self.coverage_horizon < self.max_horizon:
+            raise ValueError(
+                f"coverage_horizon ({self.coverage_horizon}) must be at least max_horizon ({self.max_horizon}):"
+                " the backtest runs to coverage_horizon and the choice of model scores horizons 1..max_horizon"
+            )
+        return self
 
 
 class CalibrationSettings(Strict):

@@ -15,6 +15,14 @@ from pathlib import Path
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterDeploymentId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    FlowRunFilterTags,
+)
+from prefect.client.schemas.objects import StateType
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.exceptions import ObjectNotFound
 from prefect.schedules import Cron
@@ -74,7 +82,9 @@ def deploy(settings: Settings) -> str:
     """Create or update the work-pool deployment with exactly config.yaml's schedule; returns its id.
 
     Idempotent: applying replaces the deployment's schedules, so deploying twice leaves one schedule. The flow is
-    imported by module path (the package is installed), and the job runs in the config file's folder.
+    imported by module path (the package is installed), and the job runs in the config file's folder. Runs the
+    server had already scheduled carry the old parameters and cron, so they are dropped; the scheduler makes new
+    ones from the deployment as it is now within seconds.
     """
     ensure_work_pool()
     deployment = _deployment(
@@ -84,4 +94,20 @@ def deploy(settings: Settings) -> str:
         work_pool_name=WORK_POOL,
         job_variables={"working_dir": str(Path(settings.config_path).resolve().parent)},
     )
-    return str(deployment.apply())
+    deployment_id = deployment.apply()
+    drop_scheduled_runs(deployment_id)
+    return str(deployment_id)
+
+
+def drop_scheduled_runs(deployment_id) -> int:
+    """Delete the runs the scheduler created for a deployment that have not started yet; returns how many."""
+    waiting = FlowRunFilter(
+        deployment_id=FlowRunFilterDeploymentId(any_=[deployment_id]),
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+        tags=FlowRunFilterTags(all_=["auto-scheduled"]),
+    )
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=waiting, limit=200)
+        for run in runs:
+            client.delete_flow_run(run.id)
+    return len(runs)

@@ -58,7 +58,8 @@ def assumption_frames(assumptions: pd.DataFrame, buyer_prices: dict[str, float])
 
 
 def forecast_frames(forecasts: pd.DataFrame, assumptions: pd.DataFrame, start: int) -> dict[str, pd.DataFrame]:
-    """Frames for the forecast suites: the long table, per (scenario, year) bounds, coverage, market check."""
+    """Frames for the forecast suites: the long table, per (scenario, year) bounds, coverage, and the market check
+    (first-year market median and 80% interval beside the articles' figure)."""
     wide = forecasts.pivot_table(index=["scenario", "year"], columns="metric", values=["p05", "p50", "p95"])
     wide.columns = [f"{metric}_{q}" for q, metric in wide.columns]
     wide = wide.reset_index()
@@ -67,7 +68,7 @@ def forecast_frames(forecasts: pd.DataFrame, assumptions: pd.DataFrame, start: i
     coverage = forecasts.groupby(["scenario", "metric"]).year.agg(years="nunique", first_year="min").reset_index()
     article = assumptions[assumptions.key == "market.us_new_vehicle_sales"].value.iloc[0]
     first = forecasts[(forecasts.metric == "total_market") & (forecasts.year == start)]
-    market = pd.DataFrame({"scenario": first.scenario, "ratio_to_article": first.p50 / article})
+    market = first[["scenario", "p10", "p50", "p90"]].assign(article=article, ratio_to_article=first.p50 / article)
     return {"forecasts": forecasts, "forecast_bounds": wide, "forecast_coverage": coverage, "market_check": market}
 
 

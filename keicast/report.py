@@ -244,9 +244,10 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
             base_series,
             (article_market, "articles: about 16 million"),
         ),
-        "market_rows": market.to_dict("records"),
+        "market_check": market_check(market, article_market),
         "selected_model": bt[bt.selected].model.iloc[0] if bt.selected.any() else "?",
         "backtests": bt.to_dict("records"),
+        "selection_horizon": config.baseline.max_horizon,
         "scenarios": [
             scenario_section(name, part, outputs["sensitivity"], config, window[1])
             for name, part in fc.groupby("scenario", sort=False)
@@ -262,6 +263,13 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
         "evidence": _records(outputs["evidence"]) if "evidence" in outputs else [],
     }
     _write(directory, context)
+
+
+def market_check(market: pd.DataFrame, article_market: float) -> dict:
+    """The first forecast year's market median and 80% interval beside the articles' figure."""
+    first = market.sort_values("year").iloc[0]
+    return {"year": int(first.year), "p10": first.p10, "p50": first.p50, "p90": first.p90,
+            "article": article_market, "ratio": first.p50 / article_market}  # fmt: skip
 
 
 def calibration_rows(fits: pd.DataFrame, curves: pd.DataFrame) -> list[dict]:

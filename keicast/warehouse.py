@@ -41,7 +41,8 @@ create table if not exists forecasts (
     mean double, p05 double, p10 double, p50 double, p90 double, p95 double);
 create table if not exists backtests (
     run_id varchar, series varchar, model varchar, horizon integer, origins integer,
-    mae double, mase double, mae_naive double, skill_vs_naive double, selected boolean);
+    mae double, mase double, mase_naive double, skill_vs_naive double,
+    coverage_80 double, coverage_90 double, spread_scale double, selected boolean);
 create table if not exists calibration (
     run_id varchar, series varchar, form varchar, p double, q double, m double,
     se_p double, se_q double, se_m double, rse double, df integer, r2 double, aic double,
@@ -69,6 +70,10 @@ create table if not exists claims (
 -- migrations for warehouses created by earlier versions
 alter table runs add column if not exists timings json;
 alter table sources add column if not exists folder varchar;
+alter table backtests add column if not exists mase_naive double;
+alter table backtests add column if not exists coverage_80 double;
+alter table backtests add column if not exists coverage_90 double;
+alter table backtests add column if not exists spread_scale double;
 """
 
 # Tables holding one run's outputs (run_id column); written together in the run's final transaction.

@@ -8,6 +8,7 @@ import yaml
 from typer.testing import CliRunner
 
 from keicast.cli import app
+from models import baseline
 
 from .conftest import ROOT, base_config, write_config
 
@@ -236,9 +237,11 @@ def test_backtest_reports_skill_per_horizon(tmp_path):
     result = runner.invoke(app, ["backtest", "--config", str(path), "--format", "json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
-    assert {r["horizon"] for r in rows} == {1, 2, 3, 4, 5}
-    assert {r["model"] for r in rows} == {"naive", "drift", "ets_damped", "arima"}
-    assert sum(r["selected"] for r in rows) == 5
+    assert {r["horizon"] for r in rows} == set(range(1, 11))
+    assert {r["model"] for r in rows} == set(baseline.CANDIDATES)
+    selected = [r for r in rows if r["selected"]]
+    assert len({r["model"] for r in selected}) == 1 and len(selected) == 10
+    assert all(0 <= r["coverage_80"] <= r["coverage_90"] <= 1 for r in rows)
     naive = [r for r in rows if r["model"] == "naive"]
     assert all(r["skill_vs_naive"] == 0 for r in naive)
 

@@ -70,6 +70,13 @@ def test_wrong_type(tmp_path):
     assert problems[0].key == "run.draws" and problems[0].value == "many"
 
 
+def test_the_backtest_must_reach_the_selection_horizon(tmp_path):
+    config = base_config(tmp_path)
+    config["baseline"] = {"max_horizon": 8, "coverage_horizon": 5}
+    problems, message = problems_of(tmp_path, config=config)
+    assert problems[0].key == "baseline" and "coverage_horizon (5) must be at least max_horizon (8)" in message
+
+
 @pytest.mark.parametrize(
     "key,value,expected",
     [

@@ -116,5 +116,7 @@ def test_forecast_gates_catch_disordered_quantiles_excess_sales_and_missing_year
 def test_market_check_compares_with_the_articles_figure(clean):
     table = clean["table"].copy()
     table.loc[table.key == "market.us_new_vehicle_sales", "value"] = 25e6
-    failed = failed_checks(run(clean, "forecasts", gates.forecast_frames(clean["forecasts"], table, 2026)))
-    assert failed == {"first-year market median near the articles' ~16 million"}
+    frames = gates.forecast_frames(clean["forecasts"], table, 2026)
+    assert failed_checks(run(clean, "forecasts", frames)) == {"first-year market median near the articles' ~16 million"}
+    market = frames["market_check"]  # the model's 80% interval sits beside the articles' figure
+    assert {"p10", "p50", "p90", "article"} <= set(market.columns) and (market.p10 <= market.p90).all()

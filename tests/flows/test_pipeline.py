@@ -63,6 +63,10 @@ def test_a_run_records_forecasts_for_every_scenario_year_and_metric(first_run):
         assert (
             int(query_warehouse(project, f"select count(*) as n from {table} where run_id = ?", [run_id]).n.iloc[0]) > 0
         )
+    backtests = query_warehouse(project, "select * from backtests where run_id = ?", [run_id])
+    selected = backtests[backtests.selected]
+    assert selected.model.nunique() == 1 and set(selected.horizon) == set(range(1, 11))
+    assert backtests.coverage_80.between(0, 1).all() and backtests.spread_scale.gt(0).all()
     calibration = query_warehouse(project, "select series, used from calibration where run_id = ?", [run_id])
     assert set(calibration.series) == {
         "us_hev_sales_annual",
@@ -105,6 +109,7 @@ def test_a_run_publishes_report_and_partitioned_exports(first_run):
     used = query_warehouse(project, "select distinct value from assumptions where key = 'market.avg_new_vehicle_price'")
     assert list(used.value) == [50_000]  # a contradiction alone never changes a forecast
     assert "status_quo" in html and "<svg" in html and "http://" not in html.split("<body>")[0]
+    assert 'id="market-check"' in html and "80% interval" in html and "coverage 80%" in html
     assert f"(keicast run {run_id})" in (latest / "report.md").read_text().splitlines()[0]
     assert {"forecasts.csv", "assumptions.csv", "data_quality.html"} <= {p.name for p in latest.iterdir()}
     exports = project / "exports" / "latest"

@@ -98,7 +98,15 @@ def read_deployment(api: str, name: str) -> dict:
 
 
 def scheduled_runs(api: str, deployment_id: str) -> list[dict]:
-    body = {"flow_runs": {"deployment_id": {"any_": [deployment_id]}}, "limit": 50}
+    """Runs of the deployment that the scheduler created and that have started or ended (not the ~100 waiting)."""
+    body = {
+        "flow_runs": {
+            "deployment_id": {"any_": [deployment_id]},
+            "state": {"type": {"not_any_": ["SCHEDULED"]}},
+            "tags": {"all_": ["auto-scheduled"]},
+        },
+        "limit": 50,
+    }
     response = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10)
     response.raise_for_status()
     return [r for r in response.json() if r["auto_scheduled"]]
@@ -115,7 +123,7 @@ def wait_for_scheduled_success(api: str, deployment_id: str, timeout: float = 24
         if done:
             return done[0]
         time.sleep(3)
-    pytest.fail(f"no scheduled run completed within {timeout:.0f} s; runs: {[r['state_type'] for r in runs]}")
+    pytest.fail(f"no scheduled run completed within {timeout:.0f} s; runs started: {[r['state_type'] for r in runs]}")
 
 
 def assert_published(project: Path, flow_run: dict) -> None:
@@ -136,6 +144,9 @@ def test_deploy_creates_the_work_pool_and_exactly_one_schedule_idempotently(stan
     assert httpx.get(f"{api}/work_pools/keicast-process", timeout=10).json()["type"] == "process"
     deployment = read_deployment(api, "keicast-scheduled")
     assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["* * * * *"]
+    body = {"flow_runs": {"deployment_id": {"any_": [deployment["id"]]}}, "limit": 200}
+    waiting = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
+    assert all(r["parameters"] == {"config_path": str(config.resolve())} for r in waiting)
     assert deployment["parameters"] == {"config_path": str(config.resolve())}
     assert deployment["job_variables"] == {"working_dir": str(tmp_path.resolve())}
 
