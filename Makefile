@@ -33,6 +33,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/bench_montecarlo.py
+	$(VENV)/bin/python bench/bench_sensitivity.py
 
 clean:
 	rm -rf $(VENV) data/keicast.duckdb* reports exports .pytest_cache

@@ -29,7 +29,7 @@ YEARS = np.arange(2026, 2041)
 
 
 def minimal_kernel(spec, paths, n, seed):
-    """The same arithmetic written flat: PERT draws, price, calibrated logit, GBM, fleet, summaries."""
+    """The same arithmetic written flat: PERT draws, launch, price, anchored logit, GBM, grey layer, fleets."""
     rng = np.random.default_rng(seed)
     r = spec.ranges
     k = spec.keys
@@ -44,33 +44,55 @@ def minimal_kernel(spec, paths, n, seed):
 
     v = {param: draw(key) for param, key in k.items()}
     market = paths[rng.integers(0, len(paths), n)]
-    price = v["target_price"] + v["compliance_cost"]
-    if spec.imported:
-        price = price + v["target_price"] * v["tariff"] * v["pass_through"]
-    inner = v["analog_share"] / (v["japan_share"] * v["analog_addressable"])
-    c = np.log(inner / (1 - inner)) - v["elasticity"] * np.log(v["analog_price_ratio"])
-    share_inf = (
-        v["japan_share"] * v["addressable"] / (1 + np.exp(-(c + v["elasticity"] * np.log(price / v["avg_price"]))))
-    )
-    t = (YEARS - spec.launch_year + 1)[None, :].astype(float)
+    delay = v["launch_delay"]
+    launch = np.where(rng.random((n, 1)) < v["no_launch"], np.inf, spec.launch_year + delay)
+    duty = v["target_price"] * v["customs_ratio"] * v["tariff"] * v["pass_through"] if spec.imported else 0.0
+    log_r = np.log((v["target_price"] + duty + v["compliance_cost"]) / v["avg_price"])
+    r_jp = v["japan_price_ratio"] * (1 - v["japan_advantage"])
+    u_us = v["us_utility"] + v["elasticity"] * (log_r - np.log(v["us_price_ratio"]))
+    u_jp = np.log(v["japan_share"] / (1 - v["japan_share"])) + v["elasticity"] * (log_r - np.log(r_jp))
+    u = (1 - v["japan_weight"]) * u_us + v["japan_weight"] * u_jp
+    share_inf = v["addressable"] / (1 + np.exp(-u))
+    t = YEARS[None, :] - launch + 1.0
     x = np.maximum(t + v["price_coefficient"] * np.log1p(v["price_trend"]) * np.maximum(t, 0), 0)
     e = np.exp(-(v["bass_p"] + v["bass_q"]) * x)
     f = np.where(t > 0, (1 - e) / (1 + v["bass_q"] / v["bass_p"] * e), 0.0)
-    share = share_inf * f
-    sales = share * market
-    scale = v["median_life"] / np.log(2) ** (1 / v["survival_shape"])
-    surv = np.exp(-((np.arange(len(YEARS))[None, :] / scale) ** v["survival_shape"]))
-    fleet = np.zeros_like(sales)
-    for age in range(len(YEARS)):
-        fleet[:, age:] += sales[:, : len(YEARS) - age] * surv[:, age : age + 1]
-    cumulative = np.cumsum(sales, axis=1)
+    new = share_inf * f * market
+    all_years = np.arange(2005, YEARS[-1] + 1)
+    ceiling = v["grey_latest"] * (1 + v["grey_headroom"])
+    lg = lambda p: np.log(p / (1 - p))  # noqa: E731
+    rate = (lg(v["grey_latest"] / ceiling) - lg(v["grey_early"] / ceiling)) / 5
+    mid = 2023 - lg(v["grey_latest"] / ceiling) / rate
+    grey = ceiling / (1 + np.exp(-rate * (all_years[None, :] - mid)))
+    dutiable = v["pass_through"] * v["grey_customs_ratio"]
+    price_ratio = (1 + dutiable * v["tariff"]) / (1 + dutiable * v["tariff_counted"])
+    scale = v["grey_states"] / v["grey_states_counted"] * price_ratio ** v["elasticity"]
+    grey = np.where(all_years[None, :] >= 2024, grey * scale, grey)
+
+    def fleet(sales, median, shape):
+        scale = median / np.log(2) ** (1 / shape)
+        surv = np.exp(-((np.arange(sales.shape[1])[None, :] / scale) ** shape))
+        out = np.zeros_like(sales)
+        for age in range(sales.shape[1]):
+            out[:, age:] += sales[:, : sales.shape[1] - age] * surv[:, age : age + 1]
+        return out
+
+    h = len(all_years) - len(YEARS)
+    grey_now = grey[:, h:]
+    sales = grey_now + new
+    in_use = fleet(grey, v["grey_life"], v["survival_shape"])[:, h:] + fleet(new, v["median_life"], v["survival_shape"])
+    launched = (launch < YEARS[None, :] + 1.0).astype(float)
     out = {}
     for name, m in (
         ("total_market", market),
         ("kei_sales", sales),
-        ("kei_share", share),
-        ("kei_in_use", fleet),
-        ("kei_sales_cumulative", cumulative),
+        ("kei_share", sales / market),
+        ("kei_in_use", in_use),
+        ("kei_sales_cumulative", np.cumsum(sales, axis=1)),
+        ("new_kei_sales", new),
+        ("new_kei_sales_cumulative", np.cumsum(new, axis=1)),
+        ("grey_imports", grey_now),
+        ("launched", launched),
     ):
         out[name] = (m.sum(axis=0), np.quantile(m, QUANTILES, axis=0))
     return out

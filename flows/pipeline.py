@@ -1,7 +1,7 @@
 """The keicast pipeline as a Prefect flow: one task per step, each calling models/ or a keicast module.
 
-scan articles (subflow) -> load evidence -> gate history -> calibrate analogs -> gate calibration
--> assemble assumptions -> gate assumptions -> fit baseline market -> simulate scenarios (Monte Carlo
+scan articles (subflow) -> load evidence -> gate history -> calibrate analogs (Bass, class share) -> gate
+calibration -> assemble assumptions -> gate assumptions -> fit baseline market -> simulate scenarios (Monte Carlo
 chunks) and sensitivity -> gate forecasts -> commit (one transaction) -> publish report and exports
 """
 
@@ -31,14 +31,15 @@ from keicast import calibration as calibration_module
 from keicast import gates, warehouse
 from keicast.articles import pending
 from keicast.assumptions import assemble, scenario_spec
-from keicast.calibration import adoption_refinements, calibrate_analogs
+from keicast.calibration import analog_points, calibrate_analogs, class_share_tables, fit_class_share, refinements
 from keicast.compare import sweep_comparison
 from keicast.config import Settings, TaskRunnerSettings, load_settings
 from keicast.errors import GateFailed, KeicastError, transient
-from keicast.evidence import baseline_history, load_history
+from keicast.evidence import baseline_history, load_history, load_tables
 from keicast.faults import pause_point
 from models import baseline, diffusion, montecarlo, sensitivity
-from models.scenario import ScenarioSpec, base_buyer_price
+from models.class_share import ClassShareFit
+from models.scenario import STATUS_QUO_ACCESS, ScenarioSpec, base_buyer_price
 
 
 def new_run_id() -> str:
@@ -58,9 +59,11 @@ class Baseline:
 
 
 @task(task_run_name="load-evidence", cache_policy=NO_CACHE, **IO_RETRIES)
-def load_evidence(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read the reference history (series, year, value, unit) and its source notes."""
-    return load_history(settings.run.reference_dir)
+def load_evidence(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Read the reference history (series, year, value, unit), the reference tables and their source notes."""
+    history, sources = load_history(settings.run.reference_dir)
+    tables, table_sources = load_tables(settings.run.reference_dir)
+    return history, pd.concat([sources, table_sources], ignore_index=True), tables
 
 
 @task(task_run_name="gate-{stage}", cache_policy=NO_CACHE)
@@ -139,11 +142,17 @@ def calibrate(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, 
     return calibrate_analogs(history, cal.analogs, cal.form, cal.refine_with)
 
 
+@task(task_run_name="fit-class-share", cache_policy=NO_CACHE)
+def fit_class_shares(history: pd.DataFrame, tables: dict[str, pd.DataFrame], settings: Settings) -> ClassShareFit:
+    """The class-share fit on the US small-car analogs (the US anchor and the price coefficient)."""
+    return fit_class_share(analog_points(tables, history, settings.config.baseline.series), settings.register)
+
+
 @task(task_run_name="assemble-assumptions", cache_policy=NO_CACHE)
-def assemble_assumptions(settings: Settings, fits: pd.DataFrame) -> pd.DataFrame:
+def assemble_assumptions(settings: Settings, fits: pd.DataFrame, class_fit: ClassShareFit) -> pd.DataFrame:
     """One row per scenario x key after calibration refinement and overrides."""
-    refinements = adoption_refinements(fits, settings.register)
-    return assemble(settings.register, settings.config, settings.scenarios, settings.overrides, refinements)
+    refined = refinements(fits, class_fit, settings.register)
+    return assemble(settings.register, settings.config, settings.scenarios, settings.overrides, refined)
 
 
 @task(task_run_name="fit-baseline", cache_key_fn=_baseline_key, **CACHED)
@@ -167,13 +176,27 @@ def simulate_chunks(
 
 @task(task_run_name="sensitivity-{spec.name}", cache_policy=NO_CACHE)
 def analyse_sensitivity(spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray, settings: Settings) -> pd.DataFrame:
-    """Tornado and Sobol indices of cumulative kei sales over the headline window."""
+    """Tornado and Sobol indices of cumulative kei sales over the headline window, and Japan's share what-if."""
     run = settings.run
     median_market = np.median(paths, axis=0)
     window = tuple(run.headline_window)
     swings = sensitivity.tornado(spec, median_market, years, window).assign(method="tornado")
-    sobol = sensitivity.sobol_indices(spec, median_market, years, window, run.sobol_base_samples, run.seed)
-    return pd.concat([swings, sobol.assign(method="sobol")], ignore_index=True).assign(scenario=spec.name)
+    samples, limit = run.sobol_base_samples, settings.config.gates.max_sobol_halfwidth
+    sobol = sensitivity.sobol_indices(spec, median_market, years, window, samples, run.seed)
+    while sobol[["s1_conf", "st_conf"]].max().max() > limit and samples < MAX_SOBOL_SAMPLES:
+        samples *= 2  # the half-widths shrink as 1/sqrt(N): double until precise enough or at the cap
+        sobol = sensitivity.sobol_indices(spec, median_market, years, window, samples, run.seed)
+    parts = [swings, sobol.assign(method="sobol", samples=samples)]
+    if spec.has_policy:
+        r = spec.ranges["japan.kei_share"]
+        shares = sorted({*JAPAN_WHAT_IF, r.low, r.base, r.high})
+        what_if = sensitivity.what_if(spec, "japan.kei_share", shares, median_market, years, window)
+        parts.append(what_if.assign(method="what_if"))
+    return pd.concat(parts, ignore_index=True).assign(scenario=spec.name)
+
+
+MAX_SOBOL_SAMPLES = 262_144  # Sobol base samples are doubled up to this cap while a half-width exceeds the gate
+JAPAN_WHAT_IF = (0.05, 0.6)  # Japan's kei share far outside its 2003-2025 range, to show the weight it carries
 
 
 @task(task_run_name="commit", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -387,7 +410,7 @@ def run_pipeline(
     A sweep (scenario -> factor values) skips sensitivity and the report and stores a comparison table.
     """
     run = settings.run
-    history, history_sources = evidence
+    history, history_sources, tables = evidence
     years = np.arange(run.horizon.start, run.horizon.end + 1)
     gate_results: list[pd.DataFrame] = []
     gates.preload()  # GX imports in the background while articles and evidence load
@@ -400,10 +423,11 @@ def run_pipeline(
             gate("history", gates.history_frames(history, required), settings, run_id, gate_results)
         with clock.stage("calibrate"):
             fits, curves = calibrate.with_options(result_storage=result_cache(settings))(history, settings)
+            class_fit = fit_class_shares(history, tables, settings)
         with clock.stage("gates"):
             gate("calibration", {"calibration": fits}, settings, run_id, gate_results)
         with clock.stage("assemble_assumptions"):
-            table = assemble_assumptions(settings, fits)
+            table = assemble_assumptions(settings, fits, class_fit)
             specs = [scenario_spec(name, settings.config, table) for name in settings.scenarios]
             prices = {spec.name: base_buyer_price(spec) for spec in specs}
         pause_point("assumptions")
@@ -414,7 +438,9 @@ def run_pipeline(
         with clock.stage("simulate_and_sensitivity"):
             forecasts, sensitivity_table = simulate(settings, specs, market.paths, years, sweep is None)
         with clock.stage("gates"):
-            frames = gates.forecast_frames(forecasts, table, run.horizon.start)
+            scenarios = settings.config.scenarios
+            status_quo = tuple(n for n in settings.scenarios if scenarios[n].road_access == STATUS_QUO_ACCESS)
+            frames = gates.forecast_frames(forecasts, table, run.horizon.start, status_quo, sensitivity_table)
             gate("forecasts", frames, settings, run_id, gate_results)
     except GateFailed as failure:
         warehouse.fail_run(
@@ -430,6 +456,7 @@ def run_pipeline(
         "sensitivity": sensitivity_table,
         "gate_results": pd.concat(gate_results),
     }
+    outputs["class_share_fit"], outputs["class_share_analogs"] = class_share_tables(class_fit)
     if sweep is not None:
         outputs["sweep_results"] = sweep_comparison(forecasts, sweep, run.headline_window[1])
     sources = pd.DataFrame([s.model_dump() for s in settings.register.sources]).rename(columns={"id": "source_id"})
@@ -449,19 +476,19 @@ def run_pipeline(
     return run_id
 
 
-def preflight(settings: Settings, clock: Stopwatch, publishing: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+def preflight(settings: Settings, clock: Stopwatch, publishing: bool) -> tuple:
     """Everything that can refuse a run, checked before it writes a row or scans an article: the warehouse
     reads end to end, the reference files parse, the baseline has enough history, the output folders can be
-    written and their ``latest`` is keicast's link. Returns the evidence (history, history sources)."""
+    written and their ``latest`` is keicast's link. Returns the evidence (history, its sources, tables)."""
     warehouse.check(settings.run.warehouse, settings.run.lock_timeout_seconds)
     with clock.stage("load_evidence"):
-        history, history_sources = load_evidence(settings)
-    baseline_history(history, settings)
+        evidence = load_evidence(settings)
+    baseline_history(evidence[0], settings)
     if publishing:
         from keicast.publish import check_targets
 
         check_targets(settings)
-    return history, history_sources
+    return evidence
 
 
 def outcome(exc: BaseException) -> tuple[str, str]:

@@ -452,20 +452,22 @@ def deploy(config: ConfigOpt = Path("config.yaml")) -> None:
 
 def _assumption_table(config: Path, sets: list[str] | None, scenarios: list[str] | None):
     from keicast.assumptions import assemble
-    from keicast.calibration import adoption_refinements, calibrate_analogs
+    from keicast.calibration import analog_points, calibrate_analogs, fit_class_share, refinements
     from keicast.config import load_settings
-    from keicast.evidence import load_history
+    from keicast.evidence import load_history, load_tables
 
     settings = load_settings(config, scenarios, sets)
     history, _ = load_history(settings.run.reference_dir)
+    tables, _ = load_tables(settings.run.reference_dir)
     cal = settings.config.calibration
     fits, _ = calibrate_analogs(history, cal.analogs, cal.form, cal.refine_with)
+    class_fit = fit_class_share(analog_points(tables, history, settings.config.baseline.series), settings.register)
     table = assemble(
         settings.register,
         settings.config,
         settings.scenarios,
         settings.overrides,
-        adoption_refinements(fits, settings.register),
+        refinements(fits, class_fit, settings.register),
     )
     return settings, history, fits, table
 

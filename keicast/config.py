@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from keicast.errors import ConfigError, KeicastError, Problem
 from keicast.inputs import InputRefused, read_bounded, reason
-from models.scenario import METRICS, PRODUCTION, ROAD_ACCESS
+from models.scenario import METRICS, PRODUCTION, ROAD_ACCESS, required_keys
 
 MAX_YAML_BYTES = 1_000_000
 MAX_YAML_DEPTH = 32  # the config nests 5 deep and the register 4; deeper is a mistake or an attack
@@ -238,6 +238,8 @@ class GateSettings(Strict):
     max_bass_q: float = 1.5
     min_bass_q: float = 0.01
     market_check_tolerance: float = Field(0.2, gt=0, lt=1)
+    status_quo_tolerance: float = Field(0.3, gt=0, lt=1)  # first-year grey imports vs the latest reported count
+    max_sobol_halfwidth: float = Field(0.03, gt=0)  # every Sobol index's 95% half-width
 
 
 class Config(Strict):
@@ -548,6 +550,17 @@ def load_settings(
     if any(p.key.startswith("run.") for p in problems):  # the register may be unreachable
         raise ConfigError(problems)
     register = load_register(config.run.register_file)
+    for name, sc in config.scenarios.items():
+        missing = sorted(required_keys(sc.road_access, sc.production == "import") - set(register.assumptions))
+        if missing:
+            problems.append(
+                Problem(
+                    file,
+                    f"scenarios.{name}",
+                    f"{sc.road_access}, {sc.production}",
+                    f"a road access and production whose assumptions the register has (missing: {', '.join(missing)})",
+                )
+            )
     overrides: list[AssumptionOverride] = []
     for key, ov in config.assumptions.items():
         problems += _check_override(file, f"assumptions.{key}", key, ov, register)

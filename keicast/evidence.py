@@ -7,6 +7,7 @@ rationale. ``verify_quotes`` checks the quotes against the article texts.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from dataclasses import dataclass
@@ -247,6 +248,29 @@ def baseline_history(history: pd.DataFrame, settings) -> pd.Series:
             ]
         )
     return y
+
+
+TABLES_DIR = "tables"  # reference tables that are not year,value,unit series (data/reference/tables/*.csv)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A reference table with its own columns; '#' header lines are the source notes."""
+    try:
+        frame = pd.read_csv(io.StringIO(_reference_text(path)), comment="#", skip_blank_lines=True)
+    except ValueError as exc:
+        raise ConfigError([Problem(str(path), "", str(path), f"a readable CSV table ({exc})")]) from None
+    if frame.empty or frame.isna().any().any():
+        raise ConfigError([Problem(str(path), "rows", len(frame), "a non-empty table with no missing cells")])
+    return frame
+
+
+def load_tables(reference_dir: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Reference tables by name and their sources (series 'tables/<name>', file, notes)."""
+    paths = sorted((Path(reference_dir) / TABLES_DIR).glob("*.csv"))
+    notes = [
+        {"series": f"{TABLES_DIR}/{p.stem}", "file": str(p), "notes": source_notes(_reference_text(p))} for p in paths
+    ]
+    return {p.stem: read_table(p) for p in paths}, pd.DataFrame(notes, columns=["series", "file", "notes"])
 
 
 # ---------------------------------------------------------------------------------------------- accepting claims

@@ -26,7 +26,15 @@ STAGES: dict[str, tuple[str, ...]] = {
     "history": ("history", "history_spans"),
     "assumptions": ("assumptions", "scenario_prices"),
     "calibration": ("calibration",),
-    "forecasts": ("forecasts", "forecast_bounds", "forecast_coverage", "market_check"),
+    "forecasts": (
+        "forecasts",
+        "forecast_bounds",
+        "forecast_coverage",
+        "market_check",
+        "layering",
+        "status_quo_check",
+        "sensitivity_precision",
+    ),
 }
 RESULT_COLUMNS = ["suite", "expectation", "check_name", "column", "success", "observed", "checked_at"]
 
@@ -57,9 +65,15 @@ def assumption_frames(assumptions: pd.DataFrame, buyer_prices: dict[str, float])
     return {"assumptions": assumptions, "scenario_prices": prices}
 
 
-def forecast_frames(forecasts: pd.DataFrame, assumptions: pd.DataFrame, start: int) -> dict[str, pd.DataFrame]:
-    """Frames for the forecast suites: the long table, per (scenario, year) bounds, coverage, and the market check
-    (first-year market median and 80% interval beside the articles' figure)."""
+def forecast_frames(
+    forecasts: pd.DataFrame,
+    assumptions: pd.DataFrame,
+    start: int,
+    status_quo: tuple[str, ...] = (),
+    sensitivity: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Frames for the forecast suites: the long table, per (scenario, year) bounds, coverage, market check,
+    layering over the status quo, the status quo against the latest import count, and Sobol precision."""
     wide = forecasts.pivot_table(index=["scenario", "year"], columns="metric", values=["p05", "p50", "p95"])
     wide.columns = [f"{metric}_{q}" for q, metric in wide.columns]
     wide = wide.reset_index()
@@ -69,7 +83,33 @@ def forecast_frames(forecasts: pd.DataFrame, assumptions: pd.DataFrame, start: i
     article = assumptions[assumptions.key == "market.us_new_vehicle_sales"].value.iloc[0]
     first = forecasts[(forecasts.metric == "total_market") & (forecasts.year == start)]
     market = first[["scenario", "p10", "p50", "p90"]].assign(article=article, ratio_to_article=first.p50 / article)
-    return {"forecasts": forecasts, "forecast_bounds": wide, "forecast_coverage": coverage, "market_check": market}
+    reported = assumptions[assumptions.key == "grey.imports_2023"].set_index("scenario").value
+    grey = forecasts[(forecasts.metric == "grey_imports") & (forecasts.year == start)]
+    status = pd.DataFrame({"scenario": grey.scenario, "ratio_to_reported": grey.p50 / grey.scenario.map(reported)})
+    sobol = sensitivity[sensitivity.method == "sobol"] if sensitivity is not None and not sensitivity.empty else None
+    return {
+        "forecasts": forecasts,
+        "forecast_bounds": wide,
+        "forecast_coverage": coverage,
+        "market_check": market,
+        "layering": layering_frame(forecasts, status_quo),
+        "status_quo_check": status,
+        "sensitivity_precision": sobol if sobol is not None else pd.DataFrame(columns=["s1_conf", "st_conf"]),
+    }
+
+
+def layering_frame(forecasts: pd.DataFrame, status_quo: tuple[str, ...]) -> pd.DataFrame:
+    """Per scenario, year and quantile: total kei sales, its grey-import layer and the status quo's total."""
+    columns = ["p05", "p10", "p50", "p90", "p95"]
+    long = forecasts[forecasts.metric.isin(["kei_sales", "grey_imports"])].melt(
+        id_vars=["scenario", "year", "metric"], value_vars=columns, var_name="quantile"
+    )
+    wide = long.pivot_table(index=["scenario", "year", "quantile"], columns="metric", values="value").reset_index()
+    wide = wide.rename(columns={"kei_sales": "total"})
+    base = wide[wide.scenario.isin(status_quo)][["year", "quantile", "total"]].rename(columns={"total": "status_quo"})
+    if base.empty:
+        return wide.assign(status_quo=wide.grey_imports)
+    return wide.merge(base.drop_duplicates(["year", "quantile"]), on=["year", "quantile"], how="left")
 
 
 def parameters(config: Config) -> dict[str, float]:
@@ -83,6 +123,8 @@ def parameters(config: Config) -> dict[str, float]:
         "last_history_year": h.start - 1,
         "market_ratio_min": 1 - g.market_check_tolerance,
         "market_ratio_max": 1 + g.market_check_tolerance,
+        "status_quo_ratio_min": 1 - g.status_quo_tolerance,
+        "status_quo_ratio_max": 1 + g.status_quo_tolerance,
     }
 
 

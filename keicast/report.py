@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
@@ -16,15 +17,18 @@ from markupsafe import Markup, escape
 from keicast import charts
 from keicast import formatting as fmt
 from keicast.compare import assumption_changes, forecast_deltas
+from models.class_share import japan_price_ratio, kei_utility, logistic, logit
 from models.scenario import required_keys
 
 TEMPLATES = Path(__file__).parent / "templates"
 REPORT_YEARS = (2030, 2035, 2040)
+NO_LAUNCH_YEAR = 2030  # the report states P(no new kei car sold by the end of this year) per scenario
+HEADLINE_METRICS = (("kei_sales", "count"), ("kei_share", "share"), ("kei_in_use", "count"), ("new_kei_sales", "count"))
 
 
 def _fmt(value, kind: str = "count") -> str:
     """A value for people, by the one formatting policy (keicast.formatting)."""
-    return {"share": fmt.share, "ratio": fmt.number}.get(kind, fmt.count)(value)
+    return {"share": fmt.share, "percent": fmt.share, "ratio": fmt.number}.get(kind, fmt.count)(value)
 
 
 def scenario_title(name: str, scenario) -> str:
@@ -38,7 +42,7 @@ def headline_rows(forecasts: pd.DataFrame, years: list[int]) -> list[dict]:
     rows = []
     for scenario, part in forecasts.groupby("scenario", sort=False):
         row = {"scenario": scenario, "cells": []}
-        for metric, kind in (("kei_sales", "count"), ("kei_share", "share"), ("kei_in_use", "count")):
+        for metric, kind in HEADLINE_METRICS:
             for year in years:
                 r = part[(part.metric == metric) & (part.year == year)]
                 row["cells"].append(
@@ -50,12 +54,140 @@ def headline_rows(forecasts: pd.DataFrame, years: list[int]) -> list[dict]:
     return rows
 
 
+def _at(part: pd.DataFrame, metric: str, year: int) -> pd.Series | None:
+    r = part[(part.metric == metric) & (part.year == year)]
+    return None if r.empty else r.iloc[0]
+
+
+def no_launch_probability(part: pd.DataFrame, year: int) -> float | None:
+    """P(no maker has launched by the end of ``year``) from the 'launched' metric; None for the status quo."""
+    launched = _at(part, "launched", year)
+    new = part[part.metric == "new_kei_sales"]
+    if launched is None or new.empty or float(new.p95.max()) == 0.0:
+        return None
+    return 1.0 - float(launched["mean"])
+
+
 def cumulative_rows(forecasts: pd.DataFrame, window_end: int) -> list[dict]:
-    """Cumulative kei sales from the first year to ``window_end``: P10 / P50 / P90 / mean per scenario."""
-    part = forecasts[(forecasts.metric == "kei_sales_cumulative") & (forecasts.year == window_end)]
+    """Per scenario: cumulative kei sales to ``window_end`` (total and the increment over the status quo, P10 / P50
+    / P90 / mean) and P(no new kei car sold by NO_LAUNCH_YEAR)."""
+    rows = []
+    for scenario, part in forecasts.groupby("scenario", sort=False):
+        total, new = _at(part, "kei_sales_cumulative", window_end), _at(part, "new_kei_sales_cumulative", window_end)
+        if total is None:
+            continue
+        rows.append(
+            {
+                "scenario": scenario,
+                **{q: _fmt(total[q]) for q in ("p10", "p50", "p90", "mean")},
+                **{f"new_{q}": _fmt(new[q]) if new is not None else "–" for q in ("p10", "p50", "p90", "mean")},
+                "no_launch": _fmt(no_launch_probability(part, NO_LAUNCH_YEAR), "percent"),
+            }
+        )
+    return rows
+
+
+def launch_rows(forecasts: pd.DataFrame, years: list[int]) -> list[dict]:
+    """Per policy scenario: P(no maker has launched by the end of each year)."""
+    rows = []
+    for scenario, part in forecasts.groupby("scenario", sort=False):
+        probabilities = [no_launch_probability(part, y) for y in years]
+        if any(p is not None for p in probabilities):
+            rows.append({"scenario": scenario, "cells": [_fmt(p, "percent") for p in probabilities]})
+    return rows
+
+
+def _base(assumptions: pd.DataFrame, key: str) -> float:
+    return float(assumptions[assumptions.key == key].value.iloc[0])
+
+
+def class_share_context(outputs: dict, scenario_access: dict[str, str]) -> dict | None:
+    """The two anchors with base values: the analog fit, Japan's conditions, the gap between them, w per scenario."""
+    fit, points, a = outputs.get("class_share_fit"), outputs.get("class_share_analogs"), outputs["assumptions"]
+    if fit is None or fit.empty:
+        return None
+    f = fit.iloc[0]
+    beta, u_a, r_a = (
+        _base(a, "demand.price_elasticity"),
+        _base(a, "analog.us_class_utility"),
+        _base(a, "analog.us_price_ratio"),
+    )
+    j = _base(a, "japan.kei_share")
+    r_jp = float(japan_price_ratio(_base(a, "japan.kei_price_ratio"), _base(a, "japan.kei_ownership_advantage")))
+    u_us_at_jp = u_a + beta * np.log(r_jp / r_a)
+    check = float(logistic(kei_utility(r_jp, beta, u_a, r_a, j, r_jp, 1.0)))
+    weights = []
+    for name, access in scenario_access.items():
+        rows = a[(a.key == f"access.{access}.japan_gap_closed") & (a.scenario == name)]
+        if not rows.empty:
+            weights.append(
+                {"scenario": name, "w": float(rows.value.iloc[0]), "low": rows.low.iloc[0], "high": rows.high.iloc[0]}
+            )
+    return {
+        "fit": f.to_dict(),
+        "points": _records(points),
+        "beta": beta,
+        "utility": u_a,
+        "price_ratio": r_a,
+        "analog_share": float(f.addressable * logistic(u_a)),
+        "japan_share": j,
+        "japan_logit": float(logit(j)),
+        "japan_ratio": r_jp,
+        "us_at_japan": float(u_us_at_jp),
+        "us_share_at_japan": float(logistic(u_us_at_jp)),
+        "gap": float(logit(j) - u_us_at_jp),
+        "japan_check": check,
+        "weights": weights,
+    }
+
+
+def japan_weight_rows(sensitivity: pd.DataFrame) -> list[dict]:
+    """Per scenario: japan.kei_share's Sobol ST (with half-width) and the headline at each what-if share."""
+    rows = []
+    for scenario, part in sensitivity.groupby("scenario", sort=False):
+        what_if = part[part.method == "what_if"].sort_values("value")
+        if what_if.empty:
+            continue
+        sobol = part[(part.method == "sobol") & (part.key == "japan.kei_share")]
+        rows.append(
+            {
+                "scenario": scenario,
+                "st": f"{sobol.st.iloc[0]:.3f} ± {sobol.st_conf.iloc[0]:.3f}" if not sobol.empty else "–",
+                "cells": [(f"{v:.3g}", _fmt(h)) for v, h in zip(what_if.value, what_if.headline, strict=True)],
+            }
+        )
+    return rows
+
+
+def status_quo_context(forecasts: pd.DataFrame, assumptions: pd.DataFrame, start: int) -> dict | None:
+    """The grey-import layer against the reported counts, its buyer price and the fleet it starts from."""
+    grey, in_use = _at(forecasts, "grey_imports", start), _at(forecasts, "kei_in_use", start)
+    if grey is None:
+        return None
+    reported = _base(assumptions, "grey.imports_2023")
+    duty = _base(assumptions, "policy.tariff_pass_through") * _base(assumptions, "policy.import_tariff")
+    price = _base(assumptions, "grey.used_price") * (1 + duty * _base(assumptions, "grey.customs_value_ratio"))
+    return {
+        "year": start,
+        "early": _base(assumptions, "grey.imports_2018"),
+        "reported": reported,
+        "flow": f"{_fmt(grey.p10)} / {_fmt(grey.p50)} / {_fmt(grey.p90)}",
+        "ratio": float(grey.p50 / reported),
+        "price": _fmt(price),
+        "states": _base(assumptions, "grey.road_legal_states_counted"),
+        "in_use": f"{_fmt(in_use.p10)} / {_fmt(in_use.p50)} / {_fmt(in_use.p90)}" if in_use is not None else "–",
+    }
+
+
+def ranking_notes(tornado: pd.DataFrame, sobol: pd.DataFrame, top: int = 6) -> list[str]:
+    """Inputs in either method's top ``top`` whose ranks differ by two or more, with both ranks."""
+    t_rank = {k: i + 1 for i, k in enumerate(tornado.sort_values("swing", ascending=False).key)}
+    s_rank = {k: i + 1 for i, k in enumerate(sobol.sort_values("st", ascending=False).key)}
+    keys = [k for k in t_rank if t_rank[k] <= top or s_rank.get(k, 99) <= top]
     return [
-        {"scenario": r.scenario, "p10": _fmt(r.p10), "p50": _fmt(r.p50), "p90": _fmt(r.p90), "mean": _fmt(r.mean)}
-        for r in part.itertuples()
+        f"{k}: tornado rank {t_rank[k]}, Sobol rank {s_rank.get(k, '–')}"
+        for k in sorted(keys, key=lambda k: s_rank.get(k, 99))
+        if abs(t_rank[k] - s_rank.get(k, 99)) >= 2
     ]
 
 
@@ -64,32 +196,48 @@ WIDE = 3.0  # a P90/P10 ratio at least this large is flagged: the data do not pi
 
 def answers(forecasts: pd.DataFrame, config, window: tuple[int, int]) -> list[dict]:
     """The first screen: per scenario, its title and conditions and the headline in plain words."""
-    end = forecasts.year.max()
+    end = int(forecasts.year.max())
     rows = []
     for name, part in forecasts.groupby("scenario", sort=False):
         spec = config.scenarios.get(name)
-        total = part[(part.metric == "kei_sales_cumulative") & (part.year == window[1])].iloc[0]
-        last = {m: part[(part.metric == m) & (part.year == end)].iloc[0] for m in ("kei_sales", "kei_share")}
+        total = _at(part, "kei_sales_cumulative", window[1])
+        new = _at(part, "new_kei_sales_cumulative", window[1])
+        annual, share = _at(part, "kei_sales", end), _at(part, "kei_share", end)
+        no_launch = no_launch_probability(part, NO_LAUNCH_YEAR)
+        policy = spec is not None and spec.road_access != "grey_import"
+        sentence = (
+            f"about {fmt.count(total.p50)} kei cars sold {window[0]}–{window[1]} "
+            f"(80% range {fmt.count(total.p10)}–{fmt.count(total.p90)})"
+        )
+        if policy and new is not None:
+            sentence += (
+                f", of which {fmt.count(new.p50)} new kei cars beyond today's grey imports "
+                f"(80% range {fmt.count(new.p10)}–{fmt.count(new.p90)})"
+            )
+        sentence += f"; about {fmt.count(annual.p50)} a year by {end} ({fmt.share(share.p50)} of new-vehicle sales)"
+        if policy and no_launch is not None:
+            sentence += f"; a {fmt.share(no_launch)} chance that no maker sells a new kei car by {NO_LAUNCH_YEAR}"
         rows.append(
             {
                 "name": name,
                 "title": scenario_title(name, spec),
-                "conditions": (
-                    f"from {spec.launch_year}, {spec.production} production, road access: "
-                    f"{spec.road_access.replace('_', ' ')}"
-                    if spec
-                    else ""
-                ),
-                "p50": fmt.count(total.p50),
-                "range": f"{fmt.count(total.p10)}–{fmt.count(total.p90)}",
+                "conditions": _conditions(spec),
+                "sentence": sentence + ".",
                 "wide": bool(total.p10 > 0 and total.p90 / total.p10 >= WIDE) or bool(total.p10 <= 0 < total.p90),
                 "spread": f"{total.p90 / total.p10:.0f}×" if total.p10 > 0 else "unbounded",
-                "year": fmt.year(end),
-                "annual": fmt.count(last["kei_sales"].p50),
-                "share": fmt.share(last["kei_share"].p50),
             }
         )
     return rows
+
+
+def _conditions(spec) -> str:
+    if spec is None:
+        return ""
+    if spec.road_access == "grey_import":
+        return "grey-market imports of 25-year-old kei cars and trucks only"
+    return f"planned launch {spec.launch_year}, {spec.production} production, road access: " + spec.road_access.replace(
+        "_", " "
+    )
 
 
 def breakable(text) -> Markup:
@@ -202,6 +350,10 @@ def scenario_section(name: str, part: pd.DataFrame, sens: pd.DataFrame, config, 
         if not tornado.empty
         else None,
         "sobol": charts.sobol_chart(sobol, f"{title}: Sobol indices", labels=labels) if not sobol.empty else None,
+        "sobol_rows": sobol.head(10).to_dict("records") if not sobol.empty else [],
+        "max_halfwidth": float(sobol[["s1_conf", "st_conf"]].max().max()) if not sobol.empty else None,
+        "samples": int(sobol.samples.max()) if "samples" in sobol and sobol.samples.notna().any() else None,
+        "ranking_notes": ranking_notes(tornado, sobol) if not (tornado.empty or sobol.empty) else [],
     }
 
 
@@ -222,6 +374,7 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
     cumulative = fc[(fc.metric == "kei_sales_cumulative") & (fc.year == window[1])]
     context = {
         "run": run,
+        **scenario_layer(outputs, config, window[1]),
         "overrides": json.loads(run.overrides or "[]"),
         "timings": json.loads(run.timings) if run.timings else {},
         "years": years,
@@ -263,6 +416,27 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
         "evidence": _records(outputs["evidence"]) if "evidence" in outputs else [],
     }
     _write(directory, context)
+
+
+def scenario_layer(outputs: dict, config, window_end: int) -> dict:
+    """Launch risk, the class share's two anchors, Japan's weight, the grey-import status quo, Sobol precision."""
+    fc, sens = outputs["forecasts"], outputs["sensitivity"]
+    start = int(fc.year.min())
+    access = {name: sc.road_access for name, sc in config.scenarios.items()}
+    quo = [n for n in fc.scenario.unique() if access.get(n) == "grey_import"]
+    launch_years = list(range(start, window_end + 1))
+    return {
+        "launch_years": launch_years,
+        "launch": launch_rows(fc, launch_years),
+        "no_launch_year": NO_LAUNCH_YEAR,
+        "class_share": class_share_context(outputs, {n: access[n] for n in fc.scenario.unique() if n in access}),
+        "japan_weight": japan_weight_rows(sens) if not sens.empty else [],
+        "status_quo": status_quo_context(
+            fc[fc.scenario == (quo[0] if quo else fc.scenario.iloc[0])], outputs["assumptions"], start
+        ),
+        "max_sobol_halfwidth": config.gates.max_sobol_halfwidth,
+        "sobol_base_samples": config.run.sobol_base_samples,
+    }
 
 
 def market_check(market: pd.DataFrame, article_market: float) -> dict:

@@ -52,7 +52,16 @@ create table if not exists calibration_fit (
 create table if not exists sensitivity (
     run_id varchar, scenario varchar, method varchar, key varchar, low double, high double,
     headline_at_low double, headline_at_high double, headline_base double, swing double,
-    s1 double, s1_conf double, st double, st_conf double);
+    s1 double, s1_conf double, st double, st_conf double, value double, headline double, samples integer);
+create table if not exists class_share_fit (
+    run_id varchar, beta_prior double, beta_prior_sd double, beta_within double, beta_within_se double,
+    beta double, beta_sd double, pooled_slope double, utility double, price_ratio double, between_sd double,
+    predictive_sd double, addressable double, analogs integer, points integer,
+    loo_mae double, loo_mae_vs_naive double, naive_mae double, coverage_80 double);
+create table if not exists class_share_analogs (
+    run_id varchar, analog varchar, year integer, units double, share double, price_ratio double,
+    utility double, level double, fitted double,
+    loo_predicted double, loo_sd double, inside_80 boolean, naive_predicted double);
 create table if not exists gate_results (
     run_id varchar, suite varchar, expectation varchar, check_name varchar, "column" varchar,
     success boolean, observed varchar, checked_at timestamp);
@@ -74,6 +83,9 @@ alter table backtests add column if not exists mase_naive double;
 alter table backtests add column if not exists coverage_80 double;
 alter table backtests add column if not exists coverage_90 double;
 alter table backtests add column if not exists spread_scale double;
+alter table sensitivity add column if not exists value double;
+alter table sensitivity add column if not exists headline double;
+alter table sensitivity add column if not exists samples integer;
 """
 
 # Tables holding one run's outputs (run_id column); written together in the run's final transaction.
@@ -84,6 +96,8 @@ RUN_TABLES = (
     "calibration",
     "calibration_fit",
     "sensitivity",
+    "class_share_fit",
+    "class_share_analogs",
     "gate_results",
     "sweep_results",
 )

@@ -1,10 +1,21 @@
 """Monte Carlo over every uncertain assumption, vectorised, seeded and chunked.
 
-Each assumption's low / base / high becomes a PERT distribution (a Beta on [low, high] with mode = base and
-lambda = 4; Vose 2008, *Risk Analysis*, 3e, ch. 9). Draws are processed in chunks of fixed size, each with its
-own seed from ``numpy.random.SeedSequence([seed, chunk])``, so memory stays bounded, results do not depend on
-where a chunk runs, and every scenario sees the same random numbers (common random numbers: scenario
-differences are not Monte Carlo noise). Every assumption key draws from its own stream.
+Every random input is a uniform u on (0, 1) turned into values by its own transform, so the Monte Carlo and the
+sensitivity analysis (models.sensitivity) draw from exactly the same distributions:
+
+    assumption key   u -> PERT inverse CDF: a Beta on [low, high] with mode = base and lambda = 4
+                     (Vose 2008, *Risk Analysis*, 3e, ch. 9)
+    posterior        u -> row floor(u * rows) of a table of joint draws (e.g. a Bayesian fit's posterior)
+    launch           u -> launch time: with probability p no maker launches (time = inf), otherwise the planned
+                     year plus a PERT delay, the inverse CDF of that mixture: L = year + F_d^{-1}(u / (1 - p))
+
+The PERT inverse CDF is the regularised incomplete beta inverse tabulated on 8,193 points equally spaced in
+logit(u) and interpolated linearly (error below 1e-6 of the range; exact at the table points).
+
+Draws are processed in chunks of fixed size, each with its own seed from ``numpy.random.SeedSequence([seed,
+chunk, input])``, so memory stays bounded, results do not depend on where a chunk runs, and every scenario sees
+the same random numbers for the same input (common random numbers: scenario differences are not Monte Carlo noise;
+the status-quo layer is identical, draw by draw, in every scenario).
 
 Quantiles across chunks are the draw-weighted mean of the chunks' sample quantiles; the bias is O(1/chunk),
 far below the Monte Carlo error at the default chunk size.
@@ -13,26 +24,81 @@ far below the Monte Carlo error at the default chunk size.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
-from models.scenario import METRICS, Range, ScenarioSpec, kei_outcomes
+from models.scenario import DISTRIBUTION_KEYS, LAUNCH_TIME, METRICS, Range, ScenarioSpec, kei_outcomes
 
 QUANTILES = (0.05, 0.10, 0.50, 0.90, 0.95)
 QUANTILE_COLUMNS = ("p05", "p10", "p50", "p90", "p95")
 PERT_LAMBDA = 4.0
+_LOGIT_SPAN, _TABLE_STEPS = 30.0, 8192
+
+
+@lru_cache(maxsize=256)
+def _beta_table(alpha: float, beta: float) -> np.ndarray:
+    z = np.linspace(-_LOGIT_SPAN, _LOGIT_SPAN, _TABLE_STEPS + 1)
+    return special.betaincinv(alpha, beta, 1.0 / (1.0 + np.exp(-z)))
+
+
+def pert_ppf(u: np.ndarray, r: Range) -> np.ndarray:
+    """Inverse CDF of PERT(low, base, high) at ``u``; a degenerate range returns the base value."""
+    u = np.asarray(u, dtype=float)
+    if not r.uncertain:
+        return np.full(u.shape, r.base)
+    width = r.high - r.low
+    table = _beta_table(1.0 + PERT_LAMBDA * (r.base - r.low) / width, 1.0 + PERT_LAMBDA * (r.high - r.base) / width)
+    with np.errstate(divide="ignore"):
+        z = np.log(u) - np.log1p(-u)
+    position = (np.clip(z, -_LOGIT_SPAN, _LOGIT_SPAN) + _LOGIT_SPAN) * (_TABLE_STEPS / (2 * _LOGIT_SPAN))
+    index = np.minimum(position.astype(np.int64), _TABLE_STEPS - 1)
+    fraction = position - index
+    return r.low + width * (table[index] + fraction * (table[index + 1] - table[index]))
 
 
 def pert_sample(rng: np.random.Generator, r: Range, size: int) -> np.ndarray:
-    """Draws from PERT(low, base, high); a degenerate range returns the base value."""
-    if not r.uncertain:
-        return np.full(size, r.base)
-    width = r.high - r.low
-    alpha = 1.0 + PERT_LAMBDA * (r.base - r.low) / width
-    beta = 1.0 + PERT_LAMBDA * (r.high - r.base) / width
-    return r.low + width * rng.beta(alpha, beta, size)
+    """Draws from PERT(low, base, high) by the inverse CDF of uniforms."""
+    return pert_ppf(rng.random(size), r)
+
+
+def launch_times(u: np.ndarray, launch_year: float, delay: Range, no_launch: np.ndarray | float) -> np.ndarray:
+    """Launch time per draw from one uniform: inf (no maker launches) with probability ``no_launch``, otherwise
+    ``launch_year`` plus a PERT(delay) delay; the inverse CDF of that mixture, so u orders draws by lateness."""
+    u = np.asarray(u, dtype=float)
+    launched_share = 1.0 - np.asarray(no_launch, dtype=float)
+    launched = u < launched_share
+    delay_u = np.where(launched, u / np.where(launched_share > 0, launched_share, 1.0), 0.5)
+    return np.where(launched, launch_year + pert_ppf(delay_u, delay), np.inf)
+
+
+def random_inputs(spec: ScenarioSpec) -> list[str]:
+    """The scenario's independent uniform inputs: uncertain keys not drawn jointly, posteriors, launch."""
+    joint = {key for posterior in spec.posteriors for key in posterior.draws}
+    shaping = {spec.keys[p] for p in DISTRIBUTION_KEYS if p in spec.keys}
+    keys = sorted(k for k in set(spec.keys.values()) - joint - shaping if spec.ranges[k].uncertain)
+    return keys + [p.name for p in spec.posteriors] + ([LAUNCH_TIME] if spec.has_policy else [])
+
+
+def assumption_values(spec: ScenarioSpec, uniforms: Mapping[str, np.ndarray]) -> dict[str, np.ndarray | float]:
+    """Every value the kernel reads, from the uniforms of :func:`random_inputs` (others at their base value)."""
+    values: dict[str, np.ndarray | float] = dict(spec.base_values())
+    for name, u in uniforms.items():
+        if name in spec.ranges:
+            values[name] = pert_ppf(u, spec.ranges[name])
+    for posterior in spec.posteriors:
+        rows = np.minimum((np.asarray(uniforms[posterior.name]) * posterior.rows).astype(np.int64), posterior.rows - 1)
+        values.update({key: np.asarray(draws)[rows] for key, draws in posterior.draws.items()})
+    if spec.has_policy:
+        keys = spec.keys
+        values[LAUNCH_TIME] = launch_times(
+            uniforms[LAUNCH_TIME], spec.launch_year, spec.ranges[keys["launch_delay"]], values[keys["no_launch"]]
+        )
+    return values
 
 
 def _stream(seed: int, chunk: int, name: str) -> np.random.Generator:
@@ -40,10 +106,10 @@ def _stream(seed: int, chunk: int, name: str) -> np.random.Generator:
 
 
 def sample_chunk(spec: ScenarioSpec, market_paths: np.ndarray, size: int, seed: int, chunk: int):
-    """Assumption draws and market paths for one chunk (same streams for every scenario)."""
-    values = {key: pert_sample(_stream(seed, chunk, key), spec.ranges[key], size) for key in set(spec.keys.values())}
+    """Assumption values and market paths for one chunk (same streams for every scenario)."""
+    uniforms = {name: _stream(seed, chunk, name).random(size) for name in random_inputs(spec)}
     paths = _stream(seed, chunk, "market_path").integers(0, len(market_paths), size)
-    return values, market_paths[paths]
+    return assumption_values(spec, uniforms), market_paths[paths]
 
 
 @dataclass

@@ -1,49 +1,93 @@
 """One policy scenario as numbers: which assumptions feed the demand kernel, and the kernel itself.
 
-The kernel is the single place where the pieces meet (class share x adoption path x market, then the fleet):
+The kernel is the single place where the pieces meet. Every scenario is the status quo plus, for a policy, a layer
+of new kei cars on top of it (the grey-import flow continues under every policy):
 
-    price_t     = buyer price at launch (target price + passed-through tariff for imports + compliance cost)
-    share_inf   = kei_class_share(price / avg_price)             long-run class share, models.class_share
-    F_t         = GBM adoption fraction since launch             models.diffusion
-    kei_sales_t = share_inf * F_t * market_t
-    kei_in_use  = cars_in_use(kei_sales)                         models.fleet
+    grey_t      = grey imports calibrated to the reported counts      models.grey_import   (status-quo layer)
+    price       = buyer price at launch (target + duty on the customs value for imports + compliance cost)
+    share_inf   = a sigma(u(price / avg_price))  anchored on US analogs and Japan    models.class_share
+    L           = launch time: planned year + delay, or never (no maker launches)      models.montecarlo
+    F_t         = GBM adoption fraction at years since L                              models.diffusion
+    new_t       = share_inf * F_t * market_t                                          (policy layer)
+    kei_sales_t = grey_t + new_t;  kei_in_use = grey fleet (incl. imports before the horizon) + new fleet
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.class_share import buyer_price, calibrate_class_constant, kei_class_share
+from models.class_share import buyer_price, japan_price_ratio, kei_class_share, kei_utility
 from models.diffusion import annual_adoption_fraction
 from models.fleet import cars_in_use
+from models.grey_import import grey_buyer_price, grey_imports
 
 ROAD_ACCESS = ("grey_import", "low_speed", "kei_class", "fmvss")
+STATUS_QUO_ACCESS = "grey_import"  # no policy layer: grey imports only
 PRODUCTION = ("domestic", "import")
-METRICS = ("total_market", "kei_sales", "kei_share", "kei_in_use", "kei_sales_cumulative")
+METRICS = (
+    "total_market",
+    "kei_sales",
+    "kei_share",
+    "kei_in_use",
+    "kei_sales_cumulative",
+    "new_kei_sales",
+    "new_kei_sales_cumulative",
+    "grey_imports",
+    "launched",
+)
+LAUNCH_TIME = "launch"  # values[LAUNCH_TIME]: launch time per draw in years (inf: no maker launches)
+GREY_COUNT_YEARS = (2018, 2023)  # the years of grey.imports_2018 and grey.imports_2023
+GREY_FLEET_START = 2005  # grey imports from this year on are counted in cars in use
 
-# Kernel parameter -> assumption key; {access} is the scenario's road-access rule.
+# Kernel parameter -> assumption key of the policy (new-kei) layer; {access} is the scenario's road access,
+# {route} its road access and production (e.g. kei_class_import).
 PARAMETER_KEYS: dict[str, str] = {
     "japan_share": "japan.kei_share",
+    "japan_price_ratio": "japan.kei_price_ratio",
+    "japan_advantage": "japan.kei_ownership_advantage",
+    "japan_weight": "access.{access}.japan_gap_closed",
     "avg_price": "market.avg_new_vehicle_price",
     "target_price": "kei.target_price",
     "compliance_cost": "access.{access}.compliance_cost",
     "addressable": "access.{access}.addressable_share",
     "tariff": "policy.import_tariff",
     "pass_through": "policy.tariff_pass_through",
+    "customs_ratio": "kei.customs_value_ratio",
     "elasticity": "demand.price_elasticity",
-    "analog_share": "analog.smart_peak_share",
-    "analog_price_ratio": "analog.smart_price_ratio",
-    "analog_addressable": "access.fmvss.addressable_share",
+    "us_utility": "analog.us_class_utility",
+    "us_price_ratio": "analog.us_price_ratio",
     "bass_p": "adoption.bass_p",
     "bass_q": "adoption.bass_q",
     "price_trend": "kei.real_price_trend",
     "price_coefficient": "adoption.gbm_price_coefficient",
     "median_life": "fleet.median_lifetime_years",
     "survival_shape": "fleet.survival_shape",
+    "no_launch": "launch.{route}.no_launch_probability",
+    "launch_delay": "launch.{route}.delay_years",
 }
+# Kernel parameter -> assumption key of the status-quo (grey-import) layer, present in every scenario.
+GREY_KEYS: dict[str, str] = {
+    "grey_early": "grey.imports_2018",
+    "grey_latest": "grey.imports_2023",
+    "grey_headroom": "grey.headroom",
+    "grey_states": "grey.road_legal_states",
+    "grey_states_counted": "grey.road_legal_states_counted",
+    "grey_used_price": "grey.used_price",
+    "grey_customs_ratio": "grey.customs_value_ratio",
+    "tariff": "policy.import_tariff",
+    "tariff_counted": "policy.tariff_japan_before_2025",
+    "pass_through": "policy.tariff_pass_through",
+    "elasticity": "demand.price_elasticity",
+    "grey_life": "grey.median_remaining_life_years",
+    "survival_shape": "fleet.survival_shape",
+}
+# Parameters that only reach cars in use, never sales.
+FLEET_PARAMETERS = ("median_life", "survival_shape", "grey_life")
+# Keys whose range shapes another input's draw (the launch delay inside the launch time), not drawn on their own.
+DISTRIBUTION_KEYS = ("launch_delay",)
 
 
 @dataclass(frozen=True)
@@ -60,6 +104,18 @@ class Range:
 
 
 @dataclass(frozen=True)
+class Posterior:
+    """Joint draws of some assumption keys (e.g. a Bayesian fit's posterior): one uniform picks a row for all."""
+
+    name: str
+    draws: Mapping[str, np.ndarray]  # key -> (rows,) values, row i of every key belonging together
+
+    @property
+    def rows(self) -> int:
+        return len(next(iter(self.draws.values())))
+
+
+@dataclass(frozen=True)
 class ScenarioSpec:
     """What the kernel needs to know about one scenario: its rules and its assumption ranges by key."""
 
@@ -68,26 +124,128 @@ class ScenarioSpec:
     imported: bool
     road_access: str
     ranges: Mapping[str, Range]
+    posteriors: tuple[Posterior, ...] = field(default=())
+
+    @property
+    def has_policy(self) -> bool:
+        """False for the status quo (grey imports only)."""
+        return self.road_access != STATUS_QUO_ACCESS
+
+    @property
+    def route(self) -> str:
+        return route(self.road_access, self.imported)
 
     @property
     def keys(self) -> dict[str, str]:
-        """Kernel parameter -> assumption key for this scenario's road access."""
-        return {param: key.format(access=self.road_access) for param, key in PARAMETER_KEYS.items()}
+        """Kernel parameter -> assumption key for this scenario."""
+        policy = {p: k.format(access=self.road_access, route=self.route) for p, k in PARAMETER_KEYS.items()}
+        return {**GREY_KEYS, **(policy if self.has_policy else {})}
 
     def base_values(self) -> dict[str, float]:
         """Assumption key -> base value for every key the kernel reads."""
         return {key: self.ranges[key].base for key in set(self.keys.values())}
 
 
-def required_keys(road_access: str) -> set[str]:
-    """Assumption keys a scenario with this road access needs."""
-    return {key.format(access=road_access) for key in PARAMETER_KEYS.values()}
+def route(road_access: str, imported: bool) -> str:
+    """A policy route: road access and production, e.g. kei_class_import."""
+    return f"{road_access}_{'import' if imported else 'domestic'}"
+
+
+def required_keys(road_access: str, imported: bool = False) -> set[str]:
+    """Assumption keys a scenario with this road access and production needs."""
+    return set(ScenarioSpec("", 0, imported, road_access, {}).keys.values())
 
 
 def base_buyer_price(spec: ScenarioSpec) -> float:
-    """The buyer's price at launch with every assumption at its base value."""
+    """The buyer's price at launch with every assumption at its base value (a grey import's for the status quo)."""
     v = {param: spec.ranges[key].base for param, key in spec.keys.items()}
-    return float(buyer_price(v["target_price"], v["compliance_cost"], v["tariff"], v["pass_through"], spec.imported))
+    if not spec.has_policy:
+        return float(grey_buyer_price(v["grey_used_price"], v["tariff"], v["pass_through"], v["grey_customs_ratio"]))
+    price = buyer_price(
+        v["target_price"], v["compliance_cost"], v["tariff"], v["pass_through"], v["customs_ratio"], spec.imported
+    )
+    return float(price)
+
+
+def _columns(spec: ScenarioSpec, values: Mapping[str, np.ndarray | float]) -> dict[str, np.ndarray]:
+    return {param: np.reshape(np.asarray(values[key], dtype=float), (-1, 1)) for param, key in spec.keys.items()}
+
+
+def grey_layer(v: dict[str, np.ndarray], years: np.ndarray) -> np.ndarray:
+    """Grey imports per draw for ``years`` (which may start before the horizon)."""
+    price = grey_buyer_price(v["grey_used_price"], v["tariff"], v["pass_through"], v["grey_customs_ratio"])
+    price_counted = grey_buyer_price(
+        v["grey_used_price"], v["tariff_counted"], v["pass_through"], v["grey_customs_ratio"]
+    )
+    return grey_imports(
+        years,
+        (GREY_COUNT_YEARS[0], v["grey_early"]),
+        (GREY_COUNT_YEARS[1], v["grey_latest"]),
+        v["grey_headroom"],
+        v["grey_states"] / v["grey_states_counted"],
+        price / price_counted,
+        v["elasticity"],
+        first_forecast_year=GREY_COUNT_YEARS[1] + 1,
+    )
+
+
+def long_run_share(spec: ScenarioSpec, v: dict[str, np.ndarray]) -> np.ndarray:
+    """The policy layer's long-run kei share of new-vehicle sales per draw (models.class_share)."""
+    price = buyer_price(
+        v["target_price"], v["compliance_cost"], v["tariff"], v["pass_through"], v["customs_ratio"], spec.imported
+    )
+    utility = kei_utility(
+        price / v["avg_price"],
+        v["elasticity"],
+        v["us_utility"],
+        v["us_price_ratio"],
+        v["japan_share"],
+        japan_price_ratio(v["japan_price_ratio"], v["japan_advantage"]),
+        v["japan_weight"],
+    )
+    return kei_class_share(utility, v["addressable"])
+
+
+def kei_sales_layers(
+    spec: ScenarioSpec,
+    values: Mapping[str, np.ndarray | float],
+    market: np.ndarray,
+    years: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The two layers of kei sales per draw and year: grey imports and new kei cars, and whether launched.
+
+    Args:
+        spec: the scenario (launch year, import or domestic, road access).
+        values: assumption key -> (draws,) array or scalar; for a policy, also LAUNCH_TIME -> launch time.
+        market: total US new-vehicle sales, (draws, years) or (years,).
+        years: calendar years of the horizon.
+    Returns:
+        grey, new, launched (0/1) and market, each (draws, years).
+    """
+    v = _columns(spec, values)
+    market = np.atleast_2d(np.asarray(market, dtype=float))
+    grey = grey_layer(v, years)
+    draws = max(len(market), len(grey))
+    if not spec.has_policy:
+        zeros = np.zeros((draws, len(years)))
+        return {"grey": np.broadcast_to(grey, zeros.shape), "new": zeros, "launched": zeros, "market": market}
+    launch = np.reshape(np.asarray(values[LAUNCH_TIME], dtype=float), (-1, 1))
+    adoption = annual_adoption_fraction(
+        np.asarray(years)[None, :] - launch + 1.0,
+        v["bass_p"],
+        v["bass_q"],
+        v["price_trend"],
+        v["price_coefficient"],
+    )
+    new = long_run_share(spec, v) * adoption * market
+    launched = (launch < np.asarray(years)[None, :] + 1.0).astype(float)
+    shape = np.broadcast_shapes(grey.shape, new.shape)
+    return {
+        "grey": np.broadcast_to(grey, shape),
+        "new": new,
+        "launched": np.broadcast_to(launched, shape),
+        "market": market,
+    }
 
 
 def kei_outcomes(
@@ -96,38 +254,25 @@ def kei_outcomes(
     market: np.ndarray,
     years: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Evaluate the kernel for a batch of draws.
-
-    Args:
-        spec: the scenario (launch year, import or domestic, road access).
-        values: assumption key -> (draws,) array or scalar.
-        market: total US new-vehicle sales, (draws, years) or (years,).
-        years: calendar years of the horizon.
-    Returns:
-        Metric name -> (draws, years) array for every metric in :data:`METRICS`.
-    """
-    v = {param: np.reshape(np.asarray(values[key], dtype=float), (-1, 1)) for param, key in spec.keys.items()}
-    market = np.atleast_2d(np.asarray(market, dtype=float))
-    price = buyer_price(v["target_price"], v["compliance_cost"], v["tariff"], v["pass_through"], spec.imported)
-    constant = calibrate_class_constant(
-        v["analog_share"], v["analog_price_ratio"], v["elasticity"], v["japan_share"], v["analog_addressable"]
-    )
-    long_run_share = kei_class_share(
-        price / v["avg_price"], v["elasticity"], constant, v["japan_share"], v["addressable"]
-    )
-    adoption = annual_adoption_fraction(
-        (np.asarray(years) - spec.launch_year + 1)[None, :],
-        v["bass_p"],
-        v["bass_q"],
-        v["price_trend"],
-        v["price_coefficient"],
-    )
-    share = long_run_share * adoption
-    sales = share * market
+    """Evaluate the kernel for a batch of draws: metric name -> (draws, years) for every metric in METRICS."""
+    layers = kei_sales_layers(spec, values, market, years)
+    v = _columns(spec, values)
+    sales = layers["grey"] + layers["new"]
+    past = np.arange(GREY_FLEET_START, years[0])
+    grey_history = np.broadcast_to(grey_layer(v, past), (len(sales), len(past)))
+    grey_fleet = cars_in_use(np.hstack([grey_history, layers["grey"]]), v["grey_life"].ravel(), v["survival_shape"])
+    in_use = grey_fleet[:, len(past) :]
+    if spec.has_policy:
+        in_use = in_use + cars_in_use(layers["new"], v["median_life"].ravel(), v["survival_shape"].ravel())
+    market = np.broadcast_to(layers["market"], sales.shape)
     return {
-        "total_market": np.broadcast_to(market, sales.shape),
+        "total_market": market,
         "kei_sales": sales,
-        "kei_share": share,
-        "kei_in_use": cars_in_use(sales, v["median_life"].ravel(), v["survival_shape"].ravel()),
+        "kei_share": sales / market,
+        "kei_in_use": in_use,
         "kei_sales_cumulative": np.cumsum(sales, axis=1),
+        "new_kei_sales": layers["new"],
+        "new_kei_sales_cumulative": np.cumsum(layers["new"], axis=1),
+        "grey_imports": layers["grey"],
+        "launched": layers["launched"],
     }

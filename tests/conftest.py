@@ -61,6 +61,7 @@ def base_config(tmp: Path, **run_overrides) -> dict:
         }
     )
     config["run"].update(run_overrides)
+    config["gates"]["max_sobol_halfwidth"] = 10.0  # quick runs use few Sobol samples; precision is gated in real runs
     return config
 
 

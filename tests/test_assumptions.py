@@ -46,11 +46,11 @@ def test_a_bare_value_override_fixes_the_range(settings):
 
 def test_scenario_override_applies_to_that_scenario_only(tmp_path):
     config = base_config(tmp_path)
-    config["scenarios"]["japan_imports_tariff"]["assumptions"] = {"policy.import_tariff": 0.15}
+    config["scenarios"]["japan_imports_tariff"]["assumptions"] = {"policy.import_tariff": 0.25}
     s = load_settings(write_config(tmp_path, config))
     table = assemble(s.register, s.config, s.scenarios, s.overrides)
-    assert row(table, "japan_imports_tariff", "policy.import_tariff").value == 0.15
-    assert row(table, "status_quo", "policy.import_tariff").value == 0.25
+    assert row(table, "japan_imports_tariff", "policy.import_tariff").value == 0.25
+    assert row(table, "status_quo", "policy.import_tariff").value == 0.15
 
 
 def test_calibration_refinement_sits_below_config(settings):

@@ -154,8 +154,10 @@ def test_assumptions_json_lists_every_article_figure_with_quote_and_source(tmp_p
     articles = [r for r in records if r["kind"] == "article"]
     assert len(articles) >= 15
     assert all(r["quote"] and r["source"].split(" ")[0].endswith(".txt") for r in articles)
-    tariff = next(r for r in records if r["key"] == "policy.import_tariff")
+    tariff = next(r for r in records if r["key"] == "policy.section_232_auto_tariff")
     assert tariff["value"] == 0.25 and "25%" in tariff["quote"] and tariff["source"].startswith("002_")
+    current = next(r for r in records if r["key"] == "policy.import_tariff")
+    assert current["value"] == 0.15 and current["low"] == 0.15 and current["high"] >= 0.25
 
 
 def test_assumptions_csv_and_table(tmp_path):
@@ -271,7 +273,7 @@ def test_articles_scan_lists_claims_with_status_and_skips_unchanged(inbox_projec
     assert "1 article(s) new or changed" in result.stderr
     by_text = {c["text"]: c for c in claims}
     assert by_text["$48,000"]["status"] == "contradicts" and by_text["$48,000"]["qualifier"] == "about"
-    assert by_text["25%"]["status"] == "confirms" and by_text["25%"]["key"] == "policy.import_tariff"
+    assert by_text["25%"]["status"] == "confirms" and by_text["25%"]["key"] == "policy.section_232_auto_tariff"
     assert all(c["article"] == "New-car prices ease" for c in claims)
     again, same = scan_json(config)
     assert "0 article(s) new or changed" in again.stderr and same == claims

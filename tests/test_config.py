@@ -267,7 +267,7 @@ def test_outputs_apart_from_each_other_and_from_inputs(tmp_path, paths, key):
 
 def test_memory_per_monte_carlo_chunk_is_bounded(tmp_path):
     problems, message = problems_of(tmp_path, config=base_config(tmp_path, chunk_size=5_000_000))
-    assert problems[0].key == "run" and "2.8 GiB per chunk" in message and "chunk_size <= 1,789,569" in message
+    assert problems[0].key == "run" and "5.0 GiB per chunk" in message and "chunk_size <= 994,205" in message
 
 
 def test_a_seed_beyond_int64_and_zero_draws_are_blamed_on_their_options(tmp_path):

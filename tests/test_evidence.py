@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from keicast.errors import ConfigError
-from keicast.evidence import load_history, load_register, read_series, series, verify_quotes
+from keicast.evidence import load_history, load_register, load_tables, read_series, series, verify_quotes
 
 from .conftest import FIXTURES, ROOT, SEEDS
 
@@ -21,16 +21,18 @@ def test_the_five_figures_the_model_must_use(register):
     assert a["market.us_new_vehicle_sales"].value == 16_000_000
     assert a["japan.kei_share"].value == pytest.approx(1 / 3, abs=1e-3)
     assert a["market.avg_new_vehicle_price"].value == 50_000
-    assert a["policy.import_tariff"].value == 0.25
+    assert a["policy.section_232_auto_tariff"].value == 0.25
     assert a["kei.target_price"].value == 10_000
     for key in (
         "market.us_new_vehicle_sales",
         "japan.kei_share",
         "market.avg_new_vehicle_price",
-        "policy.import_tariff",
+        "policy.section_232_auto_tariff",
         "kei.target_price",
     ):
         assert a[key].kind == "article" and a[key].evidence
+    # the 25% article figure is kept; imports pay today's rate, with a range that covers the article's
+    assert a["policy.import_tariff"].range_low <= 0.25 <= a["policy.import_tariff"].range_high
 
 
 def test_every_assumption_has_provenance(register):
@@ -96,13 +98,22 @@ def test_history_loads_every_series_with_its_sources():
     assert us.index.min() == 1976 and us.index.max() == 2025
 
 
-def test_smart_analog_share_matches_the_data_files(register):
+def test_tariff_is_todays_japanese_rate_with_a_range_over_2025(register):
+    tables, notes = load_tables(ROOT / "data" / "reference")
+    schedule = tables["us_tariff_japan_autos"].sort_values("effective_date")
+    a = register.assumptions["policy.import_tariff"]
+    assert a.value == schedule.rate.iloc[-1] == 0.15 and schedule.effective_date.iloc[-1] == "2025-09-16"
+    assert a.range_low == 0.15 and a.range_high == schedule.rate.max() == 0.275
+    assert register.assumptions["policy.tariff_japan_before_2025"].value == schedule.rate.iloc[0]
+    assert set(notes.series) >= {"tables/us_tariff_japan_autos", "tables/us_small_car_analogs"}
+    assert all(notes.notes.str.len() > 200)
+
+
+def test_grey_import_counts_match_the_data_file(register):
     history, _ = load_history(ROOT / "data" / "reference")
-    smart = series(history, "us_smart_fortwo_sales_annual")
-    market = series(history, "us_light_vehicle_sales_annual")
-    a = register.assumptions["analog.smart_peak_share"]
-    assert a.value == pytest.approx(smart[2008] / market[2008], rel=1e-3)
-    assert a.low == pytest.approx(smart[2014] / market[2014], rel=1e-3)
+    imports = series(history, "us_kei_truck_imports_annual")
+    assert register.assumptions["grey.imports_2018"].value == imports[2018]
+    assert register.assumptions["grey.imports_2023"].value == imports[2023]
 
 
 def test_japan_share_range_is_the_history_range(register):

@@ -6,10 +6,10 @@ import pytest
 
 from keicast import gates
 from keicast.assumptions import assemble, scenario_spec
-from keicast.calibration import adoption_refinements, calibrate_analogs
+from keicast.calibration import analog_points, calibrate_analogs, fit_class_share, refinements
 from keicast.config import load_settings
-from keicast.evidence import load_history
-from models import montecarlo
+from keicast.evidence import load_history, load_tables
+from models import montecarlo, sensitivity
 from models.scenario import base_buyer_price
 
 from .conftest import base_config, write_config
@@ -22,12 +22,16 @@ def clean(tmp_path_factory):
     history, _ = load_history(s.run.reference_dir)
     cal = s.config.calibration
     fits, _ = calibrate_analogs(history, cal.analogs, cal.form, cal.refine_with)
-    table = assemble(s.register, s.config, s.scenarios, s.overrides, adoption_refinements(fits, s.register))
+    tables, _ = load_tables(s.run.reference_dir)
+    class_fit = fit_class_share(analog_points(tables, history, s.config.baseline.series), s.register)
+    table = assemble(s.register, s.config, s.scenarios, s.overrides, refinements(fits, class_fit, s.register))
     specs = [scenario_spec(n, s.config, table) for n in s.scenarios]
     years = np.arange(2026, 2041)
     paths = 16e6 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.04, (300, 15)), axis=1))
     forecasts = pd.concat([montecarlo.monte_carlo(sp, paths, years, 2000, 1, 2000) for sp in specs], ignore_index=True)
+    sobol = sensitivity.sobol_indices(specs[0], paths[0], years, (2026, 2035), 1024, 1).assign(method="sobol")
     return {
+        "sensitivity": sobol,
         "settings": s,
         "history": history,
         "fits": fits,
@@ -36,6 +40,12 @@ def clean(tmp_path_factory):
         "prices": {sp.name: base_buyer_price(sp) for sp in specs},
         "docs": tmp / "docs",
     }
+
+
+def forecast_frames(clean, forecasts=None, table=None):
+    f = clean["forecasts"] if forecasts is None else forecasts
+    t = clean["table"] if table is None else table
+    return gates.forecast_frames(f, t, 2026, ("status_quo",), clean["sensitivity"])
 
 
 def run(clean, stage, frames, build_docs=False):
@@ -57,7 +67,7 @@ def test_clean_data_passes_every_gate_and_builds_data_docs(clean):
             run(clean, "history", gates.history_frames(clean["history"], required(clean))),
             run(clean, "calibration", {"calibration": clean["fits"]}),
             run(clean, "assumptions", gates.assumption_frames(clean["table"], clean["prices"])),
-            run(clean, "forecasts", gates.forecast_frames(clean["forecasts"], clean["table"], 2026), build_docs=True),
+            run(clean, "forecasts", forecast_frames(clean), build_docs=True),
         ]
     )
     assert results.success.all(), results[~results.success]
@@ -105,7 +115,7 @@ def test_forecast_gates_catch_disordered_quantiles_excess_sales_and_missing_year
     f.loc[kei, "p10"] = f.loc[kei, "p50"] * 2
     f.loc[kei & (f.scenario == "status_quo"), ["p05", "p50", "p95"]] = 1e9
     f = f[~((f.scenario == "low_speed_class") & (f.year == 2040))]
-    failed = failed_checks(run(clean, "forecasts", gates.forecast_frames(f, clean["table"], 2026)))
+    failed = failed_checks(run(clean, "forecasts", forecast_frames(clean, f)))
     assert {
         "p10 <= p50",
         "kei sales at most the total market (p95)",
@@ -116,7 +126,32 @@ def test_forecast_gates_catch_disordered_quantiles_excess_sales_and_missing_year
 def test_market_check_compares_with_the_articles_figure(clean):
     table = clean["table"].copy()
     table.loc[table.key == "market.us_new_vehicle_sales", "value"] = 25e6
-    frames = gates.forecast_frames(clean["forecasts"], table, 2026)
-    assert failed_checks(run(clean, "forecasts", frames)) == {"first-year market median near the articles' ~16 million"}
+    frames = forecast_frames(clean, table=table)
+    failed = failed_checks(run(clean, "forecasts", frames))
+    assert failed == {"first-year market median near the articles' ~16 million"}
     market = frames["market_check"]  # the model's 80% interval sits beside the articles' figure
     assert {"p10", "p50", "p90", "article"} <= set(market.columns) and (market.p10 <= market.p90).all()
+
+
+def test_layering_gate_catches_a_policy_below_the_status_quo(clean):
+    f = clean["forecasts"].copy()
+    early = (f.scenario == "federal_approval_domestic") & (f.metric == "kei_sales") & (f.year == 2027)
+    f.loc[early, ["p05", "p10", "p50", "p90", "p95"]] = 0.0
+    failed = failed_checks(run(clean, "forecasts", forecast_frames(clean, f)))
+    assert {
+        "kei sales include the grey-import layer in every year and quantile",
+        "every policy scenario at or above the status quo in every year and quantile",
+    } <= failed
+
+
+def test_status_quo_gate_compares_with_the_latest_import_count(clean):
+    table = clean["table"].copy()
+    table.loc[table.key == "grey.imports_2023", "value"] = 20_000.0
+    failed = failed_checks(run(clean, "forecasts", forecast_frames(clean, table=table)))
+    assert failed == {"first-year grey-import median near the latest reported import count"}
+
+
+def test_sobol_precision_gate(clean):
+    params = {**gates.parameters(clean["settings"].config), "max_sobol_halfwidth": 0.03}
+    results = gates.check("forecasts", forecast_frames(clean), params, clean["docs"])
+    assert "Sobol total-order half-widths small enough to rank inputs" in failed_checks(results)  # 1,024 samples

@@ -97,9 +97,11 @@ def test_report_renders_in_headless_chromium_without_network_or_script(hostile_r
         assert first_screen and "What-if run" in banner and "policy.tariff_pass_through" in banner
         answer = browser.find_element(By.ID, "answer-federal_approval_domestic").text
         assert re.fullmatch(
-            r"USDOT approves a kei class, built in the US \(from 2028, domestic production, road access: kei class\): "
-            r"about [\d.]+k kei cars sold 2026–2035 \(80% range [\d.]+k–[\d.]+k\), and about [\d.]+k? a year by "
-            r"2040 \([\d.]+% of new-vehicle sales\)\.( \(wide: P90 is \d+× P10\))?",
+            r"USDOT approves a kei class, built in the US \(planned launch 2028, domestic production, road access: "
+            r"kei class\): about [\d.]+k kei cars sold 2026–2035 \(80% range [\d.]+k–[\d.]+k\), of which [\d.]+k? "
+            r"new kei cars beyond today's grey imports \(80% range [\d.]+k?–[\d.]+k\); about [\d.]+k? a year by "
+            r"2040 \([\d.]+% of new-vehicle sales\); a \d+% chance that no maker sells a new kei car by 2030\."
+            r"( \(wide: P90 is \d+× P10\))?",
             answer,
         ), answer
 

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from keicast.cli import app
+from models.scenario import METRICS
 
 from ..conftest import ROOT, base_config, query_warehouse, write_config
 
@@ -55,11 +56,19 @@ def test_a_run_records_forecasts_for_every_scenario_year_and_metric(first_run):
         "select scenario, metric, count(distinct year) as years from forecasts where run_id = ? group by all",
         [run_id],
     )
-    assert len(f) == 5 * 5 and set(f.years) == {15}
-    assert set(f.metric) >= {"total_market", "kei_sales", "kei_share", "kei_in_use"}
+    assert len(f) == 5 * len(METRICS) and set(f.years) == {15}
+    assert set(f.metric) >= {"total_market", "kei_sales", "kei_share", "kei_in_use", "new_kei_sales", "launched"}
     gates = query_warehouse(project, "select * from gate_results where run_id = ?", [run_id])
     assert gates.success.all() and len(gates) > 30
-    for table in ("assumptions", "backtests", "calibration", "calibration_fit", "sensitivity"):
+    for table in (
+        "assumptions",
+        "backtests",
+        "calibration",
+        "calibration_fit",
+        "sensitivity",
+        "class_share_fit",
+        "class_share_analogs",
+    ):
         assert (
             int(query_warehouse(project, f"select count(*) as n from {table} where run_id = ?", [run_id]).n.iloc[0]) > 0
         )

@@ -17,14 +17,29 @@ def register_ranges() -> dict[str, Range]:
 
 @pytest.fixture(scope="session")
 def make_spec(register_ranges):
-    def make(name="federal", launch_year=2028, imported=False, road_access="kei_class", **overrides) -> ScenarioSpec:
+    def make(
+        name="federal", launch_year=2028, imported=False, road_access="kei_class", posteriors=(), **overrides
+    ) -> ScenarioSpec:
         ranges = dict(register_ranges)
         for key, value in overrides.items():
             ranges[key.replace("__", ".")] = value if isinstance(value, Range) else Range(value, value, value)
-        assert required_keys(road_access) <= set(ranges)
-        return ScenarioSpec(name, launch_year, imported, road_access, ranges)
+        assert required_keys(road_access, imported) <= set(ranges)
+        return ScenarioSpec(name, launch_year, imported, road_access, ranges, tuple(posteriors))
 
     return make
+
+
+POLICIES = {  # the shipped scenarios' rules: name -> (launch year, imported, road access)
+    "low_speed_class": (2028, False, "low_speed"),
+    "federal_approval_domestic": (2028, False, "kei_class"),
+    "japan_imports_tariff": (2027, True, "kei_class"),
+    "full_fmvss_compliance": (2029, False, "fmvss"),
+}
+
+
+@pytest.fixture(scope="session")
+def status_quo(make_spec) -> ScenarioSpec:
+    return make_spec("status_quo", 2015, True, "grey_import")
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
+from scipy import stats
 
 from models import montecarlo
-from models.scenario import Range
+from models.scenario import LAUNCH_TIME, METRICS, Posterior, Range
 
 from .conftest import YEARS
 
@@ -13,6 +14,52 @@ def test_pert_mean_is_the_textbook_weighted_mean():
     assert draws.mean() == pytest.approx((2 + 4 * 3 + 10) / 6, rel=0.005)
     assert draws.min() >= 2 and draws.max() <= 10
     assert np.all(montecarlo.pert_sample(rng, Range(5, 5, 5), 3) == 5)
+
+
+def test_pert_inverse_cdf_matches_the_beta_quantile_function():
+    u = np.r_[np.random.default_rng(2).random(20_000), 1e-9, 0.5, 1 - 1e-9]
+    for r in (Range(2.0, 3.0, 10.0), Range(0.0, 0.0, 1.0), Range(-3.5, -2.0, -1.0), Range(10_000, 10_000, 15_000)):
+        width = r.high - r.low
+        a, b = 1 + 4 * (r.base - r.low) / width, 1 + 4 * (r.high - r.base) / width
+        expected = r.low + width * stats.beta.ppf(u, a, b)
+        np.testing.assert_allclose(montecarlo.pert_ppf(u, r), expected, atol=2e-6 * width)
+    np.testing.assert_allclose(montecarlo.pert_ppf(np.array([0.0, 1.0]), Range(1, 2, 3)), [1, 3], atol=1e-4)
+
+
+def test_launch_times_mix_no_launch_with_a_pert_delay():
+    u = np.random.default_rng(4).random(200_000)
+    delay = Range(0.0, 1.0, 5.0)
+    times = montecarlo.launch_times(u, 2028, delay, 0.35)
+    assert np.mean(np.isinf(times)) == pytest.approx(0.35, abs=0.005)
+    launched = times[np.isfinite(times)]
+    assert launched.min() >= 2028 and launched.max() <= 2033
+    assert launched.mean() - 2028 == pytest.approx((0 + 4 * 1 + 5) / 6, abs=0.02)  # the PERT mean delay
+    ordered = times[np.argsort(u)]
+    assert np.all(np.diff(np.where(np.isinf(ordered), 1e9, ordered)) >= 0)  # u orders draws by lateness
+    both = montecarlo.launch_times(np.array([0.7]), 2028, delay, np.array([0.2, 0.5]))
+    assert list(np.isinf(both)) == [False, True]
+
+
+def test_inputs_are_keys_posteriors_and_launch(make_spec, status_quo):
+    spec = make_spec()
+    inputs = montecarlo.random_inputs(spec)
+    assert inputs[-1] == LAUNCH_TIME and "launch.kei_class_domestic.delay_years" not in inputs
+    assert "launch.kei_class_domestic.no_launch_probability" in inputs and "japan.kei_share" in inputs
+    assert LAUNCH_TIME not in montecarlo.random_inputs(status_quo)
+    assert all(status_quo.ranges[k].uncertain for k in montecarlo.random_inputs(status_quo))
+
+
+def test_a_posterior_feeds_joint_draws_through_one_uniform(make_spec, market_paths):
+    """The hook for a Bayesian fit: each draw takes one posterior row for all its keys."""
+    p = 0.01 + 0.04 * np.random.default_rng(0).uniform(size=50)
+    posterior = Posterior("adoption_posterior", {"adoption.bass_p": p, "adoption.bass_q": 10 * p})
+    spec = make_spec(posteriors=(posterior,))
+    inputs = montecarlo.random_inputs(spec)
+    assert "adoption_posterior" in inputs and "adoption.bass_p" not in inputs
+    values = montecarlo.assumption_values(spec, {name: np.linspace(0, 1, 7) for name in inputs})
+    np.testing.assert_allclose(values["adoption.bass_q"], 10 * values["adoption.bass_p"])
+    assert set(values["adoption.bass_p"]) <= set(posterior.draws["adoption.bass_p"])
+    assert not montecarlo.monte_carlo(spec, market_paths, YEARS, 2000, 1, 2000).isna().any().any()
 
 
 def test_chunk_batches_keep_every_worker_busy_with_as_few_tasks_as_possible():
@@ -50,26 +97,27 @@ def test_quantiles_are_ordered_and_sales_bounded(make_spec, market_paths):
     wide = f.pivot_table(index="year", columns="metric", values="p95")
     assert np.all(wide.kei_sales <= wide.total_market)
     assert np.all(wide.kei_share <= 0.4086)
-    assert set(f.metric) == {"total_market", "kei_sales", "kei_share", "kei_in_use", "kei_sales_cumulative"}
+    assert set(f.metric) == set(METRICS)
     assert sorted(f.year.unique()) == list(YEARS)
 
 
-def test_no_sales_before_launch(make_spec, market_paths):
+def test_no_new_kei_sales_before_the_planned_launch(make_spec, market_paths):
     f = _run(make_spec(launch_year=2030), market_paths)
-    before = f[(f.metric == "kei_sales") & (f.year < 2030)]
+    before = f[(f.metric.isin(["new_kei_sales", "launched"])) & (f.year < 2030)]
     assert before["p95"].max() == 0
 
 
-def test_status_quo_is_well_below_federal_approval(make_spec, market_paths):
-    status_quo = _run(make_spec("status_quo", 2015, True, "grey_import"), market_paths)
-    federal = _run(make_spec("federal", 2028, False, "kei_class"), market_paths)
-    pick = lambda f: f[(f.metric == "kei_sales_cumulative") & (f.year == 2035)].p50.iloc[0]  # noqa: E731
-    assert pick(status_quo) < 0.5 * pick(federal)
+def test_launch_risk_shows_in_the_launched_metric(make_spec, market_paths):
+    spec = make_spec(launch_year=2028)
+    f = _run(spec, market_paths).query("metric == 'launched'").set_index("year")["mean"]
+    p = spec.ranges["launch.kei_class_domestic.no_launch_probability"]
+    assert 1 - f[2040] == pytest.approx((p.low + 4 * p.base + p.high) / 6, abs=0.02)
+    assert f[2027] == 0 and np.all(np.diff(f.to_numpy()) >= 0)
 
 
 def test_common_random_numbers_give_every_scenario_the_same_market(make_spec, market_paths):
     a = _run(make_spec("a", road_access="kei_class"), market_paths)
-    b = _run(make_spec("b", road_access="fmvss", imported=True), market_paths)
+    b = _run(make_spec("b", road_access="kei_class", imported=True), market_paths)
     market = lambda f: f[f.metric == "total_market"].drop(columns="scenario").reset_index(drop=True)  # noqa: E731
     assert market(a).equals(market(b))
 
@@ -77,7 +125,7 @@ def test_common_random_numbers_give_every_scenario_the_same_market(make_spec, ma
 def test_a_cheaper_price_moves_the_forecast_up(make_spec, market_paths):
     base = _run(make_spec(), market_paths)
     cheap = _run(make_spec(kei__target_price=Range(7_000, 7_000, 7_000)), market_paths)
-    pick = lambda f: f[(f.metric == "kei_sales") & (f.year == 2040)].p50.iloc[0]  # noqa: E731
+    pick = lambda f: f[(f.metric == "new_kei_sales") & (f.year == 2040)]["mean"].iloc[0]  # noqa: E731
     assert pick(cheap) > 1.1 * pick(base)
 
 
