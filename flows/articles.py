@@ -16,16 +16,17 @@ from prefect.cache_policies import NO_CACHE
 from keicast import warehouse
 from keicast.articles import scan
 from keicast.config import Settings, load_settings
+from keicast.errors import transient
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=transient)
 def scan_inbox(settings: Settings, inbox: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Claims of the inbox's new or changed articles, matched against the register."""
     known = warehouse.known_articles(settings.run.warehouse, settings.run.lock_timeout_seconds)
     return scan(inbox, settings.register, known)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=transient)
 def record_scan(settings: Settings, articles: pd.DataFrame, claims: pd.DataFrame) -> None:
     """Store the scanned articles and claims in one transaction."""
     with warehouse.transaction(settings.run.warehouse, settings.run.lock_timeout_seconds) as con:

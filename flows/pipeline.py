@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
+import os
 import secrets
 import time
 from contextlib import contextmanager
@@ -45,8 +46,8 @@ from keicast.calibration import (
 )
 from keicast.compare import sweep_comparison
 from keicast.config import Settings, TaskRunnerSettings, load_settings
-from keicast.errors import GateFailed
-from keicast.evidence import load_history, load_tables, series
+from keicast.errors import GateFailed, KeicastError, transient
+from keicast.evidence import baseline_history, load_history, load_tables
 from keicast.faults import pause_point
 from models import adoption, baseline, class_share, diffusion, fleet, grey_import, montecarlo, scenario, sensitivity
 from models.class_share import ClassShareFit
@@ -58,6 +59,10 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
+# I/O steps retry with back-off, except on a keicast error (bad input, damaged warehouse): a retry cannot cure it.
+IO_RETRIES = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": transient}
+
+
 @dataclass(frozen=True)
 class Baseline:
     model: str
@@ -65,7 +70,7 @@ class Baseline:
     paths: np.ndarray
 
 
-@task(task_run_name="load-evidence", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@task(task_run_name="load-evidence", cache_policy=NO_CACHE, **IO_RETRIES)
 def load_evidence(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
     """Read the reference history (series, year, value, unit), the reference tables and their source notes."""
     history, sources = load_history(settings.run.reference_dir)
@@ -126,6 +131,24 @@ def _baseline_key(_, parameters: dict) -> str:
 CACHED = {"persist_result": True, "cache_expiration": timedelta(days=30)}
 
 
+def result_cache(settings: Settings) -> Path:
+    """Where cached results live: beside the warehouse (``<warehouse>.cache/``), private to this project.
+
+    Prefect stores results as pickles, and loading one runs code: in the shared ~/.prefect/storage any clone
+    or anyone able to write there could plant one. Here the folder is created owner-only, and one that others
+    can write is refused.
+    """
+    folder = settings.run.warehouse.with_name(settings.run.warehouse.name + ".cache")
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = folder.stat()
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise KeicastError(
+            f"the result cache {folder} can be written by other users (or is not yours); cached results are "
+            "code when loaded, so keicast will not use it: `chmod go-w` it or remove it"
+        )
+    return folder
+
+
 @task(task_run_name="calibrate-adoption", cache_key_fn=_calibration_key, **CACHED)
 def calibrate(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame, AdoptionFit]:
     """Hierarchical Bayesian fit of the adoption path to the analog series (cached on disk too)."""
@@ -166,8 +189,7 @@ def assemble_assumptions(settings: Settings, fit: AdoptionFit, class_fit: ClassS
 def fit_baseline(history: pd.DataFrame, settings: Settings) -> Baseline:
     """Backtest the candidates, choose one, and simulate market paths over the horizon."""
     cfg, run = settings.config.baseline, settings.run
-    y = series(history, cfg.series)
-    y = y[y.index < run.horizon.start]
+    y = baseline_history(history, settings)
     market = baseline.BaselineMarket(**cfg.model_dump(exclude={"series"})).fit(y)
     paths = market.simulate(run.horizon.end - int(y.index.max()), run.market_paths, run.seed)
     backtests = market.backtests_.assign(series=cfg.series)
@@ -224,19 +246,21 @@ MAX_SOBOL_SAMPLES = 262_144  # Sobol base samples are doubled up to this cap whi
 JAPAN_WHAT_IF = (0.05, 0.6)  # Japan's kei share far outside its 2003-2025 range, to show the weight it carries
 
 
-@task(task_run_name="commit", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@task(task_run_name="commit", cache_policy=NO_CACHE, **IO_RETRIES)
 def commit(
     settings: Settings,
     run_id: str,
     outputs: dict[str, pd.DataFrame],
     snapshot: dict[str, pd.DataFrame],
     timings: dict[str, float],
+    status: str,
 ):
-    """Write the run's outputs and mark it succeeded, in one transaction."""
-    warehouse.commit_run(settings.run.warehouse, run_id, outputs, snapshot, settings.run.lock_timeout_seconds, timings)
+    """Write the run's outputs and its status (publishing, or succeeded for a sweep), in one transaction."""
+    run = settings.run
+    warehouse.commit_run(run.warehouse, run_id, outputs, snapshot, run.lock_timeout_seconds, timings, status)
 
 
-@task(task_run_name="publish", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[2])
+@task(task_run_name="publish", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[2], retry_condition_fn=transient)
 def publish(settings: Settings, run_id: str) -> Path:
     """Render the report and exports, then switch reports/latest and exports/latest to them."""
     from keicast.publish import publish_run
@@ -382,6 +406,7 @@ def simulate(
     run = settings.run
     sizes = montecarlo.chunk_sizes(run.draws, run.chunk_size)
     batches = montecarlo.chunk_batches(len(sizes), len(specs), settings.config.task_runner.workers)
+    sensitivity_task = analyse_sensitivity.with_options(result_storage=result_cache(settings))
     with task_runner(settings.config.task_runner) as runner:
         work = {
             runner.submit(
@@ -400,7 +425,7 @@ def simulate(
         }
         sens = (
             [
-                runner.submit(analyse_sensitivity, {"spec": spec, "paths": paths, "years": years, "settings": settings})
+                runner.submit(sensitivity_task, {"spec": spec, "paths": paths, "years": years, "settings": settings})
                 for spec in specs
             ]
             if with_sensitivity
@@ -425,27 +450,27 @@ def simulate(
     return forecasts, sensitivity_table
 
 
-def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, float]] | None = None) -> str:
-    """The pipeline's steps for validated settings (called inside the flow).
+def run_pipeline(
+    settings: Settings, run_id: str, evidence: tuple, clock: Stopwatch, sweep: dict[str, dict[str, float]] | None
+) -> str:
+    """The pipeline's steps for validated settings and evidence (called inside the flow).
 
     A sweep (scenario -> factor values) skips sensitivity and the report and stores a comparison table.
     """
     run = settings.run
+    history, history_sources, tables = evidence
     years = np.arange(run.horizon.start, run.horizon.end + 1)
     gate_results: list[pd.DataFrame] = []
-    clock = Stopwatch()
     gates.preload()  # GX imports in the background while articles and evidence load
     warm_dask_workers(settings.config.task_runner)
     try:
         with clock.stage("ingest_articles"):
             ingest_articles(settings, run_id)
-        with clock.stage("load_evidence"):
-            history, history_sources, tables = load_evidence(settings)
         required = [settings.config.baseline.series]
         with clock.stage("gates"):
             gate("history", gates.history_frames(history, required), settings, run_id, gate_results)
         with clock.stage("calibrate"):
-            fits, curves, fit = calibrate(history, settings)
+            fits, curves, fit = calibrate.with_options(result_storage=result_cache(settings))(history, settings)
             class_fit = fit_class_shares(history, tables, settings)
         with clock.stage("gates"):
             gate("calibration", {"calibration": fits}, settings, run_id, gate_results)
@@ -462,7 +487,7 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
         with clock.stage("gates"):
             gate("assumptions", gates.assumption_frames(table, prices), settings, run_id, gate_results)
         with clock.stage("fit_baseline"):
-            market = fit_baseline(history, settings)
+            market = fit_baseline.with_options(result_storage=result_cache(settings))(history, settings)
         with clock.stage("simulate_and_sensitivity"):
             forecasts, sensitivity_table = simulate(settings, specs, market.paths, years, sweep is None)
         with clock.stage("gates"):
@@ -493,14 +518,42 @@ def run_pipeline(settings: Settings, run_id: str, sweep: dict[str, dict[str, flo
     sources = pd.DataFrame([s.model_dump() for s in settings.register.sources]).rename(columns={"id": "source_id"})
     snapshot = {"sources": sources, "history": history, "history_sources": history_sources}
     with clock.stage("commit"):
-        commit(settings, run_id, outputs, snapshot, clock.seconds)
+        commit(settings, run_id, outputs, snapshot, clock.seconds, "succeeded" if sweep else "publishing")
     if sweep is None:
         with clock.stage("publish"):
             report = publish(settings, run_id)
+    warehouse.finish_run(run.warehouse, run_id, clock.seconds, run.lock_timeout_seconds)
+    if sweep is None:
+        try:  # artifacts are a view in the Prefect UI, not part of publishing: their failure fails nothing
             record_artifacts(settings, run_id, report, forecasts)
-    warehouse.record_timings(run.warehouse, run_id, clock.seconds, run.lock_timeout_seconds)
+        except Exception as exc:  # noqa: BLE001
+            get_run_logger().warning("Prefect artifacts not recorded: %s", exc)
     get_run_logger().info("stage timings (s): %s", clock.seconds)
     return run_id
+
+
+def preflight(settings: Settings, clock: Stopwatch, publishing: bool) -> tuple:
+    """Everything that can refuse a run, checked before it writes a row or scans an article: the warehouse
+    reads end to end, the reference files parse, the baseline has enough history, the output folders can be
+    written and their ``latest`` is keicast's link. Returns the evidence (history, its sources, tables)."""
+    warehouse.check(settings.run.warehouse, settings.run.lock_timeout_seconds)
+    with clock.stage("load_evidence"):
+        evidence = load_evidence(settings)
+    baseline_history(evidence[0], settings)
+    if publishing:
+        from keicast.publish import check_targets
+
+        check_targets(settings)
+    return evidence
+
+
+def outcome(exc: BaseException) -> tuple[str, str]:
+    """The status and message a run ends with after ``exc``: Ctrl-C or a termination signal interrupt it."""
+    from prefect.exceptions import TerminationSignal
+
+    if isinstance(exc, KeyboardInterrupt | TerminationSignal):
+        return "interrupted", f"interrupted ({'Ctrl-C' if isinstance(exc, KeyboardInterrupt) else 'terminated'})"
+    return "failed", str(exc) if isinstance(exc, KeicastError) else f"{exc.__class__.__name__}: {exc}"
 
 
 @flow(name="keicast-pipeline", log_prints=True)
@@ -522,15 +575,16 @@ def keicast_pipeline(
     run_id = run_id or new_run_id()
     run = settings.run
     label_flow_run(run_id, list(settings.scenarios), sweep is not None)
+    clock = Stopwatch()
     with warehouse.run_lock(run.warehouse, run.lock_timeout_seconds):
+        evidence = preflight(settings, clock, publishing=sweep is None)
         warehouse.begin_run(run.warehouse, run_id, settings, str(flow_run.get_id() or ""), run.lock_timeout_seconds)
         try:
             factors = {name: spec["factors"] for name, spec in sweep.items()} if sweep else None
-            return run_pipeline(settings, run_id, factors)
+            return run_pipeline(settings, run_id, evidence, clock, factors)
         except GateFailed:
             raise
         except BaseException as exc:
-            warehouse.fail_run(
-                run.warehouse, run_id, "failed", f"{exc.__class__.__name__}: {exc}", None, run.lock_timeout_seconds
-            )
+            status, message = outcome(exc)
+            warehouse.fail_run(run.warehouse, run_id, status, message, None, run.lock_timeout_seconds)
             raise

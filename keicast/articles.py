@@ -10,6 +10,7 @@ message and never stops the others.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,12 +18,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from keicast.claims import extract_claims, match_claims
+from keicast.claims import MAX_CLAIMS, extract_claims, match_claims
+from keicast.config import parse_yaml
+from keicast.errors import ConfigError
 from keicast.evidence import Register
+from keicast.inputs import InputRefused, read_bounded, reason
 
 MAX_ARTICLE_BYTES = 2_000_000
+MAX_FRONT_MATTER_CHARS = 20_000  # publisher, title, date and url take a few hundred
 SUFFIXES = (".txt", ".md", ".html", ".htm")
 FRONT_MATTER_KEYS = ("publisher", "title", "date", "url")
 ARTICLE_COLUMNS = [
@@ -107,13 +111,13 @@ class _TextOnly(HTMLParser):
 
 
 def _front_matter(text: str) -> tuple[dict, str, str | None]:
-    match = re.match(r"\A---\s*\n(.*?)\n---\s*\n", text, re.S)
+    match = re.match(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", text[: MAX_FRONT_MATTER_CHARS + 16], re.S)
     if not match:
         return {}, text, None
-    try:
-        raw = yaml.safe_load(match.group(1)) or {}
-    except yaml.YAMLError as exc:
-        return {}, text[match.end() :], f"front matter ignored: not valid YAML ({exc.__class__.__name__})"
+    try:  # the config's loader: no aliases (a 529-byte alias bomb expands to gigabytes), no tags, bounded depth
+        raw = parse_yaml(match.group(1), "front matter") or {}
+    except ConfigError as exc:
+        return {}, text[match.end() :], f"front matter ignored: not plain YAML ({exc.problems[0].value})"
     if not isinstance(raw, dict):
         return {}, text[match.end() :], "front matter ignored: not a mapping"
     meta = {k: str(raw[k]) for k in FRONT_MATTER_KEYS if raw.get(k) is not None}
@@ -122,20 +126,22 @@ def _front_matter(text: str) -> tuple[dict, str, str | None]:
     return meta, text[match.end() :], note
 
 
-def read_article(path: Path) -> Article:
-    """Read one inbox file; problems become a 'rejected' status or a message, never an exception."""
+def read_article(path: Path, follow_symlinks: bool = False) -> Article:
+    """Read one inbox file; problems become a 'rejected' status or a message, never an exception.
+
+    A symbolic link is not followed (it could bring any readable file on the machine into the claims and
+    the published report) and anything but a regular file is refused before it is read.
+    """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_ARTICLE_BYTES, follow_symlinks=follow_symlinks)
+    except InputRefused as exc:
+        return Article(path, f"unreadable:{path.name}", status="rejected", messages=[reason(exc)])
     except OSError as exc:
-        return Article(path, "", status="rejected", messages=[f"unreadable: {exc.strerror or exc}"])
+        return Article(path, f"unreadable:{path.name}", status="rejected", messages=[f"unreadable: {reason(exc)}"])
     article = Article(path, hashlib.sha256(data).hexdigest())
     if not data.strip():
         article.status, article.messages = "rejected", ["empty file"]
-        return article
-    if len(data) > MAX_ARTICLE_BYTES:
-        article.status = "rejected"
-        article.messages = [f"too large: {len(data):,} bytes (limit {MAX_ARTICLE_BYTES:,})"]
         return article
     if b"\x00" in data[:8192]:
         article.status, article.messages = "rejected", ["binary file (NUL bytes), not an article"]
@@ -165,24 +171,26 @@ def read_article(path: Path) -> Article:
 
 
 def inbox_files(directory: Path) -> list[Path]:
-    """Article files in the inbox, sorted; other files are ignored."""
-    return sorted(p for p in Path(directory).iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+    """Entries in the inbox with an article's suffix, sorted (links and special files too, to be refused
+    with a message by read_article); folders and other names are ignored."""
+    return sorted(
+        p for p in Path(directory).iterdir() if p.suffix.lower() in SUFFIXES and (p.is_symlink() or not p.is_dir())
+    )
 
 
 def pending(directory: Path, known: pd.DataFrame) -> list[Path]:
-    """Inbox files a scan would process: new, changed, or not readable as a plain file within the size limit.
+    """Inbox files a scan would process: new, changed, or newly unreadable (refused files are recorded once).
 
     Only hashes bytes (no parsing, no extraction), so a run with nothing new in the inbox skips ingestion.
     """
-    current = set(zip(known.path, known.article_id, strict=True)) if not known.empty else set()
+    current = {(os.path.abspath(p), a) for p, a in zip(known.path, known.article_id, strict=True)}
     waiting = []
     for path in inbox_files(directory):
         try:
-            too_large = path.stat().st_size > MAX_ARTICLE_BYTES
-            digest = None if too_large else hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = hashlib.sha256(read_bounded(path, MAX_ARTICLE_BYTES, follow_symlinks=False)).hexdigest()
         except OSError:
-            digest = None
-        if (str(path), digest) not in current:
+            digest = f"unreadable:{path.name}"
+        if (os.path.abspath(path), digest) not in current:
             waiting.append(path)
     return waiting
 
@@ -195,11 +203,12 @@ def scan(directory: Path, register: Register, known: pd.DataFrame) -> tuple[pd.D
     """
     now = datetime.now(UTC).replace(tzinfo=None)
     seen_ids = dict(zip(known.article_id, known.path, strict=True)) if not known.empty else {}
-    current = set(zip(known.path, known.article_id, strict=True)) if not known.empty else set()
+    # paths recorded relative to the working directory by earlier versions compare equal to absolute ones
+    current = {(os.path.abspath(p), a) for p, a in zip(known.path, known.article_id, strict=True)}
     articles, claims = [], []
     for path in inbox_files(directory):
         article = read_article(path)
-        if (str(path), article.article_id) in current:
+        if (os.path.abspath(path), article.article_id) in current:
             continue
         if article.status == "processed" and article.article_id in seen_ids:
             article.status = "duplicate"
@@ -207,11 +216,13 @@ def scan(directory: Path, register: Register, known: pd.DataFrame) -> tuple[pd.D
         found = []
         if article.status == "processed":
             found = match_claims(extract_claims(article.text), register)
+            if len(found) >= MAX_CLAIMS:
+                article.messages.append(f"only the first {MAX_CLAIMS:,} claims were extracted")
             claims += [{**c.record(article.article_id), "scanned_at": now} for c in found]
             seen_ids[article.article_id] = str(path)
         articles.append(
             {
-                "article_id": article.article_id or f"unreadable:{path.name}",
+                "article_id": article.article_id,
                 "path": str(path),
                 "title": article.meta.get("title"),
                 "publisher": article.meta.get("publisher"),

@@ -10,9 +10,11 @@ quotes (nearer words count more), then compares values: confirms, contradicts, o
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
@@ -103,6 +105,9 @@ UNIT_FAMILIES = (
     ("lanes", "lanes"),
 )
 TOLERANCE = 0.01  # relative difference still counted as the same figure (rounding in print)
+MAX_CLAIMS = 1_000  # per article: a news article quotes tens of figures; more is not an article to review by hand
+MAX_PIECE_CHARS = 2_000  # text handed to quantulum at once: its unit disambiguation rescans all of it per unit
+CONTEXT_WORDS = 50  # words each side of a claim used to match it (weights fall as 1 / (1 + d / 2))
 
 
 @dataclass
@@ -184,6 +189,21 @@ _PHYSICAL = {
 }
 
 
+# A number (digits or a number word) and, for physical quantities, the unit words that may follow it.
+_NUMBER = re.compile(
+    r"(?<![\w.,/])(?:(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\d/])|(?:"
+    + "|".join(w for w in sorted(WORD_NUMBERS, key=len, reverse=True) if len(w) > 2)
+    + r")\b)",
+    re.I,
+)
+_UNIT_AFTER = re.compile(
+    r"[\s-]{0,3}(?:cc|cm3|cubic|c\.c\.|hp|bhp|horsepower|horse|mph|miles?|km/h|kmh|kph|kilomet\w*|ft|feet|foot|"
+    r"m|metres?|meters?|in|inch\w*|tons?|tonnes?|t|kg|kilograms?|lbs?|pounds?|years?|yrs?|l|litres?|liters?)\b",
+    re.I,
+)
+UNIT_WINDOW = 40  # characters after a number handed to quantulum: the unit and its qualifiers
+
+
 def _number(text: str) -> float:
     text = text.lower()
     return float(WORD_NUMBERS[text]) if text in WORD_NUMBERS else float(text.replace(",", ""))
@@ -193,17 +213,32 @@ def _scaled(number: str, scale: str | None) -> float:
     return _number(number) * (SCALES[scale.lower()] if scale else 1.0)
 
 
+class _Taken:
+    """Disjoint spans already claimed: an overlap test and an insert in O(log n), not a scan of all of them."""
+
+    def __init__(self, spans: list[tuple[int, int]] = ()) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        for start, end in spans:
+            self.add(start, end)
+
+    def free(self, start: int, end: int) -> bool:
+        i = bisect.bisect_right(self.starts, start)
+        return (i == 0 or self.ends[i - 1] <= start) and (i == len(self.starts) or self.starts[i] >= end)
+
+    def add(self, start: int, end: int) -> None:
+        i = bisect.bisect_right(self.starts, start)
+        self.starts.insert(i, start)
+        self.ends.insert(i, end)
+
+
 def _rule_claims(text: str) -> list[Claim]:
     claims: list[Claim] = []
-    taken: list[tuple[int, int]] = []
-
-    def free(start: int, end: int) -> bool:
-        return all(end <= a or start >= b for a, b in taken)
-
+    taken = _Taken()
     for kind, pattern in _RULES:
         for m in pattern.finditer(text):
             start, end = m.span()
-            if not free(start, end):
+            if not taken.free(start, end):
                 continue
             g = m.groupdict()
             if kind == "usd_range":
@@ -222,7 +257,7 @@ def _rule_claims(text: str) -> list[Claim]:
                 unit = _HYPHEN_UNITS[g["u"].lower()]
                 claim = Claim(m.group(0), _number(g["a"]), unit, unit, start, end)
             claims.append(claim)
-            taken.append((start, end))
+            taken.add(start, end)
     return claims
 
 
@@ -244,43 +279,63 @@ def _convert(value: float, quantulum_name: str, target: str) -> float:
         return value
 
 
-def _quantulum_claims(text: str, taken: list[tuple[int, int]]) -> list[Claim]:
+@lru_cache(maxsize=4096)
+def _quantulum(window: str) -> tuple[tuple[int, int, str, float], ...]:
+    """quantulum3's quantities in a short window: (start, end, unit name, value)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from quantulum3 import parser
 
-        quantities = parser.parse(text)
+        return tuple((*q.span, q.unit.name, float(q.value)) for q in parser.parse(window))
+
+
+def _year_or_count(text: str, m: re.Match) -> Claim | None:
+    """A bare four-digit year (not a decade or part of a date), or a number word and the noun it counts."""
+    start, end, surface = m.start(), m.end(), m.group(0)
+    if surface[0].isdigit():
+        before = text[max(0, start - 12) : start].lower()
+        if not re.fullmatch(r"\d{4}", surface) or not 1900 <= int(surface) <= 2100:
+            return None
+        if text[end : end + 1] in ("s", "-", "%") or any(mo in before for mo in MONTHS):
+            return None  # a decade ("1960s"), a range, part of a date ("December 3, 2025")
+        if re.search(r"\d{1,2},\s*$", before):
+            return None
+        return Claim(surface, float(surface), "model year", "year", start, end)
+    following = re.match(r"\W*(\w+)", text[end : end + 40])
+    noun = following.group(1).lower() if following else ""
+    if surface.lower() == "one":
+        return None  # "one thing", "one of them": a pronoun far more often than a count
+    if noun and noun not in STOPWORDS and not surface[0].isupper() and not noun.isdigit():
+        return Claim(f"{surface} {noun}", WORD_NUMBERS[surface.lower()], noun, noun, start, end + 1 + len(noun))
+    return None
+
+
+def _unit_claims(text: str, taken: _Taken) -> list[Claim]:
+    """Physical quantities (quantulum3 on a short window after each number followed by a unit word; pint
+    converts), bare years, and number words with their noun. Each number costs O(1): quantulum is never handed
+    more than the number and the words after it."""
     claims = []
-    for q in quantities:
-        start, end = q.span
-        surface = text[start:end]
-        if any(not (end <= a or start >= b) for a, b in taken):
+    for m in _NUMBER.finditer(text):
+        if not taken.free(m.start(), m.end()):
             continue
-        has_number = bool(re.search(r"\d", surface)) or any(
-            w in WORD_NUMBERS for w in re.findall(r"[a-z]+", surface.lower())
-        )
-        if not has_number or surface.lower().startswith(("a ", "an ")):
-            continue  # quantulum reads "a mix" as a mile and "a U" as an atomic mass unit
-        name = q.unit.name
-        if name in _PHYSICAL:
+        if not _UNIT_AFTER.match(text, m.end()):
+            claim = _year_or_count(text, m)
+            if claim is not None and taken.free(claim.start, claim.end):
+                claims.append(claim)
+            continue
+        window = text[m.start() : m.end() + UNIT_WINDOW]
+        for start, end, name, number in _quantulum(window):
+            if start != 0 or name not in _PHYSICAL:
+                continue
             target, shown, family = _PHYSICAL[name]
-            value = _convert(float(q.value), name, target)
-            claims.append(Claim(surface, value, shown, family, start, end))
-        elif name == "dimensionless" and re.fullmatch(r"\d{4}", surface) and 1900 <= q.value <= 2100:
-            after = text[end : end + 1]
-            before = text[max(0, start - 12) : start].lower()
-            if after == "s" or any(m in before for m in MONTHS) or re.search(r"\d{1,2},\s*$", before):
-                continue  # a decade ("1960s") or part of a date ("December 3, 2025")
-            claims.append(Claim(surface, float(q.value), "model year", "year", start, end))
-        elif name == "dimensionless" and re.fullmatch(r"[a-z]+", surface.lower()) and surface.lower() in WORD_NUMBERS:
-            following = re.match(r"\W*(\w+)", text[end:])
-            noun = following.group(1).lower() if following else ""
-            if noun and noun not in STOPWORDS and not surface[0].isupper():
-                claims.append(Claim(f"{surface} {noun}", float(q.value), noun, noun, start, end + 1 + len(noun)))
+            value = _convert(number, name, target)
+            claims.append(Claim(window[start:end], value, shown, family, m.start() + start, m.start() + end))
+            taken.add(m.start() + start, m.start() + end)
     return claims
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z“\"‘(])|\n+")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
@@ -290,6 +345,26 @@ def _sentences(text: str) -> list[tuple[int, int]]:
         start = m.end()
     bounds.append((start, len(text)))
     return bounds
+
+
+def _pieces(text: str) -> Iterator[tuple[int, int, list[tuple[int, int]]]]:
+    """Consecutive runs of whole sentences of at most MAX_PIECE_CHARS, with their sentences; a longer sentence
+    is cut at spaces into pieces of its own. Everything extraction does per claim looks only inside a piece,
+    which is what keeps it linear in the article's length."""
+    start, sentences = None, []
+    for a, b in _sentences(text):
+        if start is not None and b - start > MAX_PIECE_CHARS:
+            yield start, sentences[-1][1], sentences
+            start, sentences = None, []
+        while b - a > MAX_PIECE_CHARS:
+            cut = text.rfind(" ", a + 1, a + MAX_PIECE_CHARS)
+            cut = cut if cut > a else a + MAX_PIECE_CHARS
+            yield a, cut, [(a, cut)]
+            a = cut
+        start = a if start is None else start
+        sentences.append((a, b))
+    if start is not None:
+        yield start, sentences[-1][1], sentences
 
 
 def _words(text: str) -> list[str]:
@@ -312,24 +387,43 @@ def _qualifier(text: str, start: int) -> str | None:
     return None
 
 
-def extract_claims(text: str) -> list[Claim]:
-    """Every quantitative claim in ``text``, in reading order, with its sentence, qualifier and context."""
-    claims = _rule_claims(text)
-    claims += _quantulum_claims(text, [(c.start, c.end) for c in claims])
-    sentences = _sentences(text)
+def _describe(text: str, claims: list[Claim], sentences: list[tuple[int, int]]) -> None:
+    """Set each claim's sentence, qualifier, context words (nearest CONTEXT_WORDS each side) and subject."""
+    sentence_words: dict[tuple[int, int], list[tuple[int, int, str]]] = {}
     for c in claims:
-        s_start, s_end = next(((a, b) for a, b in sentences if a <= c.start < b), (0, len(text)))
+        s_start, s_end = next(((a, b) for a, b in sentences if a <= c.start < b), (sentences[0][0], sentences[-1][1]))
         c.sentence = re.sub(r"\s+", " ", text[s_start:s_end]).strip()
         q = _qualifier(text, c.start)
         if q and c.qualifier is None:
             c.qualifier = q
-        before = _words(text[s_start : c.start])
-        after = _words(text[c.end : s_end])
+        if (s_start, s_end) not in sentence_words:
+            found = [(m.start(), m.end(), m.group(0).lower()) for m in _WORD.finditer(text, s_start, s_end)]
+            sentence_words[s_start, s_end] = [w for w in found if w[2] not in STOPWORDS and len(w[2]) > 1]
+        words = sentence_words[s_start, s_end]
+        before = [w for _, end, w in words if end <= c.start][-CONTEXT_WORDS:]
+        after = [w for start, _, w in words if start >= c.end][:CONTEXT_WORDS]
         c.context = [(_stem(w), len(before) - i) for i, w in enumerate(before)] + [
             (_stem(w), i + 1) for i, w in enumerate(after)
         ]
         c.subject = " ".join((before[-3:] + ["…"] + after[:3]) if before or after else [])
-    return sorted(claims, key=lambda c: c.start)
+
+
+def extract_claims(text: str, limit: int = MAX_CLAIMS) -> list[Claim]:
+    """Every quantitative claim in ``text`` (the first ``limit``), in reading order, with its sentence,
+    qualifier and context. Time and memory grow linearly with the text (see bench/bench_extraction.py)."""
+    claims: list[Claim] = []
+    for start, end, sentences in _pieces(text):
+        piece = text[start:end]
+        found = _rule_claims(piece)
+        found += _unit_claims(piece, _Taken([(c.start, c.end) for c in found]))
+        for c in found:
+            c.start, c.end = c.start + start, c.end + start
+        found.sort(key=lambda c: c.start)
+        _describe(text, found, sentences)
+        claims += found
+        if len(claims) >= limit:
+            return claims[:limit]
+    return claims
 
 
 # ---------------------------------------------------------------------------------------------- matching

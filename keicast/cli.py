@@ -6,12 +6,17 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import sys
+import tempfile
+import traceback
+import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
@@ -76,6 +81,25 @@ def _quiet_environment() -> None:
         ("PREFECT_LOGGING_LEVEL", os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING")),
     ):
         os.environ.setdefault(name, value)
+    # with PREFECT_API_URL set, an unwritable HOME is no problem; without it, _check_prefect_home says so
+    warnings.filterwarnings("ignore", message="Failed to create the Prefect home directory")
+
+
+def _check_prefect_home() -> Path:
+    """Prefect's home (its database and the temporary server's), refused at once when it is not writable:
+    Prefect itself waits 26 s for its server and then fails with tracebacks."""
+    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=home):
+            pass
+    except OSError as exc:
+        raise KeicastError(
+            f"Prefect needs a writable home for its database: {home} is not writable ({exc.strerror or exc}). "
+            "Set PREFECT_HOME to a writable folder, or PREFECT_API_URL to a running Prefect server "
+            "(`prefect server start`); nothing was run"
+        ) from None
+    return home
 
 
 class _KnownErrorFilter(logging.Filter):
@@ -121,6 +145,10 @@ def _start_temporary_server():
     """
     import threading
 
+    if os.environ.get("PREFECT_API_URL"):
+        return lambda: None
+    home = _check_prefect_home()
+    from filelock import FileLock
     from prefect.settings import PREFECT_API_URL
 
     if PREFECT_API_URL.value():
@@ -131,7 +159,10 @@ def _start_temporary_server():
         from prefect.server.api.server import SubprocessASGIServer
 
         try:
-            SubprocessASGIServer().start()
+            # Each temporary server migrates the SQLite database in PREFECT_HOME as it starts: first runs started
+            # together raced and killed each other. One process at a time starts its server.
+            with FileLock(str(home / "keicast-server-start.lock")):
+                SubprocessASGIServer().start()
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread by join()
             failure.append(exc)
 
@@ -149,6 +180,29 @@ def _start_temporary_server():
 def guarded(fn):
     """Run a command, turning keicast's errors into a message and their exit code (no traceback)."""
 
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except BaseException as exc:
+            _release_frames(exc)
+            raise
+
+    return _reported(wrapper)
+
+
+def _release_frames(exc: BaseException) -> None:
+    """Drop the local variables of the frames an error passed through. Prefect keeps a failed flow's exception
+    until exit, and with it any DuckDB connection those frames held: at exit DuckDB's bindings then print
+    "nanobind: leaked ..." lines after keicast's message."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
+
+
+def _reported(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -320,9 +374,16 @@ def sweep(
             values = [float(v) for v in raw.split(",") if v.strip()]
         except ValueError:
             values = []
+        if not all(math.isfinite(v) and (key.strip() != "launch_year" or v.is_integer()) for v in values):
+            values = []  # inf, nan, or a launch year that is not a whole year
         if not sep or not key.strip() or not values:
             problems.append(
-                Problem("--vary", item, item, "KEY=V1,V2,... with numbers, e.g. policy.import_tariff=0,0.25")
+                Problem(
+                    "--vary",
+                    item,
+                    item,
+                    "KEY=V1,V2,... with finite numbers (whole years for launch_year), e.g. policy.import_tariff=0,0.25",
+                )
             )
             continue
         axes.append((key.strip(), values))
@@ -337,6 +398,7 @@ def sweep(
     }
     settings = load_settings(config, draws=draws, seed=seed, sweep=plan)  # exit 2 before any server starts
     _show_progress(quiet)
+    _start_temporary_server()()
     from flows.pipeline import keicast_pipeline, new_run_id
 
     _quiet_known_errors()
@@ -489,6 +551,7 @@ def articles_scan(
     inbox = directory or settings.run.articles_dir
     if not inbox.is_dir():
         raise ConfigError([Problem("DIR", "", str(inbox), "an existing folder of articles")])
+    _start_temporary_server()()
     from flows.articles import keicast_articles
 
     _quiet_known_errors()
@@ -521,24 +584,31 @@ def articles_accept(
 
     from keicast import warehouse
     from keicast.config import load_settings
-    from keicast.evidence import accept_claim
+    from keicast.evidence import register_edit
 
     settings = load_settings(config)
     run = settings.run
+    edit = None
     with warehouse.run_lock(run.warehouse, run.lock_timeout_seconds):
-        found = warehouse.query(
-            run.warehouse,
-            "select c.*, a.path, a.title, a.publisher, a.date from claims c "
-            "join articles a using (article_id) where claim_id = ?",
-            [claim_id],
-        )
-        if found.empty:
-            raise ConfigError([Problem("CLAIM_ID", "", claim_id, "a claim id from `keicast articles scan`")])
-        row = found.iloc[0].to_dict()
-        diff = accept_claim(run.register_file, row, key, date.today().isoformat())
-        with warehouse.transaction(run.warehouse, run.lock_timeout_seconds) as con:
-            con.execute("update claims set accepted_key = ? where claim_id = ?", [key, claim_id])
-    sys.stdout.write(diff)
+        try:
+            # The warehouse first: busy or missing, nothing has changed yet. The register is replaced (one
+            # rename) only when the claim's update is ready to commit, and put back if the commit fails.
+            with warehouse.transaction(run.warehouse, run.lock_timeout_seconds) as con:
+                row = warehouse.claim_to_accept(con, claim_id)
+                if row is None:
+                    raise ConfigError([Problem("CLAIM_ID", "", claim_id, "a claim id from `keicast articles scan`")])
+                edit = register_edit(run.register_file, row, key, date.today().isoformat())
+                warehouse.mark_claim_accepted(con, claim_id, key)
+                if edit is not None:
+                    edit.write()
+        except BaseException:
+            if edit is not None and run.register_file.read_text(encoding="utf-8") == edit.after:
+                edit.undo()
+            raise
+    if edit is None:
+        err.print(f"keicast: claim {claim_id} is already evidence for {key} in {run.register_file}; nothing changed")
+        return
+    sys.stdout.write(edit.diff())
     err.print(
         f"keicast: claim {claim_id} accepted as evidence for {key} in {run.register_file}; "
         "review the diff above and commit the register"
@@ -597,25 +667,41 @@ def calibrate(
         )
 
 
+MAX_SERIES_BYTES = 10_000_000  # an adoption series is a few hundred bytes
+
+
 def _read_adoptions(path: Path):
-    if not path.is_file():
-        raise ConfigError([Problem(str(path), "", str(path), "an existing CSV file")])
+    import io
+
+    from keicast.inputs import read_bounded, reason
+
     try:
-        frame = pd.read_csv(path, comment="#")
+        data = read_bounded(path, MAX_SERIES_BYTES)
+        frame = pd.read_csv(io.BytesIO(data), comment="#")
+    except OSError as exc:
+        raise ConfigError([Problem(str(path), "", str(path), f"an existing CSV file ({reason(exc)})")]) from None
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise ConfigError([Problem(str(path), "", "(unparseable)", f"a CSV file ({exc})")]) from None
     numeric = frame.apply(pd.to_numeric, errors="coerce")
     if "value" in frame.columns:
-        y = numeric["value"]
-        t = numeric["year"] - numeric["year"].min() + 1 if "year" in frame.columns else None
+        y, t = numeric["value"], numeric["year"] if "year" in frame.columns else None
     elif numeric.shape[1] == 1:
         y, t = numeric.iloc[:, 0], None
     else:
         raise ConfigError(
             [Problem(str(path), "columns", list(frame.columns), "a 'value' column (and optionally 'year')")]
         )
-    if y.isna().any():
-        raise ConfigError([Problem(str(path), "value", "non-numeric entries", "numbers in every row")])
+    if y.isna().any() or not np.isfinite(y).all():
+        raise ConfigError([Problem(str(path), "value", "non-numeric entries", "finite numbers in every row")])
+    if t is not None:
+        bad = frame["year"][t.isna() | (t != t.round())]
+        if not bad.empty:
+            raise ConfigError([Problem(str(path), "year", bad.iloc[0], "a whole year in every row")])
+        if t.duplicated().any():
+            raise ConfigError(
+                [Problem(str(path), "year", int(t[t.duplicated()].iloc[0]), "each year once (one value per period)")]
+            )
+        t = t - t.min() + 1
     return (None if t is None else t.to_numpy(dtype=float)), y.to_numpy(dtype=float)
 
 
@@ -642,7 +728,7 @@ def backtest(
     """Rolling-origin skill vs naive and interval coverage of the baseline market models, or with --adoption of the
     adoption chain on past US launches."""
     from keicast.config import load_settings
-    from keicast.evidence import load_history, series
+    from keicast.evidence import baseline_history, load_history
     from models import baseline
 
     settings = load_settings(config)
@@ -651,8 +737,8 @@ def backtest(
         _adoption_backtest(settings, history, series_csv or [], shape, fmt)
         return
     cfg = settings.config.baseline
-    y = series(history, cfg.series)
-    market = baseline.BaselineMarket(**cfg.model_dump(exclude={"series"})).fit(y[y.index < settings.run.horizon.start])
+    y = baseline_history(history, settings)
+    market = baseline.BaselineMarket(**cfg.model_dump(exclude={"series"})).fit(y)
     chosen = f"selected: {market.model_}, lowest mean MASE over horizons 1-{cfg.max_horizon}"
     emit(market.backtests_, fmt, f"rolling-origin backtest of {cfg.series} ({chosen})")
 

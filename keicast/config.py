@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +20,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from keicast.errors import ConfigError, KeicastError, Problem
+from keicast.inputs import InputRefused, read_bounded, reason
 from models.diffusion import ADOPTION_SHAPES
-from models.scenario import PRODUCTION, ROAD_ACCESS, required_keys
+from models.scenario import METRICS, PRODUCTION, ROAD_ACCESS, required_keys
 
 MAX_YAML_BYTES = 1_000_000
+MAX_YAML_DEPTH = 32  # the config nests 5 deep and the register 4; deeper is a mistake or an attack
+MAX_CHUNK_BYTES = 1 << 30  # one Monte Carlo chunk's metric arrays (draws x years x metrics x 8 bytes)
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 DEFAULT_CONFIG = Path("config.yaml")
@@ -30,33 +34,42 @@ DEFAULT_CONFIG = Path("config.yaml")
 
 # ---------------------------------------------------------------------------------------------- safe YAML
 class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader (no python/* tags) that also refuses aliases, so alias bombs cannot expand."""
+    """SafeLoader (no python/* tags) that also refuses aliases (alias bombs cannot expand), nesting deeper
+    than MAX_YAML_DEPTH (a deep file cannot exhaust the stack) and a key given twice in one mapping (a second
+    ``run:`` block would silently replace the first)."""
+
+    depth = 0
 
     def compose_node(self, parent, index):  # noqa: D102 - PyYAML hook
+        event = self.peek_event()
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
             raise yaml.composer.ComposerError(
                 None, None, "YAML aliases (*name) are not allowed in keicast files", event.start_mark
             )
-        return super().compose_node(parent, index)
+        if self.depth >= MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nesting deeper than {MAX_YAML_DEPTH} levels", event.start_mark
+            )
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_mapping(self, node, deep=False):  # noqa: D102 - PyYAML hook
+        seen = set()
+        for key_node, _ in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (each key may appear once per mapping)", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
-def load_yaml(path: Path) -> Any:
-    """Read a YAML file safely: size-limited, no python tags, no aliases. Raises ConfigError."""
-    name = str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_YAML_BYTES:
-            raise ConfigError([Problem(name, "", f"{size} bytes", f"a file under {MAX_YAML_BYTES} bytes")])
-        text = path.read_text(encoding="utf-8")
-    except ConfigError:
-        raise
-    except FileNotFoundError:
-        raise ConfigError([Problem(name, "", name, "an existing, readable YAML file (not found)")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            [Problem(name, "", name, f"a readable UTF-8 YAML file ({exc.__class__.__name__}: {exc})")]
-        ) from None
+def parse_yaml(text: str, name: str) -> Any:
+    """Parse YAML text with :class:`_NoAliasLoader`. Raises ConfigError naming ``name`` and the position."""
     try:
         return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - _NoAliasLoader is a SafeLoader
     except yaml.YAMLError as exc:
@@ -64,6 +77,31 @@ def load_yaml(path: Path) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(unknown position)"
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([Problem(name, where, problem, "well-formed YAML with plain values only")]) from None
+    except RecursionError:
+        raise ConfigError([Problem(name, "", "(deeply nested)", f"at most {MAX_YAML_DEPTH} levels")]) from None
+
+
+def load_yaml(path: Path) -> Any:
+    """Read a YAML file safely: a regular file under MAX_YAML_BYTES, no python tags, no aliases, no duplicate
+    keys, limited nesting. Raises ConfigError."""
+    return parse_yaml(_read_config(path).decode("utf-8"), str(path))
+
+
+def _read_config(path: Path) -> bytes:
+    """The bytes of a YAML input file (regular file, size-limited, UTF-8). Raises ConfigError."""
+    name = str(path)
+    try:
+        data = read_bounded(path, MAX_YAML_BYTES)
+        data.decode("utf-8")
+        return data
+    except FileNotFoundError:
+        raise ConfigError([Problem(name, "", name, "an existing, readable YAML file (not found)")]) from None
+    except InputRefused as exc:
+        raise ConfigError([Problem(name, "", name, f"a regular YAML file ({reason(exc)})")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            [Problem(name, "", name, f"a readable UTF-8 YAML file ({exc.__class__.__name__}: {exc})")]
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------- schema
@@ -103,7 +141,7 @@ class RunSettings(Strict):
     horizon: Horizon = Horizon()
     headline_window: tuple[int, int] = (2026, 2035)
     draws: int = Field(20_000, ge=100, le=100_000_000)
-    seed: int = Field(20251204, ge=0)
+    seed: int = Field(20251204, ge=0, le=2**63 - 1)  # stored as a DuckDB BIGINT
     chunk_size: int = Field(200_000, ge=1_000, le=5_000_000)
     market_paths: int = Field(2_000, ge=100, le=100_000)
     sobol_base_samples: int = Field(256, ge=16, le=65_536)
@@ -122,6 +160,14 @@ class RunSettings(Strict):
         lo, hi = self.headline_window
         if not (self.horizon.start <= lo <= hi <= self.horizon.end):
             raise ValueError(f"headline_window {list(self.headline_window)} must lie inside the horizon")
+        years = self.horizon.end - self.horizon.start + 1
+        chunk_bytes = self.chunk_size * years * len(METRICS) * 8
+        if chunk_bytes > MAX_CHUNK_BYTES:
+            raise ValueError(
+                f"chunk_size {self.chunk_size:,} x {years} years x {len(METRICS)} metrics x 8 bytes is "
+                f"{chunk_bytes / 2**30:.1f} GiB per chunk, over the {MAX_CHUNK_BYTES / 2**30:.0f} GiB limit: "
+                f"use chunk_size <= {MAX_CHUNK_BYTES // (years * len(METRICS) * 8):,}"
+            )
         return self
 
 
@@ -345,13 +391,13 @@ def _check_override(file: str, where: str, key: str, ov: Override, register) -> 
     return problems
 
 
-def _raw_override_problems(raw: dict, file: str, sets: list[str]) -> list[Problem]:
+def _raw_override_problems(raw: dict, file: str, sets: list[str], base: Path) -> list[Problem]:
     """Unknown assumption keys in a config that failed its schema check, so one pass reports every problem."""
     from keicast.evidence import load_register
 
     run = raw.get("run") if isinstance(raw.get("run"), dict) else {}
     try:
-        register = load_register(Path(run.get("register_file") or RunSettings().register_file))
+        register = load_register(base / Path(run.get("register_file") or RunSettings().register_file))
     except (KeicastError, TypeError):
         return []  # the register's own problem is reported when the schema is fixed
     places = [("assumptions", raw.get("assumptions"))]
@@ -399,6 +445,108 @@ def _with_sweep(raw: dict, sweep: dict[str, dict], file: str) -> tuple[dict, lis
     return {**raw, "scenarios": {**base_scenarios, **generated}}, problems
 
 
+PATH_FIELDS = ("warehouse", "register_file", "reference_dir", "articles_dir", "reports_dir", "exports_dir")
+OUTPUT_DIRS = ("reports_dir", "exports_dir")
+
+
+def _project_paths(run: RunSettings, base: Path, file: str) -> tuple[RunSettings, list[Problem]]:
+    """The run's paths resolved against the config file's folder (the project).
+
+    A relative path must stay inside the project; an absolute path is the user's explicit choice and is kept.
+    """
+    resolved, problems = {}, []
+    for name in PATH_FIELDS:
+        value = getattr(run, name)
+        path = Path(os.path.normpath(base / value))
+        if not value.is_absolute() and not path.is_relative_to(base):
+            problems.append(
+                Problem(
+                    file,
+                    f"run.{name}",
+                    str(value),
+                    f"a path inside the project folder {base} (write an absolute path for a place outside it)",
+                )
+            )
+        resolved[name] = path
+    return run.model_copy(update=resolved), problems
+
+
+def _overlapping_paths(run: RunSettings, file: str) -> list[Problem]:
+    """Each output folder apart from the other and from every input: publishing replaces what is inside them."""
+    real = {name: getattr(run, name).resolve() for name in PATH_FIELDS}
+    problems = []
+    for out in OUTPUT_DIRS:
+        for other in PATH_FIELDS:
+            if other == out or (other in OUTPUT_DIRS and other > out):  # the pair of outputs once
+                continue
+            a, b = real[out], real[other]
+            if a == b or a in b.parents or b in a.parents:
+                problems.append(
+                    Problem(
+                        file,
+                        f"run.{other}",
+                        str(getattr(run, other)),
+                        f"a path apart from run.{out} ({getattr(run, out)}), neither inside the other: "
+                        "publishing a run would overwrite it",
+                    )
+                )
+    return problems
+
+
+def _blame_command_line(problems: list[Problem], options: dict, sweep: dict | None) -> list[Problem]:
+    """Problems caused by a command-line value name the option (--draws, --seed, --vary), not config.yaml."""
+    blamed = []
+    for p in problems:
+        if p.key in options and options[p.key][1] is not None:
+            p = Problem(options[p.key][0], "", p.value, p.expected)
+        parts = p.key.split(".", 2)
+        if sweep and len(parts) == 3 and parts[0] == "scenarios" and parts[1] in sweep:
+            factor = parts[2].removeprefix("assumptions.")
+            if factor in sweep[parts[1]]["factors"]:
+                p = Problem("--vary", factor, p.value, p.expected)
+        blamed.append(p)
+    return list({str(p): p for p in blamed}.values())  # one line per distinct problem
+
+
+def _validated_config(raw: Any, file: str, base: Path, draws, seed, sweep, sets) -> tuple[Config, list[Problem]]:
+    """The typed Config (paths resolved against ``base``) and the problems found in it."""
+    if raw is None:
+        raise ConfigError([Problem(file, "", "(empty file)", "a YAML mapping with at least 'scenarios'")])
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem(file, "", type(raw).__name__, "a YAML mapping at the top level")])
+    options = {"run.draws": ("--draws", draws), "run.seed": ("--seed", seed)}
+    for key, (_, value) in options.items():
+        if value is not None:
+            raw = {**raw, "run": {**(raw.get("run") or {}), key.split(".")[1]: value}}
+    if sweep:
+        raw, problems = _with_sweep(raw, sweep, file)
+        if problems:
+            raise ConfigError(problems)
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        found = _blame_command_line(_schema_problems(file, exc), options, sweep)
+        raise ConfigError(found + _raw_override_problems(raw, file, sets or [], base)) from None
+    run, problems = _project_paths(config.run, base, file)
+    config = config.model_copy(update={"run": run})
+    problems += _overlapping_paths(run, file)
+    for name, sc in config.scenarios.items():
+        if not NAME_PATTERN.match(name):
+            problems.append(
+                Problem(file, f"scenarios.{name}", name, "a scenario name of [a-z0-9_], starting with a letter")
+            )
+        if sc.launch_year > run.horizon.end:
+            problems.append(
+                Problem(
+                    file,
+                    f"scenarios.{name}.launch_year",
+                    sc.launch_year,
+                    f"a year up to the horizon's end ({run.horizon.end}): a later launch sells nothing in the forecast",
+                )
+            )
+    return config, _blame_command_line(problems, options, sweep)
+
+
 def load_settings(
     config_path: Path | str | None = None,
     scenarios: list[str] | None = None,
@@ -409,47 +557,23 @@ def load_settings(
 ) -> Settings:
     """Validate config.yaml plus command-line overrides once, at the edge. Raises ConfigError.
 
-    ``sweep`` adds generated scenarios, each {"base": scenario, "factors": {key: value}}: a copy of the base
-    scenario with the factors as assumption overrides (``launch_year`` sets the launch year). They are validated
-    like any scenario in the file and become the scenarios run.
+    Relative paths in ``run:`` are relative to the config file's folder. ``sweep`` adds generated scenarios,
+    each {"base": scenario, "factors": {key: value}}: a copy of the base scenario with the factors as
+    assumption overrides (``launch_year`` sets the launch year). They are validated like any scenario in the
+    file and become the scenarios run.
     """
     from keicast.evidence import load_register
 
     path = Path(config_path) if config_path else DEFAULT_CONFIG
     file = str(path)
-    raw = load_yaml(path)
-    if raw is None:
-        raise ConfigError([Problem(file, "", "(empty file)", "a YAML mapping with at least 'scenarios'")])
-    if not isinstance(raw, dict):
-        raise ConfigError([Problem(file, "", type(raw).__name__, "a YAML mapping at the top level")])
-    problems: list[Problem] = []
-    if draws is not None:
-        raw = {**raw, "run": {**(raw.get("run") or {}), "draws": draws}}
-    if seed is not None:
-        raw = {**raw, "run": {**(raw.get("run") or {}), "seed": seed}}
+    data = _read_config(path)
+    base = Path(os.path.abspath(path.parent))
+    config, problems = _validated_config(parse_yaml(data.decode("utf-8"), file), file, base, draws, seed, sweep, sets)
     if sweep:
-        raw, problems = _with_sweep(raw, sweep, file)
-        if problems:
-            raise ConfigError(problems)
         scenarios = list(sweep)
-    try:
-        config = Config.model_validate(raw)
-    except ValidationError as exc:
-        options = {"run.draws": ("--draws", draws), "run.seed": ("--seed", seed)}
-        found = [
-            Problem(options[p.key][0], "", options[p.key][1], p.expected)
-            if p.key in options and options[p.key][1] is not None
-            else p
-            for p in _schema_problems(file, exc)
-        ]
-        raise ConfigError(found + _raw_override_problems(raw, file, sets or [])) from None
-
+    if any(p.key.startswith("run.") for p in problems):  # the register may be unreachable
+        raise ConfigError(problems)
     register = load_register(config.run.register_file)
-    for name in config.scenarios:
-        if not NAME_PATTERN.match(name):
-            problems.append(
-                Problem(file, f"scenarios.{name}", name, "a scenario name of [a-z0-9_], starting with a letter")
-            )
     for name, sc in config.scenarios.items():
         missing = sorted(required_keys(sc.road_access, sc.production == "import") - set(register.assumptions))
         if missing:
@@ -491,11 +615,11 @@ def load_settings(
                 )
             )
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(_blame_command_line(problems, {}, sweep))
     return Settings(
         config=config,
         config_path=file,
-        config_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        config_sha256=hashlib.sha256(data).hexdigest(),
         register=register,
         overrides=tuple(overrides),
         scenarios=tuple(dict.fromkeys(chosen)),

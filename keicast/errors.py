@@ -75,3 +75,23 @@ class GateFailed(KeicastError):
 
 class WarehouseBusy(KeicastError):
     """The warehouse stayed locked by another process past the timeout (exit 1)."""
+
+
+class WarehouseDamaged(KeicastError):
+    """The warehouse file cannot be read end to end: truncated or damaged (exit 1)."""
+
+    def __init__(self, path, detail: str):
+        self.path, self.detail = path, detail
+        super().__init__(
+            f"the warehouse {path} is damaged or truncated ({detail}); nothing was run or changed. Restore it from "
+            "a backup, or move it away to start a new one (the published reports and exports are kept)"
+        )
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.detail))
+
+
+def transient(task, task_run, state) -> bool:
+    """Prefect ``retry_condition_fn`` for I/O tasks: retry unless the failure is a keicast error (bad input,
+    a damaged warehouse, a lock that stayed held past its own wait), which a retry cannot cure."""
+    return not isinstance(state.result(raise_on_failure=False), KeicastError)

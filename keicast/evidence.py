@@ -7,6 +7,8 @@ rationale. ``verify_quotes`` checks the quotes against the article texts.
 
 from __future__ import annotations
 
+import io
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from keicast.errors import ConfigError, Problem
+from keicast.inputs import read_bounded, reason
 
 Kind = Literal["article", "reference_data", "literature", "analyst"]
 Domain = Literal["fraction", "positive", "nonnegative", "negative", "year", "any"]
@@ -114,7 +117,10 @@ def load_register(path: Path) -> Register:
     """Load and validate the register. Raises ConfigError naming the file and key."""
     from keicast.config import load_yaml
 
-    raw = load_yaml(Path(path))
+    return _validated_register(load_yaml(Path(path)), path)
+
+
+def _validated_register(raw, path: Path | str) -> Register:
     try:
         return Register.model_validate(raw)
     except ValidationError as exc:
@@ -146,7 +152,7 @@ def verify_quotes(register: Register, articles_dir: Path) -> list[QuoteCheck]:
         path = Path(articles_dir) / s.file
         if not path.is_file() and s.folder:
             path = Path(s.folder) / s.file
-        texts[s.id] = _squash(read_article(path).text) if path.is_file() else None
+        texts[s.id] = _squash(read_article(path, follow_symlinks=True).text) if path.is_file() else None
     for key, a in register.assumptions.items():
         for ev in a.evidence:
             text = texts.get(ev.source)
@@ -164,35 +170,54 @@ def verify_quotes(register: Register, articles_dir: Path) -> list[QuoteCheck]:
 
 
 # ---------------------------------------------------------------------------------------------- history
-def read_series(path: Path) -> pd.DataFrame:
+MAX_REFERENCE_BYTES = 10_000_000  # the largest reference series is about 2 KB; 10 MB is a mistake or an attack
+
+
+def _reference_text(path: Path) -> str:
+    """A reference file's text (regular file, size-limited, UTF-8). Raises ConfigError."""
+    try:
+        return read_bounded(path, MAX_REFERENCE_BYTES).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = reason(exc) if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError([Problem(str(path), "", str(path), f"a readable reference CSV file ({why})")]) from None
+
+
+def read_series(path: Path, text: str | None = None) -> pd.DataFrame:
     """One reference file as (year, value, unit); '#' header lines are the source notes."""
-    lines = [ln.rstrip("\n") for ln in open(path, encoding="utf-8") if ln.strip() and not ln.startswith("#")]
+    text = _reference_text(path) if text is None else text
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     if not lines or lines[0].split(",")[:3] != ["year", "value", "unit"]:
         raise ConfigError([Problem(str(path), "header", lines[:1], "a first data line 'year,value,unit'")])
     rows = []
     for number, line in enumerate(lines[1:], start=2):
         parts = line.split(",", 2)  # the unit may itself contain commas
         try:
-            rows.append((int(parts[0]), float(parts[1]), parts[2].strip() if len(parts) > 2 else ""))
+            row = (int(parts[0]), float(parts[1]), parts[2].strip() if len(parts) > 2 else "")
         except (ValueError, IndexError):
-            raise ConfigError([Problem(str(path), f"data line {number}", line, "year,value,unit")]) from None
+            row = None
+        if row is None or not math.isfinite(row[1]):
+            raise ConfigError([Problem(str(path), f"data line {number}", line, "year,value,unit with a finite value")])
+        rows.append(row)
     return pd.DataFrame(rows, columns=["year", "value", "unit"])
 
 
-def source_notes(path: Path) -> str:
-    """The '#' source lines of a reference file, kept verbatim."""
-    with open(path, encoding="utf-8") as handle:
-        return "".join(line[2:] if line.startswith("# ") else line[1:] for line in handle if line.startswith("#"))
+def source_notes(text: str) -> str:
+    """The '#' source lines of a reference file's text, kept verbatim."""
+    lines = text.splitlines(keepends=True)
+    return "".join(line[2:] if line.startswith("# ") else line[1:] for line in lines if line.startswith("#"))
 
 
 def load_history(reference_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All reference series in long form (series, year, value, unit) and their sources (series, file, notes)."""
     frames, sources = [], []
     for path in sorted(Path(reference_dir).glob("*.csv")):
-        frame = read_series(path)
+        text = _reference_text(path)
+        frame = read_series(path, text)
         frame.insert(0, "series", path.stem)
         frames.append(frame)
-        sources.append({"series": path.stem, "file": str(path), "notes": source_notes(path)})
+        sources.append({"series": path.stem, "file": str(path), "notes": source_notes(text)})
+    if not frames:
+        raise ConfigError([Problem(str(reference_dir), "", str(reference_dir), "a folder of reference *.csv files")])
     history = pd.concat(frames, ignore_index=True)
     history["year"] = history["year"].astype(int)
     history["value"] = history["value"].astype(float)
@@ -205,14 +230,34 @@ def series(history: pd.DataFrame, name: str) -> pd.Series:
     return part.set_index("year")["value"].sort_index()
 
 
+def baseline_history(history: pd.DataFrame, settings) -> pd.Series:
+    """The baseline series before the horizon, long enough for ``baseline.min_train`` plus one year to test
+    on. Raises ConfigError naming the setting and the years available."""
+    cfg, start = settings.config.baseline, settings.run.horizon.start
+    y = series(history, cfg.series)
+    y = y[y.index < start]
+    if len(y) <= cfg.min_train:
+        raise ConfigError(
+            [
+                Problem(
+                    settings.config_path,
+                    "baseline.min_train",
+                    cfg.min_train,
+                    f"fewer years than the {len(y)} of {cfg.series} before {start} (one must be left to test on)",
+                )
+            ]
+        )
+    return y
+
+
 TABLES_DIR = "tables"  # reference tables that are not year,value,unit series (data/reference/tables/*.csv)
 
 
 def read_table(path: Path) -> pd.DataFrame:
     """A reference table with its own columns; '#' header lines are the source notes."""
     try:
-        frame = pd.read_csv(path, comment="#", skip_blank_lines=True)
-    except (OSError, ValueError) as exc:
+        frame = pd.read_csv(io.StringIO(_reference_text(path)), comment="#", skip_blank_lines=True)
+    except ValueError as exc:
         raise ConfigError([Problem(str(path), "", str(path), f"a readable CSV table ({exc})")]) from None
     if frame.empty or frame.isna().any().any():
         raise ConfigError([Problem(str(path), "rows", len(frame), "a non-empty table with no missing cells")])
@@ -222,7 +267,9 @@ def read_table(path: Path) -> pd.DataFrame:
 def load_tables(reference_dir: Path) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Reference tables by name and their sources (series 'tables/<name>', file, notes)."""
     paths = sorted((Path(reference_dir) / TABLES_DIR).glob("*.csv"))
-    notes = [{"series": f"{TABLES_DIR}/{p.stem}", "file": str(p), "notes": source_notes(p)} for p in paths]
+    notes = [
+        {"series": f"{TABLES_DIR}/{p.stem}", "file": str(p), "notes": source_notes(_reference_text(p))} for p in paths
+    ]
     return {p.stem: read_table(p) for p in paths}, pd.DataFrame(notes, columns=["series", "file", "notes"])
 
 
@@ -255,46 +302,88 @@ def _quote_around(sentence: str, figure: str, width: int = 160) -> str:
     return sentence[start:end].strip()
 
 
-def accept_claim(register_path: Path, claim: dict, key: str, today: str) -> str:
-    """Write a claim into the register as evidence for ``key`` (new or existing); returns the unified diff.
+@dataclass(frozen=True)
+class RegisterEdit:
+    """A prepared, validated change to the register: written by one atomic rename, undone the same way."""
 
-    ``claim`` is a claims row joined with its article's path, title, publisher and date.
+    path: Path
+    before: str
+    after: str
 
-    An existing key takes the claim's value (its range widened to include it) and the claim's quote first; a
-    new key becomes a context-only article figure. The file is edited round-trip (comments kept), validated,
-    and replaced atomically; nothing is written if the result would not load.
-    """
-    import difflib
-    import io
+    def diff(self) -> str:
+        import difflib
+
+        name = str(self.path)
+        return "".join(difflib.unified_diff(self.before.splitlines(True), self.after.splitlines(True), name, name))
+
+    def write(self) -> None:
+        _replace_text(self.path, self.after)
+
+    def undo(self) -> None:
+        _replace_text(self.path, self.before)
+
+
+def _replace_text(path: Path, text: str) -> None:
     import os
+
+    staging = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        staging.write_text(text, encoding="utf-8")
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def _claim_source(doc, claim: dict) -> dict:
+    """The register source of the claim's article, added when the article is new to the register."""
+    import os
+
+    file_name = Path(claim["path"]).name
+    source = next((s for s in doc["sources"] if s["file"] == file_name), None)
+    if source is not None:
+        return source
+    source_id = re.sub(r"[^a-z0-9_]+", "_", Path(file_name).stem.lower()).strip("_") or "article"
+    ids = {s["id"] for s in doc["sources"]}
+    while source_id in ids:
+        source_id += "_1"
+    folder = Path(claim["path"]).parent
+    if folder.is_absolute() and folder.is_relative_to(Path.cwd()):
+        folder = Path(os.path.relpath(folder))  # the register is committed: no machine-specific paths in it
+    source = {
+        "id": source_id,
+        "file": file_name,
+        "folder": str(folder),
+        "publisher": claim.get("publisher"),
+        "headline": claim.get("title"),
+        "date": claim.get("date"),
+    }
+    doc["sources"].append(source)
+    return source
+
+
+def register_edit(register_path: Path, claim: dict, key: str, today: str) -> RegisterEdit | None:
+    """The register with a claim added as evidence for ``key`` (new or existing), validated but not written;
+    None when the claim is already evidence for that key (accepting twice changes nothing).
+
+    ``claim`` is a claims row joined with its article's path, title, publisher and date. An existing key takes
+    the claim's value (its range widened to include it) and the claim's quote first; a new key becomes a
+    context-only article figure. The file is edited round-trip (comments kept).
+    """
+    import io
 
     from ruamel.yaml import YAML
 
     from keicast.claims import unit_family
-    from keicast.config import KEY_PATTERN
+    from keicast.config import KEY_PATTERN, _read_config
 
     register_path = Path(register_path)
-    before = register_path.read_text(encoding="utf-8")
+    before = _read_config(register_path).decode("utf-8")
     yaml_rt = YAML()
     yaml_rt.preserve_quotes = True
     yaml_rt.width = 4096
     doc = yaml_rt.load(before)
     file_name = Path(claim["path"]).name
-    source = next((s for s in doc["sources"] if s["file"] == file_name), None)
-    if source is None:
-        source_id = re.sub(r"[^a-z0-9_]+", "_", Path(file_name).stem.lower()).strip("_") or "article"
-        ids = {s["id"] for s in doc["sources"]}
-        while source_id in ids:
-            source_id += "_1"
-        source = {
-            "id": source_id,
-            "file": file_name,
-            "folder": str(Path(claim["path"]).parent),
-            "publisher": claim.get("publisher"),
-            "headline": claim.get("title"),
-            "date": claim.get("date"),
-        }
-        doc["sources"].append(source)
+    source = _claim_source(doc, claim)
     evidence = {
         "source": source["id"],
         "figure": claim["text"],
@@ -303,6 +392,8 @@ def accept_claim(register_path: Path, claim: dict, key: str, today: str) -> str:
     entries = doc["assumptions"]
     if key in entries:
         entry = entries[key]
+        if any(dict(ev) == evidence for ev in entry.get("evidence") or []):
+            return None
         if unit_family(str(entry["unit"])) != claim["family"]:
             raise ConfigError(
                 [
@@ -340,14 +431,7 @@ def accept_claim(register_path: Path, claim: dict, key: str, today: str) -> str:
     buffer = io.StringIO()
     yaml_rt.dump(doc, buffer)
     after = buffer.getvalue()
-    staging = register_path.with_name(register_path.name + ".new")
-    staging.write_text(after, encoding="utf-8")
-    try:
-        load_register(staging)
-    except ConfigError:
-        staging.unlink()
-        raise
-    os.replace(staging, register_path)
-    return "".join(
-        difflib.unified_diff(before.splitlines(True), after.splitlines(True), str(register_path), str(register_path))
-    )
+    from keicast.config import parse_yaml
+
+    _validated_register(parse_yaml(after, str(register_path)), register_path)  # nothing written if invalid
+    return RegisterEdit(register_path, before, after)

@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from keicast.errors import KeicastError, WarehouseBusy
+from keicast.errors import ConfigError, KeicastError, Problem, WarehouseBusy, WarehouseDamaged
 
 SCHEMA = """
 create table if not exists runs (
@@ -139,20 +139,45 @@ def code_version() -> str:
     return f"{__version__}+{sha}" if sha else __version__
 
 
+def _open_failure(path: Path, exc: Exception) -> KeicastError | None:
+    """What a failed open means, in words (None: another process holds the file, worth waiting for)."""
+    text = str(exc)
+    if "Could not set lock" in text or "Conflicting lock" in text:
+        return None
+    if "Is a directory" in text:
+        return ConfigError([Problem("run.warehouse", "", str(path), "a DuckDB file, not a folder")])
+    if "not a valid DuckDB database file" in text:
+        return ConfigError(
+            [Problem("run.warehouse", "", str(path), "a DuckDB warehouse; this file is something else (move it away)")]
+        )
+    if isinstance(exc, OSError) or "Cannot open file" in text:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else text.rsplit(": ", 1)[-1]
+        return ConfigError([Problem("run.warehouse", "", str(path), f"a writable place for the warehouse ({why})")])
+    return WarehouseDamaged(path, text)
+
+
 @contextmanager
 def connect(path: Path | str, read_only: bool = False, timeout: float = 60.0) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse, waiting up to ``timeout`` seconds while another process holds it."""
+    """Open the warehouse, waiting up to ``timeout`` seconds while another process holds it.
+
+    Any other failure says what is wrong: a folder, a file that is not DuckDB, a place that cannot be written
+    (exit 2), or a damaged file (exit 1); never "in use" unless it is.
+    """
     path = Path(path)
     if read_only and not path.exists():
         raise KeicastError(f"no warehouse at {path}: run `keicast run` first")
-    path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
     while True:
         try:
+            if not read_only:
+                path.parent.mkdir(parents=True, exist_ok=True)
             con = duckdb.connect(str(path), read_only=read_only)
             break
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+        except (duckdb.Error, OSError) as exc:
+            failure = _open_failure(path, exc)
+            if failure is not None:
+                raise failure from None
+            if time.monotonic() >= deadline:
                 raise WarehouseBusy(
                     f"the warehouse {path} is in use by another process (a run or an open DuckDB session) "
                     f"and stayed locked for {timeout:.0f} s; close that session or try again"
@@ -160,10 +185,30 @@ def connect(path: Path | str, read_only: bool = False, timeout: float = 60.0) ->
             time.sleep(0.25)
     try:
         if not read_only:
-            con.execute(SCHEMA)
+            try:
+                con.execute(SCHEMA)
+            except duckdb.IOException as exc:
+                raise WarehouseDamaged(path, str(exc)) from None
         yield con
     finally:
         con.close()
+
+
+def check(path: Path | str, timeout: float = 60.0) -> None:
+    """Read every table end to end (DuckDB verifies each block's checksum).
+
+    Run before a run writes anything: a truncated or damaged file is refused with a message instead of a
+    pipeline that runs, commits into it and fails at publishing. A warehouse not yet created is left alone.
+    """
+    if not Path(path).exists():
+        return
+    with connect(path, read_only=True, timeout=timeout) as con:
+        tables = con.execute("select table_name from duckdb_tables() where database_name = current_database()")
+        for (table,) in tables.fetchall():
+            try:
+                con.execute(f'select sum(hash(columns(*))) from "{table}"').fetchall()
+            except duckdb.Error as exc:
+                raise WarehouseDamaged(Path(path), f"table {table}: {exc}") from None
 
 
 @contextmanager
@@ -173,24 +218,36 @@ def transaction(path: Path | str, timeout: float = 60.0) -> Iterator[duckdb.Duck
         con.execute("begin transaction")
         try:
             yield con
-        except BaseException:
-            con.execute("rollback")
+            con.execute("commit")
+        except BaseException as exc:
+            try:
+                con.execute("rollback")
+            except duckdb.Error:
+                pass  # a failed commit has already ended the transaction
+            if isinstance(exc, duckdb.IOException):  # disk full, I/O error: one paragraph, not a traceback
+                raise KeicastError(f"writing to the warehouse {path} failed, nothing was changed: {exc}") from None
             raise
-        con.execute("commit")
 
 
 @contextmanager
 def run_lock(path: Path | str, timeout: float) -> Iterator[None]:
-    """Serialise whole runs on one warehouse; a second run waits up to ``timeout`` seconds."""
-    lock_path = f"{path}.lock"
-    Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(lock_path)
+    """Serialise whole runs on one warehouse; a second run waits up to ``timeout`` seconds.
+
+    The lock sits beside the real file (symbolic links resolved), so two names for one warehouse share it.
+    """
+    lock_path = f"{Path(path).resolve()}.lock"
     try:
+        Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(lock_path)
         lock.acquire(timeout=timeout)
     except Timeout:
         raise WarehouseBusy(
             f"another keicast run holds {lock_path}; waited {timeout:.0f} s (run.lock_timeout_seconds). "
             "Try again when it finishes (`keicast runs` shows it)."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            [Problem("run.warehouse", "", str(path), f"a writable place for the warehouse ({exc.strerror or exc})")]
         ) from None
     try:
         yield
@@ -208,13 +265,14 @@ def insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> N
 def begin_run(path: Path, run_id: str, settings, flow_run_id: str | None, timeout: float) -> None:
     """Record the run as 'running' and mark runs left 'running' by a dead process as 'interrupted'.
 
-    Called under the run lock, so any other 'running' row belongs to a process that died mid-run.
+    Called under the run lock, so any other 'running' or 'publishing' row belongs to a process that died.
     """
     overrides = [o.__dict__ for o in settings.overrides]
     with transaction(path, timeout) as con:
         con.execute(
-            "update runs set status = 'interrupted', message = 'process ended before the run finished' "
-            "where status = 'running'"
+            "update runs set status = 'interrupted', message = case status when 'publishing' then "
+            "'process ended while publishing: outputs are in the warehouse, nothing was published' "
+            "else 'process ended before the run finished' end where status in ('running', 'publishing')"
         )
         con.execute(
             "insert into runs (run_id, started_at, status, config_path, config_sha256, overrides, scenarios, draws, "
@@ -245,6 +303,20 @@ def record_articles(con: duckdb.DuckDBPyConnection, articles: pd.DataFrame, clai
         )
     insert(con, "articles", articles)
     insert(con, "claims", claims)
+
+
+def claim_to_accept(con: duckdb.DuckDBPyConnection, claim_id: str) -> dict | None:
+    """A claim joined with its article's path, title, publisher and date (the processed copy first)."""
+    found = con.execute(
+        "select c.*, a.path, a.title, a.publisher, a.date from claims c join articles a using (article_id) "
+        "where claim_id = ? order by a.status = 'processed' desc, a.scanned_at desc limit 1",
+        [claim_id],
+    ).df()
+    return None if found.empty else found.iloc[0].to_dict()
+
+
+def mark_claim_accepted(con: duckdb.DuckDBPyConnection, claim_id: str, key: str) -> None:
+    con.execute("update claims set accepted_key = ? where claim_id = ?", [key, claim_id])
 
 
 def known_articles(path: Path, timeout: float = 30.0) -> pd.DataFrame:
@@ -280,8 +352,13 @@ def commit_run(
     snapshot: dict[str, pd.DataFrame],
     timeout: float,
     timings: dict[str, float] | None = None,
+    status: str = "succeeded",
 ) -> None:
-    """The run's one transaction: all outputs, the input snapshot and status 'succeeded', or nothing."""
+    """The run's one transaction: all outputs, the input snapshot and its status, or nothing.
+
+    A run that publishes commits as 'publishing' and becomes 'succeeded' only once its report and exports are
+    in place (:func:`finish_run`).
+    """
     with transaction(path, timeout) as con:
         for table in SNAPSHOT_TABLES:
             if table in snapshot:
@@ -291,26 +368,32 @@ def commit_run(
             if table in outputs:
                 insert(con, table, outputs[table].assign(run_id=run_id))
         con.execute(
-            "update runs set status = 'succeeded', finished_at = ?, timings = ? where run_id = ?",
-            [_now(), json.dumps(timings or {}), run_id],
+            "update runs set status = ?, finished_at = ?, timings = ? where run_id = ?",
+            [status, _now(), json.dumps(timings or {}), run_id],
         )
 
 
-def record_timings(path: Path, run_id: str, timings: dict[str, float], timeout: float) -> None:
-    """Stage timings including publishing (known only after the commit)."""
+def finish_run(path: Path, run_id: str, timings: dict[str, float], timeout: float) -> None:
+    """Mark a committed run 'succeeded' (after publishing) with its stage timings."""
     with transaction(path, timeout) as con:
-        con.execute("update runs set timings = ? where run_id = ?", [json.dumps(timings), run_id])
+        con.execute(
+            "update runs set status = 'succeeded', finished_at = ?, timings = ? "
+            "where run_id = ? and status in ('publishing', 'succeeded')",
+            [_now(), json.dumps(timings), run_id],
+        )
 
 
 def fail_run(
     path: Path, run_id: str, status: str, message: str, gate_results: pd.DataFrame | None, timeout: float
 ) -> None:
-    """Record a failed run (and, for a failed gate, every expectation checked) in one transaction."""
+    """Record a failed or interrupted run (for a failed gate, with every expectation checked) in one
+    transaction. A run already 'succeeded' stays so."""
     with transaction(path, timeout) as con:
         if gate_results is not None:
             insert(con, "gate_results", gate_results.assign(run_id=run_id))
         con.execute(
-            "update runs set status = ?, finished_at = ?, message = ? where run_id = ? and status = 'running'",
+            "update runs set status = ?, finished_at = ?, message = ? "
+            "where run_id = ? and status in ('running', 'publishing')",
             [status, _now(), message[:4000], run_id],
         )
 
@@ -318,7 +401,10 @@ def fail_run(
 def query(path: Path, sql: str, params: list | None = None, timeout: float = 30.0) -> pd.DataFrame:
     """A read-only query as a DataFrame."""
     with connect(path, read_only=True, timeout=timeout) as con:
-        return con.execute(sql, params or []).df()
+        try:
+            return con.execute(sql, params or []).df()
+        except duckdb.IOException as exc:
+            raise WarehouseDamaged(Path(path), str(exc)) from None
 
 
 def run_outputs(path: Path, run_id: str, timeout: float = 30.0) -> dict[str, pd.DataFrame]:

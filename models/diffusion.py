@@ -127,39 +127,48 @@ class BassFit:
         if y.ndim != 1 or len(y) < 4 or not np.all(np.isfinite(y)) or np.any(y < 0) or y.sum() <= 0:
             raise ValueError("Bass calibration needs at least 4 finite, non-negative adoptions with a positive sum")
         t = np.arange(1, len(y) + 1, dtype=float) if t is None else np.asarray(t, dtype=float)
+        if len(np.unique(t)) < 4:
+            raise ValueError("Bass calibration needs adoptions in at least 4 distinct periods")
+        # Fit to shares of the total (m in units of it): least squares on raw counts near 1e-10 or 1e-300
+        # stalls at its starting point and still reports convergence; the model is linear in m, so scaling
+        # back is exact.
         total = y.sum()
-        lower, upper = np.array([1e-6, 1e-6, total * 0.5]), np.array([1.0, 3.0, total * 1e3])
+        share = y / total
+        lower, upper = np.array([1e-6, 1e-6, 0.5]), np.array([1.0, 3.0, 1e3])
         best = None
         for p0, q0, m_mult in [(0.01, 0.3, 1.5), (0.03, 0.38, 2.0), (0.003, 0.5, 3.0), (0.05, 0.1, 1.2)]:
             try:
                 params, cov = curve_fit(
                     self._curve,
                     t,
-                    y,
-                    p0=[p0, q0, total * m_mult],
+                    share,
+                    p0=[p0, q0, m_mult],
                     bounds=(lower, upper),
                     maxfev=20000,
                 )
             except (RuntimeError, ValueError):
                 continue
-            ssr = float(np.sum((y - self._curve(t, *params)) ** 2))
+            ssr = float(np.sum((share - self._curve(t, *params)) ** 2))
             if best is None or ssr < best[2]:
                 best = (params, cov, ssr)
         if best is None:
             raise RuntimeError("Bass calibration did not converge from any starting point")
         params, cov, ssr = best
-        n, k = len(y), 3
-        self.p_, self.q_, self.m_ = (float(v) for v in params)
-        self.se_ = dict(zip(("p", "q", "m"), np.sqrt(np.clip(np.diag(cov), 0, None)).tolist(), strict=True))
-        self.n_ = n
-        self.df_ = n - k
-        self.ssr_ = ssr
-        self.rse_ = float(np.sqrt(ssr / self.df_)) if self.df_ > 0 else float("nan")
-        sst = float(np.sum((y - y.mean()) ** 2))
-        self.r2_ = 1.0 - ssr / sst if sst > 0 else float("nan")
-        self.aic_ = float(n * np.log(ssr / n) + 2 * k) if ssr > 0 else float("-inf")
         margin = 1e-4 * (upper - lower)
         at_bound = (params - lower < margin) | (upper - params < margin)
+        to_counts = np.array([1.0, 1.0, total])
+        se = np.sqrt(np.clip(np.diag(cov), 0, None)) * to_counts
+        params = params * to_counts
+        n, k = len(y), 3
+        self.p_, self.q_, self.m_ = (float(v) for v in params)
+        self.se_ = dict(zip(("p", "q", "m"), se.tolist(), strict=True))
+        self.n_ = n
+        self.df_ = n - k
+        self.ssr_ = ssr * total**2  # statistics from the shares, so tiny counts do not underflow
+        self.rse_ = float(total * np.sqrt(ssr / self.df_)) if self.df_ > 0 else float("nan")
+        sst = float(np.sum((share - share.mean()) ** 2))
+        self.r2_ = 1.0 - ssr / sst if sst > 0 else float("nan")
+        self.aic_ = float(n * (np.log(ssr / n) + 2 * np.log(total)) + 2 * k) if ssr > 0 else float("-inf")
         self.at_bound_ = [name for name, hit in zip(("p", "q", "m"), at_bound, strict=True) if hit]
         self.converged_ = bool(np.all(np.isfinite(cov))) and not self.at_bound_
         self.fitted_ = self._curve(t, *params)

@@ -67,7 +67,7 @@ def input_value(spec: ScenarioSpec, name: str, u: float) -> float:
         return float(pert_ppf(np.array([u]), spec.ranges[name])[0])
     if name == LAUNCH_TIME:
         keys = spec.keys
-        no_launch = float(assumption_values(spec, _medians(spec))[keys["no_launch"]][0])
+        no_launch = float(np.ravel(assumption_values(spec, _medians(spec))[keys["no_launch"]])[0])  # fixed: a float
         time = float(launch_times(np.array([u]), spec.launch_year, spec.ranges[keys["launch_delay"]], no_launch)[0])
         return time if np.isfinite(time) else float("nan")
     return float("nan")
@@ -141,6 +141,8 @@ def sobol_indices(
 ) -> pd.DataFrame:
     """First-order (S1) and total (ST) Sobol indices of the headline over the scenario's inputs, largest ST first."""
     names = sales_inputs(spec)
+    if not names:  # every input fixed: no variance to apportion
+        return pd.DataFrame(columns=["key", "s1", "s1_conf", "st", "st_conf"])
     fixed = _medians(spec)
 
     def model(uniforms: dict[str, np.ndarray]) -> np.ndarray:

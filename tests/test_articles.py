@@ -115,3 +115,41 @@ def test_pending_lists_exactly_what_a_scan_would_process(tmp_path, register):
     assert pending(tmp_path, known(first)) == [path]
     (tmp_path / "empty.txt").write_bytes(b"")
     assert (tmp_path / "empty.txt") in pending(tmp_path, known(first))
+
+
+# ---------------------------------------------------------------------------------------------- hardening (#18)
+def test_links_and_special_files_in_the_inbox_are_refused_and_recorded_once(tmp_path, register):
+    import os
+
+    secret = tmp_path.parent / f"{tmp_path.name}-secret.txt"
+    secret.write_text("The root password costs $99,999 and 42% of admins know it.")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "leak.txt").symlink_to(secret)
+    os.mkfifo(inbox / "pipe.md")
+    with open(inbox / "sparse.txt", "wb") as handle:
+        handle.truncate(6 * 2**30)
+    articles, claims = scan(inbox, register, NO_ARTICLES)
+    reasons = dict(zip(articles.path.map(lambda p: p.rsplit("/", 1)[-1]), articles.message, strict=True))
+    assert "symbolic link, not followed" in reasons["leak.txt"]
+    assert "not a regular file" in reasons["pipe.md"]
+    assert "too large: 6,442,450,944 bytes" in reasons["sparse.txt"]
+    assert set(articles.status) == {"rejected"} and claims.empty
+    assert pending(inbox, known(articles)) == []  # refused once, not again at every run
+
+
+def test_front_matter_alias_bomb_is_ignored_at_once(tmp_path):
+    bomb = "".join(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 9))
+    path = tmp_path / "bomb.md"
+    path.write_text("---\nl0: &l0 [lol]\n" + bomb + "---\nPrices rose 25% this year.\n")
+    article = read_article(path)
+    assert article.status == "processed" and "aliases" in article.messages[0]
+    assert article.text == "Prices rose 25% this year."
+
+
+def test_claims_per_article_are_capped_with_a_message(tmp_path, register):
+    from keicast.claims import MAX_CLAIMS
+
+    (tmp_path / "figures.txt").write_text("A tariff of 25% was set. " * (MAX_CLAIMS + 10))
+    articles, claims = scan(tmp_path, register, NO_ARTICLES)
+    assert len(claims) == MAX_CLAIMS and f"only the first {MAX_CLAIMS:,} claims" in articles.message.iloc[0]

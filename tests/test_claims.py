@@ -151,3 +151,19 @@ def test_recall_and_precision_on_the_source_articles(register):
     print(f"recall {len(hits)}/{len(expected)} = {recall:.0%}; precision {real}/{claims_total} = {precision:.0%}")
     assert recall >= 0.9, sorted(set(expected) - set(hits))
     assert precision >= 0.9
+
+
+def test_extraction_looks_only_at_bounded_pieces_of_text(monkeypatch):
+    """What made extraction quadratic: quantulum rescanned the whole article per unit, and each claim's context
+    was cut from its whole sentence. Now quantulum sees a short window and a sentence is at most a piece."""
+    from keicast import claims as module
+
+    seen = []
+    real = module._quantulum.__wrapped__
+    monkeypatch.setattr(module, "_quantulum", lambda window: seen.append(len(window)) or real(window))
+    text = " ".join(f"engine {i} has 660 cc and {i % 90 + 10} hp" for i in range(400))  # one 12 KB sentence
+    found = extract_claims(text)
+    assert len(found) == 800 and {c.family for c in found} == {"cc", "hp"}
+    assert max(seen) <= 20 + module.UNIT_WINDOW
+    assert max(len(c.sentence) for c in found) <= module.MAX_PIECE_CHARS
+    assert all(len(c.context) <= 2 * module.CONTEXT_WORDS for c in found)

@@ -378,3 +378,107 @@ def test_accept_refuses_unknown_claims_and_mismatched_units(inbox_project):
     )
     assert bad_key.exit_code == 2
     assert register.read_text() == text
+
+
+# ---------------------------------------------------------------------------------------------- hardening (#18)
+def test_accept_changes_register_and_warehouse_together_or_neither(inbox_project, monkeypatch):
+    from keicast import warehouse
+    from keicast.evidence import RegisterEdit
+
+    config, register, _ = inbox_project
+    text = register.read_text()
+    _, claims = scan_json(config)
+    price = next(c for c in claims if c["text"] == "$48,000")
+    accept = ["articles", "accept", price["claim_id"], "--key", "market.avg_new_vehicle_price", "--config", str(config)]
+
+    def accepted():
+        found = warehouse.query(config.parent / "warehouse.duckdb", "select accepted_key from claims")
+        return set(found.accepted_key.dropna())
+
+    real_write = RegisterEdit.write
+
+    def write_then_fail(self):
+        real_write(self)
+        raise OSError(5, "Input/output error")  # the warehouse commit's turn to fail, after the register moved
+
+    monkeypatch.setattr(RegisterEdit, "write", write_then_fail)
+    failed = runner.invoke(app, accept)
+    assert failed.exit_code == 1 and register.read_text() == text and accepted() == set()
+    monkeypatch.undo()
+    first = runner.invoke(app, accept)  # the retry works: nothing half-done stands in its way
+    assert first.exit_code == 0, first.output
+    after = register.read_text()
+    again = runner.invoke(app, accept)
+    assert again.exit_code == 0 and "already evidence" in again.output and again.stdout == ""
+    assert register.read_text() == after and accepted() == {"market.avg_new_vehicle_price"}
+
+
+@pytest.mark.parametrize(
+    "rows,expected",
+    [
+        ("year,value\n2001,5\n2002,7\nlast,9\n2004,3\n2005,2\n", "year = 'last': a whole year in every row"),
+        ("year,value\n2005,5\n2005,7\n2005,9\n2005,3\n2005,2\n", "year = 2005: each year once"),
+        ("year,value\n2001,5\n2002,inf\n2003,9\n2004,3\n", "finite numbers in every row"),
+    ],
+)
+def test_calibrate_refuses_bad_years_and_values(tmp_path, rows, expected):
+    csv = tmp_path / "series.csv"
+    csv.write_text(rows)
+    result = runner.invoke(app, ["calibrate", str(csv)])
+    assert result.exit_code == 2 and expected in result.output and "converge" not in result.output
+
+
+@pytest.mark.parametrize("vary", ["launch_year=inf", "policy.import_tariff=nan", "launch_year=2027.5"])
+def test_sweep_refuses_non_finite_values_naming_vary(published, vary):
+    (published / "config.yaml").write_text(yaml.safe_dump(base_config(published)))
+    before = snapshot(published)
+    result = runner.invoke(app, ["sweep", "--config", "config.yaml", "--vary", vary])
+    assert result.exit_code == 2 and "--vary" in result.output and "finite numbers" in result.output
+    assert snapshot(published) == before
+
+
+def test_runs_limit_must_be_positive(published):
+    assert runner.invoke(app, ["runs", "--limit", "-1"]).exit_code == 2
+
+
+def test_an_unwritable_prefect_home_is_refused_at_once(tmp_path, monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("PREFECT_HOME", "/dev/null/prefect")
+    path = write_config(tmp_path, base_config(tmp_path))
+    result = runner.invoke(app, ["run", "--config", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "/dev/null/prefect is not writable" in result.output and "PREFECT_API_URL" in result.output
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def test_problems_found_before_a_run_write_nothing(prefect_server, tmp_path, reference_copy):
+    """A malformed reference file (exit 2), a truncated warehouse (exit 1) and a real folder at reports/latest
+    (exit 1) are found before the run row and the article scan are written."""
+    import shutil
+
+    inbox = tmp_path / "articles"
+    inbox.mkdir()
+    shutil.copy(ROOT / "tests" / "fixtures" / "inbox" / "prices.md", inbox)
+    config = write_config(tmp_path, base_config(tmp_path, reference_dir=str(reference_copy)))
+    db = tmp_path / "warehouse.duckdb"
+    target = reference_copy / "us_light_vehicle_sales_annual.csv"
+    good = target.read_text()
+    target.write_text(good + "2026,lots,units\n")
+    bad_csv = runner.invoke(app, ["run", "--config", str(config)])
+    assert bad_csv.exit_code == 2 and "data line" in bad_csv.output and not db.exists()
+    target.write_text(good)
+    (tmp_path / "reports" / "latest").mkdir(parents=True)
+    (tmp_path / "reports" / "latest" / "mine.txt").write_text("keep me")
+    real_latest = runner.invoke(app, ["run", "--config", str(config)])
+    assert real_latest.exit_code == 1 and "never deletes it" in real_latest.output and not db.exists()
+    assert (tmp_path / "reports" / "latest" / "mine.txt").read_text() == "keep me"
+    import duckdb
+
+    with duckdb.connect(str(db)) as con:
+        con.execute("create table filler as select range as a, random() as b from range(200000)")
+    with open(db, "r+b") as handle:
+        handle.truncate(db.stat().st_size - 300_000)
+    before = db.read_bytes()
+    truncated = runner.invoke(app, ["run", "--config", str(config)])
+    assert truncated.exit_code == 1 and "damaged or truncated" in truncated.output
+    assert "Traceback" not in truncated.output and db.read_bytes() == before

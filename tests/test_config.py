@@ -192,3 +192,97 @@ def test_every_problem_is_reported_at_once(tmp_path):
 def test_parse_set():
     pairs, problems = parse_set(["policy.import_tariff=0.1", "kei.target_price=12_000"])
     assert pairs == [("policy.import_tariff", 0.1), ("kei.target_price", 12000.0)] and not problems
+
+
+# ---------------------------------------------------------------------------------------------- hardening (#18)
+def test_duplicate_keys_are_refused_with_their_line(tmp_path):
+    text = write_config(tmp_path, base_config(tmp_path)).read_text() + "run:\n  draws: 100\n"
+    problems, message = problems_of(tmp_path, text)
+    assert "duplicate key 'run'" in message and problems[0].key.startswith("line ")
+
+
+def test_a_register_with_a_key_twice_is_refused(tmp_path):
+    from .conftest import ROOT
+
+    register = tmp_path / "register.yaml"
+    text = (ROOT / "data" / "register.yaml").read_text()
+    register.write_text(text.replace("assumptions:\n", "assumptions:\n  japan.kei_share: {kind: analyst}\n", 1))
+    _, message = problems_of(tmp_path, config=base_config(tmp_path, register_file=str(register)))
+    assert "register.yaml" in message and "duplicate key 'japan.kei_share'" in message
+
+
+def test_deep_nesting_is_refused_without_recursion(tmp_path):
+    _, message = problems_of(tmp_path, "a: " + "[" * 10_000 + "]" * 10_000 + "\n")
+    assert "nesting deeper than 32 levels" in message
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_a_config_at_a_device_or_fifo_is_refused_at_once(tmp_path, special):
+    import os
+
+    path = tmp_path / "fifo.yaml"
+    if special == "fifo":
+        os.mkfifo(path)
+    else:
+        path = special
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_settings(path)
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
+    config = base_config(tmp_path, warehouse="db/w.duckdb", reports_dir="out/reports", exports_dir="out/exports")
+    project = tmp_path / "project"
+    project.mkdir()
+    path = write_config(project, config)
+    monkeypatch.chdir(tmp_path)
+    run = load_settings(path).run
+    assert run.warehouse == project / "db" / "w.duckdb" and run.reports_dir == project / "out" / "reports"
+
+
+def test_relative_paths_may_not_leave_the_project_but_absolute_ones_may(tmp_path):
+    problems, _ = problems_of(tmp_path, config=base_config(tmp_path, warehouse="../../elsewhere/w.duckdb"))
+    assert [p.key for p in problems] == ["run.warehouse"] and "inside the project folder" in problems[0].expected
+    outside = tmp_path.parent / "elsewhere.duckdb"  # absolute: the user's explicit choice
+    assert load_settings(write_config(tmp_path, base_config(tmp_path, warehouse=str(outside)))).run.warehouse == outside
+
+
+@pytest.mark.parametrize(
+    "paths,key",
+    [
+        ({"exports_dir": "REPORTS"}, "run.exports_dir"),
+        ({"exports_dir": "REPORTS/exports"}, "run.exports_dir"),
+        ({"warehouse": "REPORTS/w.duckdb"}, "run.warehouse"),
+        ({"reports_dir": "ARTICLES"}, "run.articles_dir"),
+    ],
+)
+def test_outputs_apart_from_each_other_and_from_inputs(tmp_path, paths, key):
+    config = base_config(tmp_path)
+    for name, value in paths.items():
+        config["run"][name] = value.replace("REPORTS", config["run"]["reports_dir"]).replace(
+            "ARTICLES", config["run"]["articles_dir"]
+        )
+    problems, message = problems_of(tmp_path, config=config)
+    assert key in {p.key for p in problems} and "publishing a run would overwrite it" in message
+
+
+def test_memory_per_monte_carlo_chunk_is_bounded(tmp_path):
+    problems, message = problems_of(tmp_path, config=base_config(tmp_path, chunk_size=5_000_000))
+    assert problems[0].key == "run" and "5.0 GiB per chunk" in message and "chunk_size <= 994,205" in message
+
+
+def test_a_seed_beyond_int64_and_zero_draws_are_blamed_on_their_options(tmp_path):
+    assert error_for(tmp_path, seed=2**70).problems[0].file == "--seed"
+    assert error_for(tmp_path, draws=0).problems[0].file == "--draws"
+
+
+def test_a_scenario_launching_after_the_horizon_is_refused(tmp_path):
+    config = base_config(tmp_path)
+    config["scenarios"]["status_quo"]["launch_year"] = 2045
+    problems, message = problems_of(tmp_path, config=config)
+    assert problems[0].key == "scenarios.status_quo.launch_year" and "sells nothing" in message
+
+
+def test_sweep_values_are_blamed_on_vary(tmp_path):
+    sweep = {"sweep_001": {"base": "status_quo", "factors": {"launch_year": 2050}}}
+    problem = error_for(tmp_path, sweep=sweep).problems[0]
+    assert (problem.file, problem.key, problem.value) == ("--vary", "launch_year", 2050)

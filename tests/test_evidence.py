@@ -130,3 +130,64 @@ def test_malformed_reference_line_names_file_and_line(tmp_path):
         read_series(path)
     assert "x.csv" in str(info.value) and "data line 2" in str(info.value)
     assert isinstance(pd.DataFrame(), pd.DataFrame)
+
+
+# ---------------------------------------------------------------------------------------------- hardening (#18)
+def test_infinite_values_and_special_files_in_reference_data_are_refused(tmp_path):
+    import os
+
+    path = tmp_path / "x.csv"
+    path.write_text("year,value,unit\n2020,inf,units\n")
+    with pytest.raises(ConfigError, match="finite value"):
+        read_series(path)
+    path.unlink()
+    os.mkfifo(path)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_history(tmp_path)
+
+
+def test_a_baseline_needs_more_history_than_min_train(tmp_path):
+    from keicast.config import load_settings
+    from keicast.evidence import baseline_history
+
+    from .conftest import base_config, write_config
+
+    config = base_config(tmp_path)
+    config["baseline"]["min_train"] = 60
+    settings = load_settings(write_config(tmp_path, config))
+    history, _ = load_history(ROOT / "data" / "reference")
+    with pytest.raises(ConfigError) as info:
+        baseline_history(history, settings)
+    problem = info.value.problems[0]
+    assert problem.key == "baseline.min_train" and "fewer years than the 50 of" in problem.expected
+
+
+CLAIM = {
+    "path": "/inbox/prices.md",
+    "title": "New-car prices ease",
+    "publisher": "Test Wire",
+    "date": "2026-11-01",
+    "text": "$48,000",
+    "value": 48_000.0,
+    "unit": "USD",
+    "family": "usd",
+    "sentence": "The average new car price now sits at about $48,000, down from last year.",
+}
+
+
+def test_a_register_edit_is_prepared_without_writing_and_accepting_twice_changes_nothing(tmp_path):
+    import shutil
+
+    from keicast.evidence import register_edit
+
+    register = tmp_path / "register.yaml"
+    shutil.copy(ROOT / "data" / "register.yaml", register)
+    before = register.read_text()
+    edit = register_edit(register, CLAIM, "market.avg_new_vehicle_price", "2026-11-23")
+    assert register.read_text() == before and "+    value: 48000" in edit.diff()
+    edit.write()
+    assert load_register(register).assumptions["market.avg_new_vehicle_price"].value == 48_000
+    assert register_edit(register, CLAIM, "market.avg_new_vehicle_price", "2026-11-24") is None
+    edit.undo()
+    assert register.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["register.yaml"]  # no staging file left

@@ -154,3 +154,69 @@ def test_run_lock_times_out_with_a_message(tmp_path):
         proc.wait()
     with warehouse.run_lock(db, timeout=5):
         pass
+
+
+# ---------------------------------------------------------------------------------------------- hardening (#18)
+def test_a_run_is_succeeded_only_after_publishing(settings):
+    db = settings.run.warehouse
+    warehouse.begin_run(db, "r1", settings, None, 5)
+    warehouse.commit_run(db, "r1", {}, {}, 5, status="publishing")
+    assert status(db, "r1") == "publishing"
+    warehouse.fail_run(db, "r1", "failed", "publishing run r1 failed (No space left on device)", None, 5)
+    assert status(db, "r1") == "failed"
+    warehouse.begin_run(db, "r2", settings, None, 5)
+    warehouse.commit_run(db, "r2", {}, {}, 5, status="publishing")
+    warehouse.finish_run(db, "r2", {"publish": 1.0}, 5)
+    assert status(db, "r2") == "succeeded"
+    warehouse.begin_run(db, "r3", settings, None, 5)
+    warehouse.commit_run(db, "r3", {}, {}, 5, status="publishing")  # then the process is killed
+    warehouse.begin_run(db, "r4", settings, None, 5)
+    row = warehouse.query(db, "select status, message from runs where run_id = 'r3'").iloc[0]
+    assert row.status == "interrupted" and "while publishing" in row.message
+
+
+@pytest.mark.parametrize(
+    "make,expected",
+    [
+        (lambda p: p.mkdir(), "a DuckDB file, not a folder"),
+        (lambda p: p.write_bytes(b"pretend warehouse"), "this file is something else"),
+        (lambda p: None, "a writable place for the warehouse"),
+    ],
+)
+def test_open_failures_say_what_is_wrong_not_in_use(tmp_path, make, expected):
+    from keicast.errors import ConfigError
+
+    db = tmp_path / "w.duckdb"
+    make(db)
+    if not db.exists():
+        db = tmp_path / "file" / "w.duckdb"  # its parent is a file: nothing can be created there
+        (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError) as info, warehouse.connect(db, timeout=5):
+        pass
+    assert expected in str(info.value) and "in use" not in str(info.value)
+
+
+def test_a_truncated_warehouse_is_refused_before_anything_is_written(settings):
+    from keicast.errors import WarehouseDamaged
+
+    db = settings.run.warehouse
+    with warehouse.transaction(db) as con:
+        con.execute("insert into history select 's', range, random(), 'u' from range(300000)")
+    size = db.stat().st_size
+    with open(db, "r+b") as handle:
+        handle.truncate(size - 300_000)
+    before = db.read_bytes()
+    with pytest.raises(WarehouseDamaged, match="damaged or truncated") as info:
+        warehouse.check(db, 5)
+    assert "nothing was run or changed" in str(info.value)
+    assert db.read_bytes() == before
+
+
+def test_two_names_for_one_warehouse_share_one_run_lock(tmp_path):
+    db = tmp_path / "w.duckdb"
+    duckdb.connect(str(db)).close()
+    alias = tmp_path / "alias.duckdb"
+    alias.symlink_to(db)
+    with warehouse.run_lock(db, timeout=5):
+        with pytest.raises(WarehouseBusy), warehouse.run_lock(alias, timeout=0.5):
+            pass

@@ -86,13 +86,17 @@ def test_sigkill_at_any_point_leaves_everything_consistent(api_env, tmp_path):
     last = start_run(config, api_env)
     assert last.wait(timeout=300) == 0, last.stderr.read()
     statuses = query_warehouse(tmp_path, "select run_id, status from runs").set_index("run_id").status
-    assert [statuses[r] for r in killed[:2]] == ["interrupted", "interrupted"]
-    assert statuses[killed[2]] == "succeeded"  # killed after its commit, before publishing: data is safe
+    assert [statuses[r] for r in killed] == ["interrupted"] * 3  # the last one while publishing: not succeeded
+    kept = query_warehouse(tmp_path, "select count(*) as n from forecasts where run_id = ?", [killed[2]])
+    assert kept.n.iloc[0] > 0  # killed after its commit: its outputs are safe in the warehouse
     assert_consistent(tmp_path)
     assert (tmp_path / "reports" / "latest").resolve().name != published
     assert not list((tmp_path / "reports").glob(".staging-*"))
-    regenerated = CliRunner().invoke(app, ["report", killed[2], "--config", str(config)])
-    assert regenerated.exit_code == 0 and (tmp_path / "reports" / killed[2] / "index.html").is_file()
+    import shutil
+
+    shutil.rmtree(tmp_path / "reports" / published)
+    regenerated = CliRunner().invoke(app, ["report", published, "--config", str(config)])
+    assert regenerated.exit_code == 0 and (tmp_path / "reports" / published / "index.html").is_file()
 
 
 def test_two_runs_started_together_both_complete_one_after_the_other(api_env, tmp_path):
@@ -151,6 +155,11 @@ def test_an_unchanged_rerun_takes_calibration_and_baseline_from_the_cache(prefec
     assert states["calibrate-adoption"] == "Cached" and states["fit-baseline"] == "Cached"
     assert all(state == "Cached" for name, state in states.items() if name.startswith("sensitivity-"))
     assert all(state != "Cached" for name, state in states.items() if name.startswith("simulate-"))
+    cache = tmp_path / "warehouse.duckdb.cache"  # in the project, owner-only: no other clone loads these pickles
+    assert {p.name.split("-")[0] for p in cache.iterdir()} == {"calibrate", "baseline"}
+    assert cache.stat().st_mode & 0o077 == 0
+    shared = Path(os.environ["PREFECT_HOME"]) / "storage"
+    assert not shared.exists() or not [p for p in shared.iterdir() if p.name.startswith(("calibrate", "baseline"))]
 
 
 def test_dask_runner_gives_the_same_forecasts_as_the_local_runner(prefect_server, tmp_path):
@@ -196,3 +205,71 @@ def test_sweep_runs_every_combination_and_stores_a_comparison(prefect_server, tm
     assert best == {"policy.import_tariff": 0.0, "launch_year": 2027}  # cheapest and earliest sells most
     bad = CliRunner().invoke(app, ["sweep", "--config", str(config), "--vary", "policy.import_tariff=2"])
     assert bad.exit_code == 2 and "policy.import_tariff" in bad.output
+
+
+# ---------------------------------------------------------------------------------------------- hardening (#18)
+def test_ctrl_c_during_the_monte_carlo_records_the_run_as_interrupted(api_env, tmp_path):
+    config = write_config(tmp_path, base_config(tmp_path))
+    proc = start_run(config, api_env, pause_at="monte_carlo")
+    wait_for_pause(proc, "monte_carlo")
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=120) == 1
+    stderr = proc.stderr.read()
+    assert "keicast: interrupted" in stderr and "Traceback" not in stderr and "nanobind" not in stderr
+    run = query_warehouse(tmp_path, "select status, message from runs").iloc[0]
+    assert (run.status, run.message) == ("interrupted", "interrupted (Ctrl-C)")
+    assert not (tmp_path / "reports" / "latest").exists()
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """reports/ on a 300 KB tmpfs: a report does not fit (tests run as root; skipped where mounting fails)."""
+    mount = tmp_path / "reports"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_while_publishing_fails_the_run_and_publishes_nothing(prefect_server, tmp_path, full_disk):
+    (full_disk / "filler").write_bytes(b"x" * 200_000)
+    config = write_config(tmp_path, base_config(tmp_path, draws=500))
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "No space left on device" in result.output and "nothing was published" in result.output
+    assert "Traceback" not in result.output
+    run = query_warehouse(tmp_path, "select run_id, status, message from runs").iloc[0]
+    assert run.status == "failed" and "No space left on device" in run.message
+    assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]  # no report, no staging, no latest
+    assert not (tmp_path / "exports" / run.run_id).exists() and not (tmp_path / "exports" / "latest").exists()
+
+
+def test_a_fully_deterministic_run_works(prefect_server, tmp_path):
+    config = write_config(tmp_path, base_config(tmp_path))
+    listed = CliRunner().invoke(app, ["assumptions", "--config", str(config), "--format", "json"])
+    rows = json.loads(listed.stdout)
+    fixed = {r["key"]: r["value"] for r in rows if r["low"] is not None and r["low"] < r["high"]}
+    sets = [arg for key, value in fixed.items() for arg in ("--set", f"{key}={value}")]
+    result = CliRunner().invoke(app, ["run", "--config", str(config), *sets])
+    assert result.exit_code == 0, result.output
+    varied = query_warehouse(tmp_path, "select distinct key from sensitivity where method <> 'what_if'")
+    assert not set(varied.key) & set(fixed)  # what is left to vary: launch timing and the class-share posterior
+    assert (tmp_path / "reports" / "latest" / "index.html").is_file()
+
+
+def test_first_commands_on_an_empty_prefect_home_start_their_servers_one_at_a_time(tmp_path):
+    """Each temporary server migrates PREFECT_HOME's database as it starts; started together they raced."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_LOGGING_LEVEL="ERROR")
+    code = "from keicast.cli import _start_temporary_server; _start_temporary_server()(); print('up')"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert all(out.strip() == "up" for out, _ in outs)

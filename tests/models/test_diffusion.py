@@ -66,3 +66,22 @@ def test_fit_accepts_gaps_and_flags_estimates_on_a_bound():
 def test_fit_rejects_unusable_series(bad):
     with pytest.raises(ValueError):
         BassFit().fit(np.array(bad))
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-10, 1e12])
+def test_the_fit_does_not_depend_on_the_units_of_the_counts(scale):
+    """Least squares on raw counts stalled at its start for tiny counts and still said 'converged'."""
+    truth = BassFit()
+    truth.p_, truth.q_, truth.m_ = 0.02, 0.45, 1_000_000
+    y = truth.predict(np.arange(1, 21)) * (1 + np.random.default_rng(7).normal(0, 0.01, 20))
+    reference, scaled = BassFit().fit(y), BassFit().fit(y * scale)
+    assert (scaled.p_, scaled.q_) == pytest.approx((reference.p_, reference.q_), rel=1e-6)
+    assert scaled.m_ / scale == pytest.approx(reference.m_, rel=1e-6)
+    assert scaled.se_["m"] / scale == pytest.approx(reference.se_["m"], rel=1e-4)
+    assert scaled.rse_ / scale == pytest.approx(reference.rse_, rel=1e-6) and scaled.r2_ == pytest.approx(reference.r2_)
+    assert scaled.converged_ and scaled.p_ == pytest.approx(0.02, rel=0.1)
+
+
+def test_fewer_than_four_distinct_periods_are_refused():
+    with pytest.raises(ValueError, match="4 distinct periods"):
+        BassFit().fit(np.array([5.0, 6, 7, 8, 9]), np.array([1.0, 1, 1, 1, 1]))

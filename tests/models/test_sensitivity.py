@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from models import montecarlo, sensitivity
-from models.scenario import LAUNCH_TIME
+from models.scenario import LAUNCH_TIME, STATUS_QUO_ACCESS
 
 from .conftest import POLICIES, YEARS
 
@@ -60,3 +60,14 @@ def test_what_if_shows_the_weight_japans_share_carries(make_spec, status_quo, me
     assert np.all(np.diff(federal.headline) > 0)
     quo = sensitivity.what_if(status_quo, "japan.kei_share", shares, median_market, YEARS, (2026, 2035), 512)
     assert np.ptp(quo.headline) == 0
+
+
+def test_a_scenario_with_every_assumption_fixed_is_analysed_without_error(make_spec, median_market, register_ranges):
+    fixed = {key.replace(".", "__"): r.base for key, r in register_ranges.items()}
+    spec = make_spec("imports", *POLICIES["japan_imports_tariff"], **fixed)
+    t = sensitivity.tornado(spec, median_market, YEARS, (2026, 2035))
+    assert not set(t.key) & set(register_ranges)  # only launch timing and posterior rows can remain
+    s = sensitivity.sobol_indices(spec, median_market, YEARS, (2026, 2035), 64, seed=1)
+    assert not set(s.key) & set(register_ranges)
+    status_quo = make_spec("status_quo", 2015, True, STATUS_QUO_ACCESS, **fixed)  # nothing random at all
+    assert sensitivity.sobol_indices(status_quo, median_market, YEARS, (2026, 2035), 64, seed=1).empty
