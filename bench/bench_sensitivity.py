@@ -16,8 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from keicast.assumptions import assemble, scenario_spec  # noqa: E402
-from keicast.calibration import analog_points, calibrate_analogs, fit_class_share, refinements  # noqa: E402
+from keicast.assumptions import calibrate_assumptions  # noqa: E402
 from keicast.config import load_settings  # noqa: E402
 from keicast.evidence import load_history, load_tables  # noqa: E402
 from models import sensitivity  # noqa: E402
@@ -32,22 +31,13 @@ def main() -> None:
     settings = load_settings("config.yaml")
     history, _ = load_history(settings.run.reference_dir)
     tables, _ = load_tables(settings.run.reference_dir)
-    cal = settings.config.calibration
-    fits, _ = calibrate_analogs(history, cal.analogs, cal.form, cal.refine_with)
-    class_fit = fit_class_share(analog_points(tables, history, settings.config.baseline.series), settings.register)
-    table = assemble(
-        settings.register,
-        settings.config,
-        settings.scenarios,
-        settings.overrides,
-        refinements(fits, class_fit, settings.register),
-    )
+    calibrated = calibrate_assumptions(settings, history, tables)
     market = np.full(len(YEARS), 16e6)
     n = args.base_samples or settings.run.sobol_base_samples
     window = tuple(settings.run.headline_window)
     limit = settings.config.gates.max_sobol_halfwidth
     for name in settings.scenarios:
-        spec = scenario_spec(name, settings.config, table)
+        spec = next(sp for sp in calibrated.specs(settings) if sp.name == name)
         start = time.perf_counter()
         sobol = sensitivity.sobol_indices(spec, market, YEARS, window, n, settings.run.seed)
         middle = time.perf_counter()

@@ -451,34 +451,15 @@ def deploy(config: ConfigOpt = Path("config.yaml")) -> None:
 
 
 def _assumption_table(config: Path, sets: list[str] | None, scenarios: list[str] | None):
-    from keicast.assumptions import assemble
-    from keicast.calibration import (
-        analog_frame,
-        analog_points,
-        calibration_table,
-        fit_adoption,
-        fit_class_share,
-        refinements,
-    )
+    from keicast.assumptions import calibrate_assumptions
     from keicast.config import load_settings
     from keicast.evidence import load_history, load_tables
 
     settings = load_settings(config, scenarios, sets)
     history, _ = load_history(settings.run.reference_dir)
     tables, _ = load_tables(settings.run.reference_dir)
-    cal = settings.config.calibration
-    frame = analog_frame(history, cal.analogs, settings.config.baseline.series)
-    fit = fit_adoption(frame, cal.analogs, cal)
-    fits, _ = calibration_table(fit, frame)
-    class_fit = fit_class_share(analog_points(tables, history, settings.config.baseline.series), settings.register)
-    table = assemble(
-        settings.register,
-        settings.config,
-        settings.scenarios,
-        settings.overrides,
-        refinements(fit, class_fit, settings.register),
-    )
-    return settings, history, fits, table
+    calibrated = calibrate_assumptions(settings, history, tables)
+    return settings, history, calibrated.adoption_table, calibrated.table
 
 
 @app.command()

@@ -112,18 +112,8 @@ def publish_run(settings, run_id: str, make_latest: bool = True) -> Path:
 
     run = settings.run
     outputs = warehouse.run_outputs(run.warehouse, run_id, run.lock_timeout_seconds)
-    previous = warehouse.query(
-        run.warehouse,
-        "select run_id from runs where status = 'succeeded' and started_at < "
-        "(select started_at from runs where run_id = ?) order by started_at desc limit 1",
-        [run_id],
-        run.lock_timeout_seconds,
-    )
-    previous_outputs = (
-        warehouse.run_outputs(run.warehouse, previous.run_id.iloc[0], run.lock_timeout_seconds)
-        if not previous.empty
-        else None
-    )
+    previous = warehouse.previous_run(run.warehouse, run_id, run.lock_timeout_seconds)
+    previous_outputs = warehouse.run_outputs(run.warehouse, previous, run.lock_timeout_seconds) if previous else None
     if make_latest:
         check_targets(settings)
     writers = {

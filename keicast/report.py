@@ -447,6 +447,7 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
         "gates": gate_summary(outputs["gate_results"]),
         "changes": run_changes(previous, outputs, years) if previous is not None else None,
         "downloads": downloads(outputs, directory, exports),
+        "sweep": sweep_rows(outputs.get("latest_sweep")),
         "fmt": _fmt,
         "f": fmt,
         "evidence": _records(outputs["evidence"]) if "evidence" in outputs else [],
@@ -473,6 +474,25 @@ def scenario_layer(outputs: dict, config, window_end: int) -> dict:
         "max_sobol_halfwidth": config.gates.max_sobol_halfwidth,
         "sobol_base_samples": config.run.sobol_base_samples,
     }
+
+
+def sweep_rows(sweep: pd.DataFrame | None) -> dict | None:
+    """The warehouse's latest sweep (`keicast sweep`): each combination's factors and headline, largest first."""
+    if sweep is None or sweep.empty:
+        return None
+    rows = [
+        {
+            "scenario": r.scenario,
+            "factors": ", ".join(
+                f"{k} = {fmt.year(v) if k == 'launch_year' else fmt.number(v)}"
+                for k, v in json.loads(r.factors).items()
+            ),
+            "range": f"{fmt.count(r.cumulative_p10)}–{fmt.count(r.cumulative_p90)}",
+            "p50": fmt.count(r.cumulative_p50),
+        }
+        for r in sweep.itertuples()
+    ]
+    return {"run_id": sweep.run_id.iloc[0], "rows": rows}
 
 
 def market_check(market: pd.DataFrame, article_market: float) -> dict:

@@ -415,7 +415,29 @@ def run_outputs(path: Path, run_id: str, timeout: float = 30.0) -> dict[str, pd.
         out["history"] = con.execute("select * from history").df()
         out["sources"] = con.execute("select * from sources").df()
         out["evidence"] = evidence(con)
+        out["latest_sweep"] = con.execute(
+            """
+            with sweeps as (
+                select distinct s.run_id, r.started_at from sweep_results s join runs r using (run_id)
+                where r.status = 'succeeded'
+            ),
+            latest as (select run_id from sweeps order by started_at desc limit 1)
+            select * from sweep_results where run_id in (select run_id from latest) order by cumulative_p50 desc
+            """
+        ).df()
     return out
+
+
+def previous_run(path: Path, run_id: str, timeout: float = 30.0) -> str | None:
+    """The succeeded run started just before ``run_id`` (what its report compares with), if any."""
+    found = query(
+        path,
+        "select run_id from runs where status = 'succeeded' and started_at < "
+        "(select started_at from runs where run_id = ?) order by started_at desc limit 1",
+        [run_id],
+        timeout,
+    )
+    return None if found.empty else str(found.run_id.iloc[0])
 
 
 def succeeded_runs(path: Path, timeout: float = 30.0) -> pd.DataFrame:

@@ -5,16 +5,8 @@ import pandas as pd
 import pytest
 
 from keicast import gates
-from keicast.assumptions import assemble, scenario_spec
-from keicast.calibration import (
-    analog_frame,
-    analog_points,
-    backtest_adoption,
-    calibration_table,
-    fit_adoption,
-    fit_class_share,
-    refinements,
-)
+from keicast.assumptions import calibrate_assumptions
+from keicast.calibration import analog_frame, backtest_adoption
 from keicast.config import load_settings
 from keicast.evidence import load_history, load_tables
 from models import adoption_backtest, montecarlo, sensitivity
@@ -28,14 +20,11 @@ def clean(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gates")
     s = load_settings(write_config(tmp, base_config(tmp)))
     history, _ = load_history(s.run.reference_dir)
+    tables, _ = load_tables(s.run.reference_dir)
+    calibrated = calibrate_assumptions(s, history, tables)
+    fit, fits, table, specs = calibrated.adoption, calibrated.adoption_table, calibrated.table, calibrated.specs(s)
     cal = s.config.calibration
     frame = analog_frame(history, [*cal.analogs, *cal.backtest_also], s.config.baseline.series)
-    fit = fit_adoption(frame, cal.analogs, cal)
-    fits, _ = calibration_table(fit, frame)
-    tables, _ = load_tables(s.run.reference_dir)
-    class_fit = fit_class_share(analog_points(tables, history, s.config.baseline.series), s.register)
-    table = assemble(s.register, s.config, s.scenarios, s.overrides, refinements(fit, class_fit, s.register))
-    specs = [scenario_spec(n, s.config, table, fit) for n in s.scenarios]
     years = np.arange(2026, 2041)
     paths = 16e6 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.04, (300, 15)), axis=1))
     forecasts = pd.concat([montecarlo.monte_carlo(sp, paths, years, 2000, 1, 2000) for sp in specs], ignore_index=True)

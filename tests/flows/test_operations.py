@@ -205,6 +205,10 @@ def test_sweep_runs_every_combination_and_stores_a_comparison(prefect_server, tm
     assert best == {"policy.import_tariff": 0.0, "launch_year": 2027}  # cheapest and earliest sells most
     bad = CliRunner().invoke(app, ["sweep", "--config", str(config), "--vary", "policy.import_tariff=2"])
     assert bad.exit_code == 2 and "policy.import_tariff" in bad.output
+    assert CliRunner().invoke(app, ["run", "--config", str(config)]).exit_code == 0  # the next report shows it
+    html = (tmp_path / "reports" / "latest" / "index.html").read_text()
+    assert 'id="sweep"' in html and "policy.import_tariff = 0, launch_year = 2,027" not in html
+    assert "policy.import_tariff = 0, launch_year = 2027" in html
 
 
 # ---------------------------------------------------------------------------------------------- hardening (#18)
