@@ -19,7 +19,7 @@ from keicast.calibration import (
 from keicast.config import AssumptionOverride, Config, Settings
 from keicast.evidence import Register
 from models.class_share import ClassShareFit
-from models.scenario import Posterior, Range, ScenarioSpec
+from models.scenario import STATUS_QUO_ACCESS, Posterior, Range, ScenarioSpec
 
 COLUMNS = [
     "scenario",
@@ -132,9 +132,10 @@ def scenario_spec(name: str, config: Config, table: pd.DataFrame, fit=None) -> S
     ranges = {key: Range(float(r.low), float(r.value), float(r.high)) for key, r in rows.iterrows()}
     calibrated = rows.index[rows.override_origin == "calibration"].tolist()
     draws = adoption_draws(fit, calibrated) if fit is not None else None
+    policy = sc.road_access != STATUS_QUO_ACCESS  # the status quo has no adoption path to draw
     posteriors = (
         (Posterior("adoption.posterior", {k: draws[k].to_numpy(float) for k in draws.columns}),)
-        if draws is not None and not draws.empty
+        if policy and draws is not None and not draws.empty
         else ()
     )
     return ScenarioSpec(

@@ -148,7 +148,7 @@ def sobol_indices(
     def model(uniforms: dict[str, np.ndarray]) -> np.ndarray:
         size = len(next(iter(uniforms.values())))
         values = assumption_values(spec, {**{n: np.full(size, 0.5) for n in fixed}, **uniforms})
-        return headline(spec, values, market, years, window)
+        return np.broadcast_to(headline(spec, values, market, years, window), size)  # constant: one value
 
     table = saltelli_indices(model, names, base_samples, seed)
     return table.sort_values("st", ascending=False, ignore_index=True)

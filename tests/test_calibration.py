@@ -90,14 +90,15 @@ def test_calibrated_adoption_keys_are_drawn_jointly_unless_overridden(shipped, t
     table = assemble(
         settings.register,
         settings.config,
-        ("status_quo",),
+        ("federal_approval_domestic",),
         overridden.overrides,
         adoption_refinements(fit, settings.register),
     )
     rows = table.set_index("key")
     assert rows.loc["adoption.bass_q", "override_origin"] == "calibration"
     assert rows.loc["adoption.bass_p", "value"] == 0.05
-    spec = scenario_spec("status_quo", settings.config, table, fit)
+    spec = scenario_spec("federal_approval_domestic", settings.config, table, fit)
+    assert not scenario_spec("status_quo", settings.config, table, fit).posteriors  # no adoption path to draw
     (posterior,) = spec.posteriors
     assert set(posterior.draws) == set(POSTERIOR_KEYS) - {"adoption.bass_p"}
     assert posterior.rows == len(fit.population)

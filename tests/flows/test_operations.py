@@ -156,7 +156,7 @@ def test_an_unchanged_rerun_takes_calibration_and_baseline_from_the_cache(prefec
     assert all(state == "Cached" for name, state in states.items() if name.startswith("sensitivity-"))
     assert all(state != "Cached" for name, state in states.items() if name.startswith("simulate-"))
     cache = tmp_path / "warehouse.duckdb.cache"  # in the project, owner-only: no other clone loads these pickles
-    assert {p.name.split("-")[0] for p in cache.iterdir()} == {"calibrate", "baseline"}
+    assert {p.name.split("-")[0] for p in cache.iterdir()} == {"calibrate", "baseline", "sensitivity"}
     assert cache.stat().st_mode & 0o077 == 0
     shared = Path(os.environ["PREFECT_HOME"]) / "storage"
     assert not shared.exists() or not [p for p in shared.iterdir() if p.name.startswith(("calibrate", "baseline"))]
@@ -207,8 +207,7 @@ def test_sweep_runs_every_combination_and_stores_a_comparison(prefect_server, tm
     assert bad.exit_code == 2 and "policy.import_tariff" in bad.output
     assert CliRunner().invoke(app, ["run", "--config", str(config)]).exit_code == 0  # the next report shows it
     html = (tmp_path / "reports" / "latest" / "index.html").read_text()
-    assert 'id="sweep"' in html and "policy.import_tariff = 0, launch_year = 2,027" not in html
-    assert "policy.import_tariff = 0, launch_year = 2027" in html
+    assert 'id="sweep"' in html and "launch_year = 2027, policy.import_tariff = 0" in html
 
 
 # ---------------------------------------------------------------------------------------------- hardening (#18)
