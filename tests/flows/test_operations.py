@@ -100,7 +100,7 @@ def test_sigkill_at_any_point_leaves_everything_consistent(api_env, tmp_path):
 
 
 def test_two_runs_started_together_both_complete_one_after_the_other(api_env, tmp_path):
-    config = write_config(tmp_path, base_config(tmp_path))
+    config = write_config(tmp_path, base_config(tmp_path, lock_timeout_seconds=300))  # the second waits its turn
     runs = [start_run(config, api_env), start_run(config, api_env)]
     assert [p.wait(timeout=400) for p in runs] == [0, 0], [p.stderr.read() for p in runs]
     done = query_warehouse(

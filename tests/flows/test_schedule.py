@@ -78,7 +78,7 @@ def standing_server(tmp_path_factory):
 
 def every_minute_project(tmp_path: Path) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
-    config = base_config(tmp_path)
+    config = base_config(tmp_path, lock_timeout_seconds=300)  # a run still going when the next minute fires: wait
     config["schedule"] = {"cron": "* * * * *", "timezone": "UTC"}
     return write_config(tmp_path, config)
 
