@@ -23,7 +23,7 @@ from flows.articles import ingest
 from keicast import gates, steps, warehouse
 from keicast.articles import pending
 from keicast.calibration import class_share_tables
-from keicast.compare import sweep_comparison
+from keicast.compare import headline_cells, sweep_comparison
 from keicast.config import RunRequest, Settings, settings_for
 from keicast.errors import GateFailed, transient
 from keicast.faults import pause_point
@@ -100,7 +100,7 @@ def record_artifacts(settings: Settings, run_id: str, report: Path, forecasts: p
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
     start, end = settings.run.headline_window
-    headline = forecasts[(forecasts.metric == "kei_sales_cumulative") & (forecasts.year == end)]
+    headline = headline_cells(forecasts, end)
     rows = [
         {"scenario": r.scenario, "P10": round(r.p10), "P50": round(r.p50), "P90": round(r.p90)}
         for r in headline.itertuples()

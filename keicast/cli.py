@@ -788,7 +788,7 @@ def compare(
 ) -> None:
     """Assumption and forecast differences between two runs (A = before, B = after), e.g. `compare previous latest`."""
     from keicast import warehouse
-    from keicast.compare import HEADLINE_METRICS, assumption_changes, forecast_deltas
+    from keicast.compare import HEADLINE_METRICS, REPORT_YEARS, assumption_changes, forecast_deltas
     from keicast.config import load_settings
 
     settings = load_settings(config)
@@ -801,7 +801,7 @@ def compare(
     if bad:
         raise ConfigError([Problem("--metric", "", m, f"one of {', '.join(HEADLINE_METRICS)}") for m in bad])
     changes = assumption_changes(frames["RUN_A"]["assumptions"], frames["RUN_B"]["assumptions"])
-    deltas = forecast_deltas(frames["RUN_A"]["forecasts"], frames["RUN_B"]["forecasts"], year or [2030, 2035, 2040])
+    deltas = forecast_deltas(frames["RUN_A"]["forecasts"], frames["RUN_B"]["forecasts"], year or list(REPORT_YEARS))
     deltas = deltas[deltas.metric.isin(metric or ["kei_sales", "kei_sales_cumulative"])]
     if scenario:
         deltas = deltas[deltas.scenario.isin(scenario)]
@@ -814,13 +814,18 @@ def compare(
     if fmt is Format.csv:
         emit(deltas, fmt)
         return
+    _print_comparison(ids, changes, deltas, every)
+
+
+def _print_comparison(ids: dict[str, str], changes: pd.DataFrame, deltas: pd.DataFrame, every: bool) -> None:
+    """The assumption changes, then the forecast medians that moved (all of them with ``every``)."""
     out.print(f"{ids['RUN_A']} -> {ids['RUN_B']}: {len(changes)} assumption change(s)")
     if len(changes):
-        emit(changes, fmt, "assumption changes")
+        emit(changes, Format.table, "assumption changes")
     moved = deltas[deltas.p50_change_pct.abs().fillna(1) >= 0.05]  # under 0.05%: Monte Carlo noise at most
     shown = deltas if every else moved
     if len(shown):
-        emit(_shown_deltas(shown), fmt, "forecast medians (P50) before and after")
+        emit(_shown_deltas(shown), Format.table, "forecast medians (P50) before and after")
     if len(deltas) > len(shown):
         out.print(f"{len(deltas) - len(shown)} forecast value(s) unchanged (--all lists them)")
 

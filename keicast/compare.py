@@ -7,6 +7,12 @@ import json
 import pandas as pd
 
 HEADLINE_METRICS = ("kei_sales", "kei_share", "kei_in_use", "kei_sales_cumulative")
+REPORT_YEARS = (2030, 2035, 2040)  # the years the report and `keicast compare` show unless asked otherwise
+
+
+def headline_cells(forecasts: pd.DataFrame, window_end: int) -> pd.DataFrame:
+    """The headline: each scenario's cumulative kei sales over the headline window (its row at the window's end)."""
+    return forecasts[(forecasts.metric == "kei_sales_cumulative") & (forecasts.year == window_end)]
 
 
 def assumption_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
@@ -37,7 +43,6 @@ def forecast_deltas(before: pd.DataFrame, after: pd.DataFrame, years: list[int] 
 
 def sweep_comparison(forecasts: pd.DataFrame, factors: dict[str, dict[str, float]], window_end: int) -> pd.DataFrame:
     """One row per sweep scenario: its factor values and the headline P10/P50/P90, largest P50 first."""
-    end = forecasts[(forecasts.metric == "kei_sales_cumulative") & (forecasts.year == window_end)]
     rows = [
         {
             "scenario": r.scenario,
@@ -46,7 +51,7 @@ def sweep_comparison(forecasts: pd.DataFrame, factors: dict[str, dict[str, float
             "cumulative_p50": r.p50,
             "cumulative_p90": r.p90,
         }
-        for r in end.itertuples()
+        for r in headline_cells(forecasts, window_end).itertuples()
     ]
     table = pd.DataFrame(rows).sort_values("cumulative_p50", ascending=False, ignore_index=True)
     table["factors"] = table.factors.map(lambda f: json.dumps(f, sort_keys=True))

@@ -16,12 +16,11 @@ from markupsafe import Markup, escape
 
 from keicast import charts
 from keicast import formatting as fmt
-from keicast.compare import assumption_changes, forecast_deltas
+from keicast.compare import REPORT_YEARS, assumption_changes, forecast_deltas, headline_cells
 from models.class_share import japan_price_ratio, kei_utility, logistic, logit
 from models.scenario import required_keys
 
 TEMPLATES = Path(__file__).parent / "templates"
-REPORT_YEARS = (2030, 2035, 2040)
 NO_LAUNCH_YEAR = 2030  # the report states P(no new kei car sold by the end of this year) per scenario
 HEADLINE_METRICS = (("kei_sales", "count"), ("kei_share", "share"), ("kei_in_use", "count"), ("new_kei_sales", "count"))
 
@@ -397,45 +396,19 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
     run, fc, config = outputs["run"].iloc[0], outputs["forecasts"], settings.config
     years = [y for y in REPORT_YEARS if fc.year.min() <= y <= fc.year.max()]
     window = tuple(config.run.headline_window)
-    history = outputs["history"]
-    base_series = history[history.series == config.baseline.series].set_index("year").value.sort_index()
-    article_market = outputs["assumptions"].query("key == 'market.us_new_vehicle_sales'").value.iloc[0]
-    market = fc[(fc.scenario == fc.scenario.iloc[0]) & (fc.metric == "total_market")]
-    titles = {name: scenario_title(name, config.scenarios.get(name)) for name in fc.scenario.unique()}
-    bt = outputs["backtests"].sort_values(["model", "horizon"])
     exports = Path(os.path.relpath(settings.run.exports_dir / run.run_id, settings.run.reports_dir / run.run_id))
     inputs = {k for sc in config.scenarios.values() for k in required_keys(sc.road_access)}
     assumptions = assumption_rows(outputs["assumptions"])
-    cumulative = fc[(fc.metric == "kei_sales_cumulative") & (fc.year == window[1])]
     context = {
         "run": run,
         **scenario_layer(outputs, config, window[1]),
+        **headline_section(fc, config, window, years),
+        **market_section(outputs, config),
         "overrides": json.loads(run.overrides or "[]"),
         "timings": json.loads(run.timings) if run.timings else {},
         "years": years,
         "window": window,
         "window_end": window[1],
-        "answers": answers(fc, config, window),
-        "range_chart": charts.range_chart(cumulative, titles, f"kei cars sold {window[0]}–{window[1]}"),
-        "headline": headline_rows(fc, years),
-        "cumulative": cumulative_rows(fc, window[1]),
-        "comparison": charts.comparison_chart(
-            fc[fc.metric == "kei_sales"], "Kei sales per year, all scenarios", "cars per year", names=titles
-        ),
-        "comparison_share": charts.comparison_chart(
-            fc[fc.metric == "kei_share"], "Kei share of US new-vehicle sales", "share of sales", fmt.share, titles
-        ),
-        "market_chart": charts.fan_chart(
-            market,
-            "US light-vehicle sales: history and baseline forecast",
-            "vehicles per year",
-            base_series,
-            (article_market, "articles: about 16 million"),
-        ),
-        "market_check": market_check(market, article_market),
-        "selected_model": bt[bt.selected].model.iloc[0] if bt.selected.any() else "?",
-        "backtests": bt.to_dict("records"),
-        "selection_horizon": config.baseline.max_horizon,
         "scenarios": [
             scenario_section(name, part, outputs["sensitivity"], config, window[1])
             for name, part in fc.groupby("scenario", sort=False)
@@ -453,6 +426,48 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
         "evidence": _records(outputs["evidence"]) if "evidence" in outputs else [],
     }
     _write(directory, context)
+
+
+def headline_section(fc: pd.DataFrame, config, window: tuple[int, int], years: list[int]) -> dict:
+    """The first screen: the answers, the range of cumulative sales, the headline table and the comparisons."""
+    titles = {name: scenario_title(name, config.scenarios.get(name)) for name in fc.scenario.unique()}
+    cumulative = headline_cells(fc, window[1])
+    title = f"kei cars sold {window[0]}–{window[1]}"
+    share = fc[fc.metric == "kei_share"]
+    return {
+        "answers": answers(fc, config, window),
+        "range_chart": charts.range_chart(cumulative, titles, title),
+        "headline": headline_rows(fc, years),
+        "cumulative": cumulative_rows(fc, window[1]),
+        "comparison": charts.comparison_chart(
+            fc[fc.metric == "kei_sales"], "Kei sales per year, all scenarios", "cars per year", names=titles
+        ),
+        "comparison_share": charts.comparison_chart(
+            share, "Kei share of US new-vehicle sales", "share of sales", fmt.share, titles
+        ),
+    }
+
+
+def market_section(outputs: dict, config) -> dict:
+    """The baseline market: its fan against history and the articles' figure, and the model's backtests."""
+    fc, history = outputs["forecasts"], outputs["history"]
+    base_series = history[history.series == config.baseline.series].set_index("year").value.sort_index()
+    article_market = outputs["assumptions"].query("key == 'market.us_new_vehicle_sales'").value.iloc[0]
+    market = fc[(fc.scenario == fc.scenario.iloc[0]) & (fc.metric == "total_market")]
+    bt = outputs["backtests"].sort_values(["model", "horizon"])
+    return {
+        "market_chart": charts.fan_chart(
+            market,
+            "US light-vehicle sales: history and baseline forecast",
+            "vehicles per year",
+            base_series,
+            (article_market, "articles: about 16 million"),
+        ),
+        "market_check": market_check(market, article_market),
+        "selected_model": bt[bt.selected].model.iloc[0] if bt.selected.any() else "?",
+        "backtests": bt.to_dict("records"),
+        "selection_horizon": config.baseline.max_horizon,
+    }
 
 
 def scenario_layer(outputs: dict, config, window_end: int) -> dict:

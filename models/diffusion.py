@@ -117,6 +117,23 @@ class BassFit:
             return m * bass_pdf(t, p, q)
         return m * (bass_cdf(t, p, q) - bass_cdf(t - 1.0, p, q))
 
+    def _multistart(
+        self, t: np.ndarray, share: np.ndarray, lower: np.ndarray, upper: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Least squares from several starting points; the (params, covariance, SSR) of the smallest SSR."""
+        best = None
+        for p0, q0, m_mult in [(0.01, 0.3, 1.5), (0.03, 0.38, 2.0), (0.003, 0.5, 3.0), (0.05, 0.1, 1.2)]:
+            try:
+                params, cov = curve_fit(self._curve, t, share, p0=[p0, q0, m_mult], bounds=(lower, upper), maxfev=20000)
+            except (RuntimeError, ValueError):
+                continue
+            ssr = float(np.sum((share - self._curve(t, *params)) ** 2))
+            if best is None or ssr < best[2]:
+                best = (params, cov, ssr)
+        if best is None:
+            raise RuntimeError("Bass calibration did not converge from any starting point")
+        return best
+
     def fit(self, y: np.ndarray, t: np.ndarray | None = None) -> BassFit:
         """Fit p, q, m to adoptions ``y`` observed at periods ``t`` (default 1..T; gaps allowed).
 
@@ -135,25 +152,7 @@ class BassFit:
         total = y.sum()
         share = y / total
         lower, upper = np.array([1e-6, 1e-6, 0.5]), np.array([1.0, 3.0, 1e3])
-        best = None
-        for p0, q0, m_mult in [(0.01, 0.3, 1.5), (0.03, 0.38, 2.0), (0.003, 0.5, 3.0), (0.05, 0.1, 1.2)]:
-            try:
-                params, cov = curve_fit(
-                    self._curve,
-                    t,
-                    share,
-                    p0=[p0, q0, m_mult],
-                    bounds=(lower, upper),
-                    maxfev=20000,
-                )
-            except (RuntimeError, ValueError):
-                continue
-            ssr = float(np.sum((share - self._curve(t, *params)) ** 2))
-            if best is None or ssr < best[2]:
-                best = (params, cov, ssr)
-        if best is None:
-            raise RuntimeError("Bass calibration did not converge from any starting point")
-        params, cov, ssr = best
+        params, cov, ssr = self._multistart(t, share, lower, upper)
         margin = 1e-4 * (upper - lower)
         at_bound = (params - lower < margin) | (upper - params < margin)
         to_counts = np.array([1.0, 1.0, total])
