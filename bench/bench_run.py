@@ -31,11 +31,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
 import httpx
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from keicast import warehouse  # noqa: E402
+
 BIN = Path(sys.executable).parent
 SEEDS = ROOT.parent / "shared" / "seeds"
 FLOOR = "import prefect, great_expectations, matplotlib, statsmodels.api, duckdb, pandas, scipy"
@@ -97,13 +100,9 @@ def standing_server(env: dict, home: Path) -> tuple[subprocess.Popen, str]:
 
 
 def last_timings(config: Path) -> dict:
-    warehouse = yaml.safe_load(config.read_text())["run"]["warehouse"]
-    con = duckdb.connect(warehouse, read_only=True)
-    try:
-        row = con.execute("select timings from runs where status = 'succeeded' order by started_at desc").fetchone()
-    finally:
-        con.close()
-    return json.loads(row[0]) if row else {}
+    warehouse_path = Path(yaml.safe_load(config.read_text())["run"]["warehouse"])
+    runs = warehouse.succeeded_runs(warehouse_path)
+    return json.loads(runs.timings.iloc[0]) if len(runs) else {}
 
 
 def main() -> None:
