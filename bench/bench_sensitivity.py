@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from keicast.assumptions import calibrate_assumptions  # noqa: E402
 from keicast.config import load_settings  # noqa: E402
-from keicast.evidence import load_history, load_tables  # noqa: E402
+from keicast.history import load_history, load_tables  # noqa: E402
 from models import sensitivity  # noqa: E402
 
 YEARS = np.arange(2026, 2041)

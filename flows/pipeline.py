@@ -47,8 +47,8 @@ from keicast.calibration import (
 from keicast.compare import sweep_comparison
 from keicast.config import Settings, TaskRunnerSettings, load_settings
 from keicast.errors import GateFailed, KeicastError, transient
-from keicast.evidence import baseline_history, load_history, load_tables
 from keicast.faults import pause_point
+from keicast.history import baseline_history, load_history, load_tables
 from models import adoption, baseline, class_share, diffusion, fleet, grey_import, montecarlo, scenario, sensitivity
 from models.class_share import ClassShareFit
 from models.scenario import STATUS_QUO_ACCESS, ScenarioSpec, base_buyer_price

@@ -17,7 +17,7 @@ from keicast.calibration import (
     refinements,
 )
 from keicast.config import AssumptionOverride, Config, Settings
-from keicast.evidence import Register
+from keicast.register import Register
 from models.class_share import ClassShareFit
 from models.scenario import STATUS_QUO_ACCESS, Posterior, Range, ScenarioSpec
 

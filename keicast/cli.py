@@ -453,7 +453,7 @@ def deploy(config: ConfigOpt = Path("config.yaml")) -> None:
 def _assumption_table(config: Path, sets: list[str] | None, scenarios: list[str] | None):
     from keicast.assumptions import calibrate_assumptions
     from keicast.config import load_settings
-    from keicast.evidence import load_history, load_tables
+    from keicast.history import load_history, load_tables
 
     settings = load_settings(config, scenarios, sets)
     history, _ = load_history(settings.run.reference_dir)
@@ -494,14 +494,14 @@ def assumptions(
 @guarded
 def sources_verify(
     articles: Annotated[Path, typer.Option("--articles", help="Folder with the article texts.")] = Path(
-        "../shared/seeds"
+        "data/articles"
     ),
     register: Annotated[
         Path, typer.Option("--register", metavar="PATH", help="The evidence register to check.")
     ] = Path("data/register.yaml"),
 ) -> None:
     """Check that every quote occurs in its article and contains its figure."""
-    from keicast.evidence import load_register, verify_quotes
+    from keicast.register import load_register, verify_quotes
 
     if not articles.is_dir():
         raise ConfigError([Problem("--articles", "", str(articles), "an existing folder of article texts")])
@@ -565,7 +565,7 @@ def articles_accept(
 
     from keicast import warehouse
     from keicast.config import load_settings
-    from keicast.evidence import register_edit
+    from keicast.register_editor import register_edit
 
     settings = load_settings(config)
     run = settings.run
@@ -709,7 +709,7 @@ def backtest(
     """Rolling-origin skill vs naive and interval coverage of the baseline market models, or with --adoption of the
     adoption chain on past US launches."""
     from keicast.config import load_settings
-    from keicast.evidence import baseline_history, load_history
+    from keicast.history import baseline_history, load_history
     from models import baseline
 
     settings = load_settings(config)

@@ -8,7 +8,7 @@ from keicast import gates
 from keicast.assumptions import calibrate_assumptions
 from keicast.calibration import analog_frame, backtest_adoption
 from keicast.config import load_settings
-from keicast.evidence import load_history, load_tables
+from keicast.history import load_history, load_tables
 from models import adoption_backtest, montecarlo, sensitivity
 from models.scenario import base_buyer_price
 
