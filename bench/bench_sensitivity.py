@@ -16,9 +16,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from keicast.assumptions import calibrate_assumptions  # noqa: E402
 from keicast.config import load_settings  # noqa: E402
-from keicast.history import load_history, load_tables  # noqa: E402
+from keicast.steps import calibrate_assumptions, load_evidence  # noqa: E402
 from models import sensitivity  # noqa: E402
 
 YEARS = np.arange(2026, 2041)
@@ -29,9 +28,7 @@ def main() -> None:
     parser.add_argument("--base-samples", type=int, default=None, help="Saltelli N (default: config.yaml)")
     args = parser.parse_args()
     settings = load_settings("config.yaml")
-    history, _ = load_history(settings.run.reference_dir)
-    tables, _ = load_tables(settings.run.reference_dir)
-    calibrated = calibrate_assumptions(settings, history, tables)
+    calibrated = calibrate_assumptions(settings, load_evidence(settings))
     market = np.full(len(YEARS), 16e6)
     n = args.base_samples or settings.run.sobol_base_samples
     window = tuple(settings.run.headline_window)

@@ -30,9 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from prefect import flow  # noqa: E402
 
-from flows.pipeline import simulate, warm_dask_workers  # noqa: E402
+from flows.pipeline import simulate  # noqa: E402
 from keicast.assumptions import assemble, scenario_spec  # noqa: E402
 from keicast.config import TaskRunnerSettings, load_settings  # noqa: E402
+from keicast.runner import warm_dask_workers  # noqa: E402
 
 
 def main() -> None:
@@ -64,7 +65,7 @@ def main() -> None:
         config = settings.config.model_copy(update={"task_runner": TaskRunnerSettings(kind=kind, workers=workers)})
         local = replace(settings, config=config)
         start = time.perf_counter()
-        forecasts, _ = simulate(local, specs, paths, years, with_sensitivity=False)
+        forecasts, _ = simulate(local, specs, paths, with_sensitivity=False)
         return time.perf_counter() - start, forecasts
 
     from prefect.testing.utilities import prefect_test_harness

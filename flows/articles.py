@@ -1,7 +1,7 @@
 """Article ingestion as a Prefect flow: scan the inbox, then record the new articles and claims.
 
-Run on its own by `keicast articles scan`, and as the first stage of the pipeline (a subflow, inside the
-pipeline's run lock). Its writes are their own transaction: evidence gathered from articles is kept even when
+Run on its own by `keicast articles scan`; the pipeline runs the same steps (``ingest``) as its first stage,
+inside its run lock. Their writes are their own transaction: evidence gathered from articles is kept even when
 a later forecast gate fails, and it never changes a forecast by itself.
 """
 
@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from keicast import warehouse
 from keicast.articles import scan
-from keicast.config import Settings, load_settings
+from keicast.config import RunRequest, Settings, settings_for
 from keicast.errors import transient
 
 
@@ -49,15 +49,13 @@ def ingest(settings: Settings, inbox: Path) -> dict:
 
 
 @flow(name="keicast-articles")
-def keicast_articles(config_path: str = "config.yaml", directory: str | None = None, locked: bool = False) -> dict:
-    """Read new or changed articles from the inbox and record their claims. ``locked``: the caller holds
-    the warehouse's run lock (the pipeline does)."""
-    settings = load_settings(config_path)
+def keicast_articles(request: RunRequest = RunRequest(), directory: str | None = None) -> dict:
+    """Read new or changed articles from the inbox (``directory``, default run.articles_dir) and record their
+    claims, holding the warehouse's run lock."""
+    settings = settings_for(request)
     inbox = Path(directory) if directory else settings.run.articles_dir
     if not inbox.is_dir():
         get_run_logger().info("no article inbox at %s; nothing to scan", inbox)
         return {"inbox": str(inbox), "new_or_changed": 0, "claims": 0, "not_processed": []}
-    if locked:
-        return ingest(settings, inbox)
     with warehouse.run_lock(settings.run.warehouse, settings.run.lock_timeout_seconds):
         return ingest(settings, inbox)

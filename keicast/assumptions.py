@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
 from keicast.calibration import (
-    AdoptionFit,
     adoption_draws,
-    analog_frame,
-    analog_points,
-    calibration_table,
-    fit_adoption,
-    fit_class_share,
-    refinements,
 )
-from keicast.config import AssumptionOverride, Config, Settings
+from keicast.config import AssumptionOverride, Config
 from keicast.register import Register
-from models.class_share import ClassShareFit
 from models.scenario import STATUS_QUO_ACCESS, Posterior, Range, ScenarioSpec
 
 COLUMNS = [
@@ -147,29 +137,3 @@ def scenario_spec(name: str, config: Config, table: pd.DataFrame, fit=None) -> S
         posteriors=posteriors,
         adoption_shape=config.calibration.shape,
     )
-
-
-@dataclass(frozen=True)
-class Calibrated:
-    """Everything calibration on the US analogs yields for a run: the fits and the assumption table they refine."""
-
-    adoption: AdoptionFit
-    adoption_table: pd.DataFrame  # keicast.calibration.calibration_table's per-analog rows
-    class_share: ClassShareFit
-    table: pd.DataFrame
-
-    def specs(self, settings: Settings) -> list[ScenarioSpec]:
-        """The kernel's view of every chosen scenario."""
-        return [scenario_spec(name, settings.config, self.table, self.adoption) for name in settings.scenarios]
-
-
-def calibrate_assumptions(settings: Settings, history: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> Calibrated:
-    """Calibrate on the analogs (adoption fit, class-share fit) and assemble the assumption table: the steps the
-    pipeline runs as separate cached tasks, in one call for `keicast assumptions` / `validate`, benches and tests."""
-    cal, market = settings.config.calibration, settings.config.baseline.series
-    frame = analog_frame(history, cal.analogs, market)
-    fit = fit_adoption(frame, cal.analogs, cal)
-    class_fit = fit_class_share(analog_points(tables, history, market), settings.register)
-    refined = refinements(fit, class_fit, settings.register)
-    table = assemble(settings.register, settings.config, settings.scenarios, settings.overrides, refined)
-    return Calibrated(fit, calibration_table(fit, frame)[0], class_fit, table)

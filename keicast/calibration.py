@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -99,9 +100,8 @@ def _digest(*parts: str) -> str:
 
 
 def _code_digest(*modules) -> str:
-    import numpyro
-
-    return _digest(*(inspect.getsource(m) for m in (adoption, diffusion, *modules)), numpyro.__version__)
+    """The code a cached fit ran and the sampler's version (read from its metadata: importing it takes ~1 s)."""
+    return _digest(*(inspect.getsource(m) for m in (adoption, diffusion, *modules)), version("numpyro"))
 
 
 def _sampler(cal: CalibrationSettings) -> str:
@@ -247,12 +247,21 @@ PARAMETER_COLUMNS = ["parameter", "distribution", "p05", "p25", "p50", "p75", "p
 
 
 def adoption_parameters(fit: AdoptionFit, cal: CalibrationSettings) -> pd.DataFrame:
-    """Quantiles of a new analog's parameters under the hyper-priors alone and under the posterior."""
+    """Quantiles of a new analog's parameters under the hyper-priors alone and under the posterior.
+
+    The prior draws depend only on the shape, the number of analogs, the priors and the seed: they are cached like
+    fits (drawing them compiles the model, about 2 s).
+    """
     n = fit.analogs.series.nunique()
     panel = AnalogPanel(
         tuple(fit.analogs.series.unique()), *np.ones((2, n, 1)), np.zeros((n, 1)), np.zeros((n, 1), bool)
     )
-    prior = adoption.prior_population(panel, fit.shape, adoption.Priors(), 4000, cal.seed)
+    cache_key = "prior-" + _digest(fit.shape, str(n), repr(adoption.Priors()), str(cal.seed), _code_digest())[:24]
+
+    def compute():
+        return {"prior": adoption.prior_population(panel, fit.shape, adoption.Priors(), 4000, cal.seed)}
+
+    prior = _cached(cal.cache_dir, cache_key, compute, ("prior",))["prior"]
     rows = []
     for distribution, draws in (("prior", prior), ("posterior", fit.population)):
         for key, column in POSTERIOR_KEYS.items():

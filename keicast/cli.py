@@ -3,18 +3,18 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import json
 import logging
-import math
 import os
 import sys
-import tempfile
 import traceback
 import warnings
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,10 @@ from rich.table import Table
 from rich.text import Text
 
 from keicast.errors import ConfigError, KeicastError, Problem
+from keicast.server import start_temporary_server
+
+if TYPE_CHECKING:
+    from keicast.config import RunRequest, Settings
 
 app = typer.Typer(
     help="Forecast US demand for Japanese-style kei cars under policy scenarios.",
@@ -81,25 +85,8 @@ def _quiet_environment() -> None:
         ("PREFECT_LOGGING_LEVEL", os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING")),
     ):
         os.environ.setdefault(name, value)
-    # with PREFECT_API_URL set, an unwritable HOME is no problem; without it, _check_prefect_home says so
+    # with PREFECT_API_URL set, an unwritable HOME is no problem; without it, keicast.server.check_prefect_home says so
     warnings.filterwarnings("ignore", message="Failed to create the Prefect home directory")
-
-
-def _check_prefect_home() -> Path:
-    """Prefect's home (its database and the temporary server's), refused at once when it is not writable:
-    Prefect itself waits 26 s for its server and then fails with tracebacks."""
-    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=home):
-            pass
-    except OSError as exc:
-        raise KeicastError(
-            f"Prefect needs a writable home for its database: {home} is not writable ({exc.strerror or exc}). "
-            "Set PREFECT_HOME to a writable folder, or PREFECT_API_URL to a running Prefect server "
-            "(`prefect server start`); nothing was run"
-        ) from None
-    return home
 
 
 class _KnownErrorFilter(logging.Filter):
@@ -121,6 +108,23 @@ def _quiet_known_errors() -> None:
             handler.addFilter(_KnownErrorFilter())
 
 
+@contextlib.contextmanager
+def _attended():
+    """Prefect settings for a flow run this process waits on: no flow-run heartbeats.
+
+    Heartbeats let a server mark runs that nobody watches as crashed; an attended run's end is its process's
+    exit, and the warehouse records how it ended. Their thread holds the run's end up to a second as it stops.
+    A heartbeat frequency set in the environment wins.
+    """
+    if {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY"} & set(os.environ):
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No status line per stage, no progress bar.")]
 
 
@@ -134,47 +138,6 @@ def _show_progress(quiet: bool) -> None:
         handler.setFormatter(logging.Formatter("keicast: %(message)s"))
         progress.addHandler(handler)
         progress.setLevel(logging.INFO)
-
-
-def _start_temporary_server():
-    """Without PREFECT_API_URL, start Prefect's temporary server in the background; returns a function to join it.
-
-    The server is a subprocess that takes 5-14 s to come up; started before the pipeline's imports, it boots on
-    the second core while they load. The flow then finds it running (Prefect keeps one per process). Joining
-    before the flow starts matters: the server marks itself running before it answers.
-    """
-    import threading
-
-    if os.environ.get("PREFECT_API_URL"):
-        return lambda: None
-    home = _check_prefect_home()
-    from filelock import FileLock
-    from prefect.settings import PREFECT_API_URL
-
-    if PREFECT_API_URL.value():
-        return lambda: None
-    failure: list[BaseException] = []
-
-    def start() -> None:
-        from prefect.server.api.server import SubprocessASGIServer
-
-        try:
-            # Each temporary server migrates the SQLite database in PREFECT_HOME as it starts: first runs started
-            # together raced and killed each other. One process at a time starts its server.
-            with FileLock(str(home / "keicast-server-start.lock")):
-                SubprocessASGIServer().start()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread by join()
-            failure.append(exc)
-
-    thread = threading.Thread(target=start, name="keicast-prefect-server", daemon=True)
-    thread.start()
-
-    def join() -> None:
-        thread.join()
-        if failure:
-            raise failure[0]
-
-    return join
 
 
 def guarded(fn):
@@ -277,6 +240,34 @@ def main_options(
 
 
 # ---------------------------------------------------------------------------------------------- run
+def _run_pipeline(request: RunRequest, quiet: bool, what: str = "") -> tuple[Settings, str]:
+    """Validate the request (exit 2 before any server starts), start a temporary server if needed, and run the
+    flow on it; returns the settings and the run id."""
+    from keicast.config import settings_for
+
+    _quiet_environment()
+    settings = settings_for(request)
+    _show_progress(quiet)
+    if not quiet and not os.environ.get("PREFECT_API_URL"):
+        err.print("keicast: starting a temporary Prefect server (set PREFECT_API_URL to use a standing one)")
+    server_ready = start_temporary_server()
+    from keicast import gates
+
+    gates.preload()  # GX imports while the temporary Prefect server starts
+    from flows.pipeline import keicast_pipeline
+    from keicast.runner import new_run_id
+
+    server_ready()
+    _quiet_known_errors()
+    run_id = new_run_id()
+    kind = "sweep" if request.sweep else "run"
+    what = what or f"{len(settings.scenarios)} scenario(s)"
+    err.print(f"keicast: {kind} {run_id}: {what}, {settings.run.draws:,} draws each")
+    with _attended():
+        keicast_pipeline(request, run_id)
+    return settings, run_id
+
+
 @app.command()
 @guarded
 def run(
@@ -288,31 +279,10 @@ def run(
     quiet: QuietOpt = False,
 ) -> None:
     """Run the pipeline: assumptions -> gates -> forecasts -> report."""
-    from keicast.config import load_settings
+    from keicast.config import RunRequest
 
-    _quiet_environment()
-    settings = load_settings(config, scenario, set_, draws, seed)  # exit 2 before any server starts
-    _show_progress(quiet)
-    if not quiet and not os.environ.get("PREFECT_API_URL"):
-        err.print("keicast: starting a temporary Prefect server (set PREFECT_API_URL to use a standing one)")
-    server_ready = _start_temporary_server()
-    from keicast import gates
-
-    gates.preload()  # GX imports while the temporary Prefect server starts
-    from flows.pipeline import keicast_pipeline, new_run_id
-
-    server_ready()
-    _quiet_known_errors()
-    run_id = new_run_id()
-    err.print(f"keicast: run {run_id}: {len(settings.scenarios)} scenario(s), {settings.run.draws:,} draws each")
-    keicast_pipeline(
-        config_path=str(config),
-        scenarios=list(settings.scenarios),
-        sets=list(set_ or []),
-        draws=draws,
-        seed=seed,
-        run_id=run_id,
-    )
+    request = RunRequest.from_options(config, scenario, set_, draws, seed)
+    settings, run_id = _run_pipeline(request, quiet)
     report = settings.run.reports_dir / run_id / "index.html"
     out.print(f"run {run_id} succeeded; report: {report}")
     out.print(f"data-quality results: {report.with_name('data_quality.html')}")
@@ -322,26 +292,13 @@ def run(
 @guarded
 def validate(config: ConfigOpt = Path("config.yaml"), set_: SetOpt = None) -> None:
     """Validate config.yaml and run the input gates (history, calibration, assumptions) without forecasting."""
-    from keicast import gates
-    from keicast.assumptions import scenario_spec
-    from models.scenario import base_buyer_price
+    from keicast import gates, steps
 
     _quiet_environment()
-    settings, history, fits, table = _assumption_table(config, set_, None)
-    required = [settings.config.baseline.series]
-    prices = {n: base_buyer_price(scenario_spec(n, settings.config, table)) for n in settings.scenarios}
-    docs = settings.run.reports_dir / "data_docs"
-    params = gates.parameters(settings.config)
-    results = pd.concat(
-        [
-            gates.check("history", gates.history_frames(history, required), params, docs),
-            gates.check("calibration", {"calibration": fits}, params, docs),
-            gates.check("assumptions", gates.assumption_frames(table, prices), params, docs),
-        ],
-        ignore_index=True,
-    )
+    settings, evidence, calibrated = _calibrated(config, set_, None)
+    results = steps.check_inputs(settings, evidence, calibrated)
     out.print(f"config {config}: valid; {len(results)} expectations checked, {(~results.success).sum()} failed")
-    gates.raise_on_failure("inputs", results, docs)
+    gates.raise_on_failure("inputs", results, settings.run.reports_dir / "data_docs")
 
 
 @app.command()
@@ -361,50 +318,12 @@ def sweep(
     quiet: QuietOpt = False,
 ) -> None:
     """Run every combination of the listed assumption values as a scenario and compare them."""
-    import itertools
-
     from keicast import warehouse
-    from keicast.config import load_settings
+    from keicast.config import RunRequest, sweep_plan
 
-    _quiet_environment()
-    axes, problems = [], []
-    for item in vary:
-        key, sep, raw = item.partition("=")
-        try:
-            values = [float(v) for v in raw.split(",") if v.strip()]
-        except ValueError:
-            values = []
-        if not all(math.isfinite(v) and (key.strip() != "launch_year" or v.is_integer()) for v in values):
-            values = []  # inf, nan, or a launch year that is not a whole year
-        if not sep or not key.strip() or not values:
-            problems.append(
-                Problem(
-                    "--vary",
-                    item,
-                    item,
-                    "KEY=V1,V2,... with finite numbers (whole years for launch_year), e.g. policy.import_tariff=0,0.25",
-                )
-            )
-            continue
-        axes.append((key.strip(), values))
-    combos = list(itertools.product(*[[(k, v) for v in values] for k, values in axes])) if axes else []
-    if not problems and not 1 <= len(combos) <= 500:
-        problems.append(Problem("--vary", "", len(combos), "between 1 and 500 combinations"))
-    if problems:
-        raise ConfigError(problems)
-    plan = {
-        f"sweep_{i:03d}": {"base": base, "factors": {k: int(v) if k == "launch_year" else v for k, v in combo}}
-        for i, combo in enumerate(combos, start=1)
-    }
-    settings = load_settings(config, draws=draws, seed=seed, sweep=plan)  # exit 2 before any server starts
-    _show_progress(quiet)
-    _start_temporary_server()()
-    from flows.pipeline import keicast_pipeline, new_run_id
-
-    _quiet_known_errors()
-    run_id = new_run_id()
-    err.print(f"keicast: sweep {run_id}: {len(plan)} combinations of {base}, {settings.run.draws:,} draws each")
-    keicast_pipeline(config_path=str(config), draws=draws, seed=seed, run_id=run_id, sweep=plan)
+    plan = sweep_plan(vary, base)
+    request = RunRequest.from_options(config, draws=draws, seed=seed).model_copy(update={"sweep": plan})
+    settings, run_id = _run_pipeline(request, quiet, f"{len(plan)} combinations of {base}")
     table = warehouse.sweep_results(settings.run.warehouse, run_id)
     emit(
         table.drop(columns=["run_id"]),
@@ -450,16 +369,14 @@ def deploy(config: ConfigOpt = Path("config.yaml")) -> None:
     )
 
 
-def _assumption_table(config: Path, sets: list[str] | None, scenarios: list[str] | None):
-    from keicast.assumptions import calibrate_assumptions
+def _calibrated(config: Path, sets: list[str] | None, scenarios: list[str] | None):
+    """Settings, evidence, and the calibrated assumption table (the pipeline's steps up to assembly)."""
+    from keicast import steps
     from keicast.config import load_settings
-    from keicast.history import load_history, load_tables
 
     settings = load_settings(config, scenarios, sets)
-    history, _ = load_history(settings.run.reference_dir)
-    tables, _ = load_tables(settings.run.reference_dir)
-    calibrated = calibrate_assumptions(settings, history, tables)
-    return settings, history, calibrated.adoption_table, calibrated.table
+    evidence = steps.load_evidence(settings)
+    return settings, evidence, steps.calibrate_assumptions(settings, evidence)
 
 
 @app.command()
@@ -483,7 +400,7 @@ def assumptions(
         if scenario:
             table = table[table.scenario.isin(scenario)]
     else:
-        _, _, _, table = _assumption_table(config, set_, scenario)
+        table = _calibrated(config, set_, scenario)[2].table
     if fmt is Format.table:
         emit(table[["scenario", "key", "value", "low", "high", "unit", "kind", "override_origin"]], fmt, "assumptions")
     else:
@@ -525,18 +442,20 @@ def articles_scan(
 ) -> None:
     """Read new or changed articles, extract their figures and match them against the register."""
     from keicast import warehouse
-    from keicast.config import load_settings
+    from keicast.config import RunRequest, settings_for
 
     _quiet_environment()
-    settings = load_settings(config)
+    request = RunRequest.from_options(config)
+    settings = settings_for(request)
     inbox = directory or settings.run.articles_dir
     if not inbox.is_dir():
         raise ConfigError([Problem("DIR", "", str(inbox), "an existing folder of articles")])
-    _start_temporary_server()()
+    start_temporary_server()()
     from flows.articles import keicast_articles
 
     _quiet_known_errors()
-    summary = keicast_articles(config_path=str(config), directory=str(inbox))
+    with _attended():
+        summary = keicast_articles(request, directory=str(inbox))
     for row in summary["not_processed"]:
         err.print(f"keicast: {row['path']}: {row['status']}: {row['message']}")
     with warehouse.connect(settings.run.warehouse, read_only=True, timeout=settings.run.lock_timeout_seconds) as con:
@@ -708,9 +627,9 @@ def backtest(
 ) -> None:
     """Rolling-origin skill vs naive and interval coverage of the baseline market models, or with --adoption of the
     adoption chain on past US launches."""
+    from keicast import steps
     from keicast.config import load_settings
-    from keicast.history import baseline_history, load_history
-    from models import baseline
+    from keicast.history import load_history
 
     settings = load_settings(config)
     history, _ = load_history(settings.run.reference_dir)
@@ -718,8 +637,7 @@ def backtest(
         _adoption_backtest(settings, history, series_csv or [], shape, fmt)
         return
     cfg = settings.config.baseline
-    y = baseline_history(history, settings)
-    market = baseline.BaselineMarket(**cfg.model_dump(exclude={"series"})).fit(y)
+    market = steps.fit_market(history, settings)
     chosen = f"selected: {market.model_}, lowest mean MASE over horizons 1-{cfg.max_horizon}"
     emit(market.backtests_, fmt, f"rolling-origin backtest of {cfg.series} ({chosen})")
 
@@ -943,5 +861,31 @@ def sql(
     emit(frame, fmt, None)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+_exit_code = 0
+
+
+def _exit_without_teardown() -> None:
+    """The last exit handler: end the process once every other handler has run, skipping the interpreter's
+    teardown. Its garbage collections walk every object Prefect, GX and pandas made (about 1 s on 2 cores) only to
+    free memory the system takes back anyway. Logging is shut down (flushed) first, as the teardown would."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_code)
+
+
+def main() -> None:  # pragma: no cover - console entry point (tests run it as a subprocess)
+    """The ``keicast`` command."""
+    global _exit_code
+    atexit.register(_exit_without_teardown)  # registered first: runs after Prefect's handlers
+    try:
+        app()
+    except SystemExit as exc:
+        _exit_code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        raise
+    except KeyboardInterrupt:
+        _exit_code = 130
+        raise
+    except BaseException:
+        _exit_code = 1
+        raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import math
 import os
 import re
@@ -316,7 +317,7 @@ def _check_override(file: str, where: str, key: str, ov: Override, register) -> 
     return problems
 
 
-def _raw_override_problems(raw: dict, file: str, sets: list[str], base: Path) -> list[Problem]:
+def _raw_override_problems(raw: dict, file: str, sets: tuple[tuple[str, float], ...], base: Path) -> list[Problem]:
     """Unknown assumption keys in a config that failed its schema check, so one pass reports every problem."""
     run = raw.get("run") if isinstance(raw.get("run"), dict) else {}
     try:
@@ -329,8 +330,7 @@ def _raw_override_problems(raw: dict, file: str, sets: list[str], base: Path) ->
         (f"scenarios.{n}.assumptions", s.get("assumptions")) for n, s in scenarios.items() if isinstance(s, dict)
     ]
     known = register.assumptions
-    pairs, problems = parse_set(sets)
-    problems += [Problem("--set", k, k, f"an assumption key{_suggest(k, known)}") for k, _ in pairs if k not in known]
+    problems = [Problem("--set", k, k, f"an assumption key{_suggest(k, known)}") for k, _ in sets if k not in known]
     return [
         Problem(file, f"{where}.{key}", key, f"an assumption key from the register{_suggest(str(key), known)}")
         for where, block in places
@@ -449,7 +449,7 @@ def _validated_config(raw: Any, file: str, base: Path, draws, seed, sweep, sets)
         config = Config.model_validate(raw)
     except ValidationError as exc:
         found = _blame_command_line(_schema_problems(file, exc), options, sweep)
-        raise ConfigError(found + _raw_override_problems(raw, file, sets or [], base)) from None
+        raise ConfigError(found + _raw_override_problems(raw, file, sets, base)) from None
     run, problems = _project_paths(config.run, base, file)
     config = config.model_copy(update={"run": run})
     problems += _overlapping_paths(run, file)
@@ -470,31 +470,90 @@ def _validated_config(raw: Any, file: str, base: Path, draws, seed, sweep, sets)
     return config, _blame_command_line(problems, options, sweep)
 
 
-def load_settings(
-    config_path: Path | str | None = None,
-    scenarios: list[str] | None = None,
-    sets: list[str] | None = None,
-    draws: int | None = None,
-    seed: int | None = None,
-    sweep: dict[str, dict] | None = None,
-) -> Settings:
-    """Validate config.yaml plus command-line overrides once, at the edge. Raises ConfigError.
+# ---------------------------------------------------------------------------------------------- run request
+class SweepPoint(Strict):
+    """One generated scenario of a sweep: a copy of scenario ``base`` with ``factors`` as assumption overrides
+    (``launch_year`` sets the launch year)."""
 
-    Relative paths in ``run:`` are relative to the config file's folder. ``sweep`` adds generated scenarios,
-    each {"base": scenario, "factors": {key: value}}: a copy of the base scenario with the factors as
-    assumption overrides (``launch_year`` sets the launch year). They are validated like any scenario in the
-    file and become the scenarios run.
-    """
-    path = Path(config_path) if config_path else DEFAULT_CONFIG
-    file = str(path)
-    data = read_yaml_bytes(path)
-    base = Path(os.path.abspath(path.parent))
-    config, problems = _validated_config(parse_yaml(data.decode("utf-8"), file), file, base, draws, seed, sweep, sets)
-    if sweep:
-        scenarios = list(sweep)
-    if any(p.key.startswith("run.") for p in problems):  # the register may be unreachable
+    base: str
+    factors: dict[str, int | float]
+
+
+class RunRequest(Strict):
+    """What a run was asked for, typed once at the edge (the CLI's options, a deployment's parameters) and passed
+    down: the flow, its steps and the tests take this, never raw option strings."""
+
+    config_path: str = str(DEFAULT_CONFIG)
+    scenarios: tuple[str, ...] | None = None
+    overrides: tuple[tuple[str, float], ...] = ()  # --set KEY=VALUE, parsed
+    draws: int | None = None
+    seed: int | None = None
+    sweep: dict[str, SweepPoint] | None = None  # generated scenario name -> its definition
+
+    @classmethod
+    def from_options(
+        cls,
+        config_path: Path | str | None = None,
+        scenarios: list[str] | None = None,
+        sets: list[str] | None = None,
+        draws: int | None = None,
+        seed: int | None = None,
+        sweep: dict[str, dict] | None = None,
+    ) -> RunRequest:
+        """The request of command-line options. A malformed ``--set`` is a ConfigError, listed with every problem
+        of the rest of the request."""
+        pairs, problems = parse_set(list(sets or []))
+        request = cls(
+            config_path=str(config_path or DEFAULT_CONFIG),
+            scenarios=tuple(scenarios) if scenarios else None,
+            overrides=tuple(pairs),
+            draws=draws,
+            seed=seed,
+            sweep=sweep,
+        )
+        if problems:  # reported with the config's own problems: every problem at once
+            try:
+                _validated(request)
+            except ConfigError as exc:
+                problems += exc.problems
+            raise ConfigError(problems)
+        return request
+
+
+MAX_SWEEP = 500
+VARY_FORMAT = "KEY=V1,V2,... with finite numbers (whole years for launch_year), e.g. policy.import_tariff=0,0.25"
+
+
+def _axis(item: str) -> tuple[str, list[float]] | None:
+    """``KEY=V1,V2,...`` as (key, values); None when malformed, not finite, or a launch year not a whole year."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    try:
+        values = [float(v) for v in raw.split(",") if v.strip()]
+    except ValueError:
+        return None
+    whole = all(math.isfinite(v) and (key != "launch_year" or v.is_integer()) for v in values)
+    return (key, values) if sep and key and values and whole else None
+
+
+def sweep_plan(vary: list[str], base: str) -> dict[str, SweepPoint]:
+    """Every combination of the ``--vary`` values as a generated scenario ``sweep_NNN`` of ``base``."""
+    axes = [_axis(item) for item in vary]
+    problems = [Problem("--vary", item, item, VARY_FORMAT) for item, axis in zip(vary, axes, strict=True) if not axis]
+    combos = [] if problems or not axes else list(itertools.product(*[[(k, v) for v in vs] for k, vs in axes]))
+    if not problems and not 1 <= len(combos) <= MAX_SWEEP:
+        problems.append(Problem("--vary", "", len(combos), f"between 1 and {MAX_SWEEP} combinations"))
+    if problems:
         raise ConfigError(problems)
-    register = load_register(config.run.register_file)
+    return {
+        f"sweep_{i:03d}": SweepPoint(base=base, factors={k: int(v) if k == "launch_year" else v for k, v in combo})
+        for i, combo in enumerate(combos, start=1)
+    }
+
+
+def _register_problems(config: Config, register: Register, file: str) -> list[Problem]:
+    """Scenarios whose road access and production need keys the register lacks."""
+    problems = []
     for name, sc in config.scenarios.items():
         missing = sorted(required_keys(sc.road_access, sc.production == "import") - set(register.assumptions))
         if missing:
@@ -506,7 +565,15 @@ def load_settings(
                     f"a road access and production whose assumptions the register has (missing: {', '.join(missing)})",
                 )
             )
+    return problems
+
+
+def _overrides(
+    config: Config, request: RunRequest, register: Register, file: str
+) -> tuple[list[AssumptionOverride], list[Problem]]:
+    """Every override in precedence order (config-wide, per scenario, --set), each checked against the register."""
     overrides: list[AssumptionOverride] = []
+    problems: list[Problem] = []
     for key, ov in config.assumptions.items():
         problems += _check_override(file, f"assumptions.{key}", key, ov, register)
         overrides.append(_as_override(key, ov, "*", f"{file}: assumptions"))
@@ -514,27 +581,45 @@ def load_settings(
         for key, ov in sc.assumptions.items():
             problems += _check_override(file, f"scenarios.{name}.assumptions.{key}", key, ov, register)
             overrides.append(_as_override(key, ov, name, f"{file}: scenarios.{name}"))
-    pairs, set_problems = parse_set(list(sets or []))
-    problems += set_problems
-    for key, value in pairs:
+    for key, value in request.overrides:
         problems += _check_override("--set", key, key, OverrideRange(value=value), register)
         overrides.append(AssumptionOverride(key, value, None, None, "*", "--set"))
-    chosen = list(scenarios or config.scenarios)
-    for name in chosen:
-        if name not in config.scenarios:
-            problems.append(
-                Problem("--scenario", "", name, f"one of {sorted(config.scenarios)}{_suggest(name, config.scenarios)}")
-            )
+    return overrides, problems
+
+
+def _choice_problems(config: Config, chosen: list[str], file: str) -> list[Problem]:
+    """Unknown scenarios asked for, and analog or market series with no reference file."""
+    problems = [
+        Problem("--scenario", "", name, f"one of {sorted(config.scenarios)}{_suggest(name, config.scenarios)}")
+        for name in chosen
+        if name not in config.scenarios
+    ]
     for series in config.calibration.analogs + [config.baseline.series]:
         if not (config.run.reference_dir / f"{series}.csv").is_file():
-            problems.append(
-                Problem(
-                    file,
-                    "calibration.analogs" if series != config.baseline.series else "baseline.series",
-                    series,
-                    f"a series file in {config.run.reference_dir}/",
-                )
-            )
+            where = "calibration.analogs" if series != config.baseline.series else "baseline.series"
+            problems.append(Problem(file, where, series, f"a series file in {config.run.reference_dir}/"))
+    return problems
+
+
+def _validated(request: RunRequest) -> Settings:
+    """Validate a request against its config file and register. Raises ConfigError with every problem found.
+
+    Relative paths in ``run:`` are relative to the config file's folder. A sweep adds its generated scenarios,
+    validated like any scenario in the file, and they become the scenarios run.
+    """
+    path = Path(request.config_path)
+    file = str(path)
+    data = read_yaml_bytes(path)
+    base = Path(os.path.abspath(path.parent))
+    sweep = {name: point.model_dump() for name, point in request.sweep.items()} if request.sweep else None
+    raw = parse_yaml(data.decode("utf-8"), file)
+    config, problems = _validated_config(raw, file, base, request.draws, request.seed, sweep, request.overrides)
+    if any(p.key.startswith("run.") for p in problems):  # the register may be unreachable
+        raise ConfigError(problems)
+    register = load_register(config.run.register_file)
+    overrides, override_problems = _overrides(config, request, register, file)
+    chosen = list(sweep or request.scenarios or config.scenarios)
+    problems += _register_problems(config, register, file) + override_problems + _choice_problems(config, chosen, file)
     if problems:
         raise ConfigError(_blame_command_line(problems, {}, sweep))
     return Settings(
@@ -545,3 +630,44 @@ def load_settings(
         overrides=tuple(overrides),
         scenarios=tuple(dict.fromkeys(chosen)),
     )
+
+
+_VALIDATED: dict[str, tuple[Settings, str]] = {}
+
+
+def _register_digest(settings: Settings) -> str:
+    try:
+        return hashlib.sha256(Path(settings.run.register_file).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def settings_for(request: RunRequest) -> Settings:
+    """The validated settings of a request, validated once per process: the CLI validates at the edge (to exit 2
+    before any server starts) and the flow it then runs gets the same object, while the config file and the
+    register are byte-for-byte unchanged. A deployment's flow run validates its request here, once."""
+    key = request.model_dump_json()
+    known = _VALIDATED.get(key)
+    if known:
+        settings, register_sha256 = known
+        try:
+            unchanged = hashlib.sha256(Path(settings.config_path).read_bytes()).hexdigest() == settings.config_sha256
+        except OSError:
+            unchanged = False
+        if unchanged and _register_digest(settings) == register_sha256:
+            return settings
+    settings = _validated(request)
+    _VALIDATED[key] = (settings, _register_digest(settings))
+    return settings
+
+
+def load_settings(
+    config_path: Path | str | None = None,
+    scenarios: list[str] | None = None,
+    sets: list[str] | None = None,
+    draws: int | None = None,
+    seed: int | None = None,
+    sweep: dict[str, dict] | None = None,
+) -> Settings:
+    """Settings from command-line options (see RunRequest.from_options and settings_for). Raises ConfigError."""
+    return settings_for(RunRequest.from_options(config_path, scenarios, sets, draws, seed, sweep))

@@ -54,7 +54,7 @@ def _deployment(settings: Settings, name: str, **kwargs) -> RunnerDeployment:
     return keicast_pipeline.to_deployment(
         name=name,
         schedules=[schedule(settings)],
-        parameters={"config_path": str(Path(settings.config_path).resolve())},
+        parameters={"request": {"config_path": str(Path(settings.config_path).resolve())}},
         description=DESCRIPTION,
         tags=["keicast"],
         **kwargs,

@@ -5,10 +5,9 @@ import pandas as pd
 import pytest
 
 from keicast import gates
-from keicast.assumptions import calibrate_assumptions
 from keicast.calibration import analog_frame, backtest_adoption
 from keicast.config import load_settings
-from keicast.history import load_history, load_tables
+from keicast.steps import calibrate_assumptions, load_evidence
 from models import adoption_backtest, montecarlo, sensitivity
 from models.scenario import base_buyer_price
 
@@ -19,10 +18,11 @@ from .conftest import base_config, write_config
 def clean(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gates")
     s = load_settings(write_config(tmp, base_config(tmp)))
-    history, _ = load_history(s.run.reference_dir)
-    tables, _ = load_tables(s.run.reference_dir)
-    calibrated = calibrate_assumptions(s, history, tables)
-    fit, fits, table, specs = calibrated.adoption, calibrated.adoption_table, calibrated.table, calibrated.specs(s)
+    evidence = load_evidence(s)
+    history = evidence.history
+    calibrated = calibrate_assumptions(s, evidence)
+    fit, fits = calibrated.calibration.fit, calibrated.calibration.fits
+    table, specs = calibrated.table, calibrated.specs(s)
     cal = s.config.calibration
     frame = analog_frame(history, [*cal.analogs, *cal.backtest_also], s.config.baseline.series)
     years = np.arange(2026, 2041)

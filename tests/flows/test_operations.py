@@ -266,7 +266,7 @@ def test_first_commands_on_an_empty_prefect_home_start_their_servers_one_at_a_ti
     """Each temporary server migrates PREFECT_HOME's database as it starts; started together they raced."""
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_LOGGING_LEVEL="ERROR")
-    code = "from keicast.cli import _start_temporary_server; _start_temporary_server()(); print('up')"
+    code = "from keicast.server import start_temporary_server; start_temporary_server()(); print('up')"
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

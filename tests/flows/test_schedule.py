@@ -146,8 +146,8 @@ def test_deploy_creates_the_work_pool_and_exactly_one_schedule_idempotently(stan
     assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["* * * * *"]
     body = {"flow_runs": {"deployment_id": {"any_": [deployment["id"]]}}, "limit": 200}
     waiting = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
-    assert all(r["parameters"] == {"config_path": str(config.resolve())} for r in waiting)
-    assert deployment["parameters"] == {"config_path": str(config.resolve())}
+    assert all(r["parameters"] == {"request": {"config_path": str(config.resolve())}} for r in waiting)
+    assert deployment["parameters"] == {"request": {"config_path": str(config.resolve())}}
     assert deployment["job_variables"] == {"working_dir": str(tmp_path.resolve())}
 
 

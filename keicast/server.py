@@ -1,0 +1,145 @@
+"""The temporary Prefect server a command starts when no PREFECT_API_URL is set.
+
+Prefect would start the same server itself (``prefect.server.api.server.SubprocessASGIServer``), but importing
+that module loads the server's whole stack (FastAPI, SQLAlchemy, its models: about 3 s of this process's CPU on
+2 cores) only to run a subprocess. keicast runs the same uvicorn command with the same environment, points this
+process's PREFECT_API_URL at it before the flow starts, and stops it at exit. The server boots on the second core
+while the pipeline's modules import.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from keicast.errors import KeicastError
+
+# what Prefect's own temporary server sets: no UI, ephemeral mode (no background services it does not need)
+SERVER_ENVIRONMENT = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+PORT_IN_USE = 3  # uvicorn's exit code when its port was taken between our choosing and its binding
+
+
+def check_prefect_home() -> Path:
+    """Prefect's home (its database and the temporary server's), refused at once when it is not writable:
+    Prefect itself waits 26 s for its server and then fails with tracebacks."""
+    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=home):
+            pass
+    except OSError as exc:
+        raise KeicastError(
+            f"Prefect needs a writable home for its database: {home} is not writable ({exc.strerror or exc}). "
+            "Set PREFECT_HOME to a writable folder, or PREFECT_API_URL to a running Prefect server "
+            "(`prefect server start`); nothing was run"
+        ) from None
+    return home
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _use_api(url: str) -> None:
+    """Point this process's Prefect settings at ``url`` (its settings were read when Prefect was imported)."""
+    from prefect.context import refresh_global_settings_context
+
+    os.environ["PREFECT_API_URL"] = url
+    refresh_global_settings_context()
+
+
+class TemporaryServer:
+    """One temporary Prefect API server for this process, stopped at exit."""
+
+    def __init__(self, home: Path, environment: dict[str, str], timeout: float) -> None:
+        self.home, self.environment, self.timeout = home, environment, timeout
+        self.process: subprocess.Popen | None = None
+        self.url = ""
+
+    def _spawn(self) -> None:
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}/api"
+        command = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"]
+        self.log = tempfile.TemporaryFile(mode="w+")  # a pipe nobody reads would stall a talkative server
+        self.process = subprocess.Popen(command, env=self.environment, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_until_healthy(self) -> None:
+        """Start the server and wait for its health check; one process at a time migrates a new PREFECT_HOME's
+        database (first commands started together raced and killed each other), so the start holds a file lock."""
+        import httpx
+        from filelock import FileLock
+
+        with FileLock(str(self.home / "keicast-server-start.lock")):
+            self._spawn()
+            deadline = time.monotonic() + self.timeout
+            while time.monotonic() < deadline:
+                code = self.process.poll()
+                if code == PORT_IN_USE:
+                    self._spawn()
+                elif code is not None:
+                    self.log.seek(0)
+                    raise KeicastError(f"the temporary Prefect server exited ({code}): {self.log.read()[-2000:]}")
+                try:
+                    if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+        raise KeicastError(f"the temporary Prefect server did not answer within {self.timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_temporary_server() -> Callable[[], None]:
+    """Without PREFECT_API_URL, start a temporary server at once, in the background; returns the function that
+    waits for it (call it before the flow starts: a flow started earlier would start a server of its own).
+
+    The server starts before this process imports Prefect, so the two boot side by side. A Prefect profile may
+    still name a standing server (learnt only once Prefect is imported): then the temporary one is stopped unused.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        return lambda: None
+    timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 120))
+    server = TemporaryServer(check_prefect_home(), {**os.environ, **SERVER_ENVIRONMENT}, timeout)
+    atexit.register(server.stop)
+    failure: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            server.wait_until_healthy()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread by join()
+            failure.append(exc)
+
+    thread = threading.Thread(target=start, name="keicast-prefect-server", daemon=True)
+    thread.start()
+
+    def join() -> None:
+        from prefect.settings import PREFECT_API_URL
+
+        if PREFECT_API_URL.value():
+            server.stop()
+            return
+        thread.join()
+        if failure:
+            raise failure[0]
+        _use_api(server.url)
+
+    return join

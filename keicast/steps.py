@@ -1,0 +1,205 @@
+"""Each pipeline step written once, as a plain function of validated settings and the step's inputs.
+
+The flow (flows/pipeline.py) wraps these as Prefect tasks; the CLI (`validate`, `assumptions`, `backtest`),
+the benches and the tests call them directly. None of them writes the warehouse or a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from keicast import gates
+from keicast.assumptions import assemble, scenario_spec
+from keicast.calibration import (
+    AdoptionFit,
+    adoption_parameters,
+    analog_frame,
+    analog_points,
+    backtest_adoption,
+    calibration_table,
+    fit_adoption,
+    fit_class_share,
+    refinements,
+)
+from keicast.config import Settings
+from keicast.history import baseline_history, load_history, load_tables
+from models import baseline, montecarlo, sensitivity
+from models.class_share import ClassShareFit
+from models.scenario import STATUS_QUO_ACCESS, ScenarioSpec, base_buyer_price
+
+MAX_SOBOL_SAMPLES = 262_144  # Sobol base samples are doubled up to this cap while a half-width exceeds the gate
+JAPAN_WHAT_IF = (0.05, 0.6)  # Japan's kei share far outside its 2003-2025 range, to show the weight it carries
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The reference history (series, year, value, unit), the reference tables, and the source notes of both."""
+
+    history: pd.DataFrame
+    sources: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+
+
+def load_evidence(settings: Settings) -> Evidence:
+    """Read the reference folder; the baseline series must have enough history (ConfigError otherwise)."""
+    history, sources = load_history(settings.run.reference_dir)
+    tables, table_sources = load_tables(settings.run.reference_dir)
+    baseline_history(history, settings)
+    return Evidence(history, pd.concat([sources, table_sources], ignore_index=True), tables)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The adoption fit on the US analogs and its tables: per-analog fit rows, fitted curves, parameter quantiles."""
+
+    fit: AdoptionFit
+    fits: pd.DataFrame
+    curves: pd.DataFrame
+    parameters: pd.DataFrame
+
+
+def calibrate(history: pd.DataFrame, settings: Settings) -> Calibration:
+    """Hierarchical Bayesian fit of the adoption path to the analog series (cached on disk by the fit itself)."""
+    cal = settings.config.calibration
+    frame = analog_frame(history, cal.analogs, settings.config.baseline.series)
+    fit = fit_adoption(frame, cal.analogs, cal)
+    return Calibration(fit, *calibration_table(fit, frame), adoption_parameters(fit, cal))
+
+
+def fit_class_shares(evidence: Evidence, settings: Settings) -> ClassShareFit:
+    """The class-share fit on the US small-car analogs (the US anchor and the price coefficient)."""
+    points = analog_points(evidence.tables, evidence.history, settings.config.baseline.series)
+    return fit_class_share(points, settings.register)
+
+
+def backtest_adoption_chain(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Post- and pre-launch backtests of the adoption chain on every analog, per compared shape (disk-cached).
+
+    Returns every shape's cases and the configured shape's yearly bands.
+    """
+    cal, market = settings.config.calibration, settings.config.baseline.series
+    frame = analog_frame(history, [*cal.analogs, *cal.backtest_also], market)
+    shapes = dict.fromkeys([cal.shape, *cal.compare_shapes])
+    results = {shape: backtest_adoption(frame, cal, shape) for shape in shapes}
+    cases = pd.concat([cases.assign(shape=shape) for shape, (cases, _) in results.items()], ignore_index=True)
+    return cases, results[cal.shape][1].assign(shape=cal.shape)
+
+
+def assemble_assumptions(settings: Settings, fit: AdoptionFit, class_fit: ClassShareFit) -> pd.DataFrame:
+    """One row per scenario x key after calibration refinement (adoption, class share) and overrides."""
+    refined = refinements(fit, class_fit, settings.register)
+    return assemble(settings.register, settings.config, settings.scenarios, settings.overrides, refined)
+
+
+def scenario_specs(settings: Settings, table: pd.DataFrame, fit: AdoptionFit) -> list[ScenarioSpec]:
+    """The kernel's view of every chosen scenario."""
+    return [scenario_spec(name, settings.config, table, fit) for name in settings.scenarios]
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """Calibration and the assumption table it refines: what `keicast assumptions` / `validate` show."""
+
+    calibration: Calibration
+    class_share: ClassShareFit
+    table: pd.DataFrame
+
+    def specs(self, settings: Settings) -> list[ScenarioSpec]:
+        return scenario_specs(settings, self.table, self.calibration.fit)
+
+
+def calibrate_assumptions(settings: Settings, evidence: Evidence) -> Calibrated:
+    """Calibrate and assemble in one call: the steps the pipeline runs as separate (gated, cached) tasks."""
+    calibration = calibrate(evidence.history, settings)
+    class_fit = fit_class_shares(evidence, settings)
+    return Calibrated(calibration, class_fit, assemble_assumptions(settings, calibration.fit, class_fit))
+
+
+# ---------------------------------------------------------------------------------------------- gates
+def check_gate(stage: str, frames: dict[str, pd.DataFrame], settings: Settings) -> pd.DataFrame:
+    """Validate a stage's frames against its suite; one row per expectation (Data Docs written on failure)."""
+    return gates.check(stage, frames, gates.parameters(settings.config), settings.run.reports_dir / "data_docs")
+
+
+def history_gate_frames(history: pd.DataFrame, settings: Settings) -> dict[str, pd.DataFrame]:
+    return gates.history_frames(history, [settings.config.baseline.series])
+
+
+def assumption_gate_frames(table: pd.DataFrame, specs: list[ScenarioSpec]) -> dict[str, pd.DataFrame]:
+    return gates.assumption_frames(table, {spec.name: base_buyer_price(spec) for spec in specs})
+
+
+def forecast_gate_frames(
+    forecasts: pd.DataFrame, table: pd.DataFrame, sensitivity_table: pd.DataFrame, settings: Settings
+) -> dict[str, pd.DataFrame]:
+    scenarios = settings.config.scenarios
+    status_quo = tuple(n for n in settings.scenarios if scenarios[n].road_access == STATUS_QUO_ACCESS)
+    return gates.forecast_frames(forecasts, table, settings.run.horizon.start, status_quo, sensitivity_table)
+
+
+def check_inputs(settings: Settings, evidence: Evidence, calibrated: Calibrated) -> pd.DataFrame:
+    """The input gates (history, calibration, assumptions) in one table: `keicast validate`."""
+    frames = {
+        "history": history_gate_frames(evidence.history, settings),
+        "calibration": {"calibration": calibrated.calibration.fits},
+        "assumptions": assumption_gate_frames(calibrated.table, calibrated.specs(settings)),
+    }
+    return pd.concat([check_gate(stage, f, settings) for stage, f in frames.items()], ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------- market
+def fit_market(history: pd.DataFrame, settings: Settings) -> baseline.BaselineMarket:
+    """Backtest the baseline candidates on the market series and choose one."""
+    cfg = settings.config.baseline
+    return baseline.BaselineMarket(**cfg.model_dump(exclude={"series"})).fit(baseline_history(history, settings))
+
+
+@dataclass(frozen=True)
+class Baseline:
+    model: str
+    backtests: pd.DataFrame
+    paths: np.ndarray
+
+
+def fit_baseline(history: pd.DataFrame, settings: Settings) -> Baseline:
+    """The chosen baseline model, its backtests and simulated market paths over the horizon."""
+    run = settings.run
+    market = fit_market(history, settings)
+    last = int(baseline_history(history, settings).index.max())
+    paths = market.simulate(run.horizon.end - last, run.market_paths, run.seed)
+    backtests = market.backtests_.assign(series=settings.config.baseline.series)
+    return Baseline(market.model_, backtests, paths[:, -(run.horizon.end - run.horizon.start + 1) :])
+
+
+# ---------------------------------------------------------------------------------------------- scenarios
+def simulate_chunks(
+    spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray, sizes: dict[int, int], seed: int
+) -> dict[int, montecarlo.ChunkSummary]:
+    """A batch of Monte Carlo chunks (index -> draws) of one scenario."""
+    return {index: montecarlo.simulate_chunk(spec, paths, years, size, seed, index) for index, size in sizes.items()}
+
+
+def analyse_sensitivity(spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray, settings: Settings) -> pd.DataFrame:
+    """Tornado and Sobol indices of cumulative kei sales over the headline window, and Japan's share what-if.
+
+    Sobol base samples double (half-widths shrink as 1/sqrt(N)) until within the gate's limit or at the cap.
+    """
+    run = settings.run
+    median_market = np.median(paths, axis=0)
+    window = tuple(run.headline_window)
+    swings = sensitivity.tornado(spec, median_market, years, window).assign(method="tornado")
+    samples, limit = run.sobol_base_samples, settings.config.gates.max_sobol_halfwidth
+    sobol = sensitivity.sobol_indices(spec, median_market, years, window, samples, run.seed)
+    while sobol[["s1_conf", "st_conf"]].max().max() > limit and samples < MAX_SOBOL_SAMPLES:
+        samples *= 2
+        sobol = sensitivity.sobol_indices(spec, median_market, years, window, samples, run.seed)
+    parts = [swings, sobol.assign(method="sobol", samples=samples)]
+    if spec.has_policy:
+        r = spec.ranges["japan.kei_share"]
+        shares = sorted({*JAPAN_WHAT_IF, r.low, r.base, r.high})
+        what_if = sensitivity.what_if(spec, "japan.kei_share", shares, median_market, years, window)
+        parts.append(what_if.assign(method="what_if"))
+    return pd.concat(parts, ignore_index=True).assign(scenario=spec.name)
