@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# The five source articles are the inbox's first corpus when they sit beside the project (../shared/seeds).
+# The five source articles the register cites (data/articles) are the inbox's first corpus.
 run: $(STAMP)
-	@if [ -d ../shared/seeds ]; then mkdir -p articles && cp -n ../shared/seeds/*.txt articles/ 2>/dev/null || true; fi
+	@mkdir -p articles && cp -n data/articles/*.txt articles/ 2>/dev/null || true
 	$(KEICAST) run
 
 test: $(STAMP) browser

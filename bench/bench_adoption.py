@@ -32,7 +32,7 @@ def main() -> None:
         replay_smart,
     )
     from keicast.config import load_settings
-    from keicast.evidence import load_history, load_tables
+    from keicast.history import load_history, load_tables
     from models.adoption_backtest import summarise
 
     settings = load_settings(Path(args.config))

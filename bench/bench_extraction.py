@@ -19,7 +19,7 @@ import time
 import tracemalloc
 import warnings
 
-from keicast.articles import MAX_ARTICLE_BYTES
+from keicast.article_text import MAX_ARTICLE_BYTES
 from keicast.claims import extract_claims
 
 DENSE = "Prices rose to ${i},000 and about {j}% of {j} million buyers want {i} cc cars with {j} hp at {k} mph in 2027. "

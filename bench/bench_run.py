@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from keicast import warehouse  # noqa: E402
 
 BIN = Path(sys.executable).parent
-SEEDS = ROOT.parent / "shared" / "seeds"
+SOURCE_ARTICLES = ROOT / "data" / "articles"  # the five source articles the register cites
 FLOOR = "import prefect, great_expectations, matplotlib, statsmodels.api, duckdb, pandas, scipy"
 
 
@@ -49,7 +49,7 @@ def project(tmp: Path, draws: int | None) -> Path:
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     inbox = tmp / "articles"
     inbox.mkdir()
-    for article in (ROOT / "articles", SEEDS):
+    for article in (ROOT / "articles", SOURCE_ARTICLES):
         if article.is_dir():
             for path in article.glob("*.txt"):
                 shutil.copy(path, inbox / path.name)

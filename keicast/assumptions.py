@@ -8,7 +8,7 @@ from keicast.calibration import (
     adoption_draws,
 )
 from keicast.config import AssumptionOverride, Config
-from keicast.evidence import Register
+from keicast.register import Register
 from models.scenario import STATUS_QUO_ACCESS, Posterior, Range, ScenarioSpec
 
 COLUMNS = [

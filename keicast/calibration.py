@@ -25,9 +25,10 @@ import pandas as pd
 
 from keicast.config import AssumptionOverride, CalibrationSettings
 from keicast.errors import ConfigError, Problem
-from keicast.evidence import TABLES_DIR as TABLES
-from keicast.evidence import Register, series
-from models import adoption, adoption_backtest, diffusion
+from keicast.history import TABLES_DIR as TABLES
+from keicast.history import series
+from keicast.register import Register
+from models import adoption, adoption_backtest, diffusion, montecarlo
 from models.adoption import AnalogPanel, HierarchicalAdoption
 from models.class_share import ClassShareFit, leave_one_analog_out
 from models.scenario import Posterior, Range, ScenarioSpec
@@ -319,8 +320,6 @@ def replay_smart(
     price trend), with no Japanese weight (w = 0: the US analogs' anchor alone), over the actual US market, and
     draws the adoption posterior as the Monte Carlo does. Only the new-kei layer is read.
     """
-    from models import montecarlo
-
     rows = table.set_index("key")
     ranges = {key: Range(float(r.low), float(r.value), float(r.high)) for key, r in rows.iterrows()}
     points = analog_points(tables, history, market_series)

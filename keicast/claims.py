@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
-from keicast.evidence import Register
+from keicast.register import Register
 
 QUALIFIERS = (
     "more than",
@@ -90,20 +90,22 @@ that these those their they them he she his her we our you your i not no if than
 may might will just also only very more most less into out up down over under about after before while which who whom
 what when where why how all any each other some there here have has had do does did said says""".split()
 )
-# Register units -> unit family; a claim matches register keys of its own family only.
-UNIT_FAMILIES = (
-    ("usd", "usd"),
-    ("fraction", "fraction"),
-    ("vehicles", "count"),
-    ("cc", "cc"),
-    ("hp", "hp"),
-    ("mph", "mph"),
-    ("model year", "year"),
-    ("years", "years"),
-    ("tons", "tons"),
-    ("feet", "feet"),
-    ("lanes", "lanes"),
-)
+# Unit family -> the register's unit and domain for it (a key accepted from a claim gets these). A claim
+# matches register keys of its own family only: a register unit belongs to the family whose unit it starts with.
+REGISTER_UNITS = {
+    "usd": ("USD", "positive"),
+    "fraction": ("fraction", "fraction"),
+    "count": ("vehicles", "positive"),
+    "cc": ("cc", "positive"),
+    "hp": ("hp", "positive"),
+    "mph": ("mph", "positive"),
+    "year": ("model year", "year"),
+    "years": ("years", "positive"),
+    "tons": ("tons", "positive"),
+    "feet": ("feet", "positive"),
+    "lanes": ("lanes", "positive"),
+}
+UNIT_FAMILIES = tuple((unit.lower(), family) for family, (unit, _) in REGISTER_UNITS.items())
 TOLERANCE = 0.01  # relative difference still counted as the same figure (rounding in print)
 MAX_CLAIMS = 1_000  # per article: a news article quotes tens of figures; more is not an article to review by hand
 MAX_PIECE_CHARS = 2_000  # text handed to quantulum at once: its unit disambiguation rescans all of it per unit

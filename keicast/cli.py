@@ -411,14 +411,14 @@ def assumptions(
 @guarded
 def sources_verify(
     articles: Annotated[Path, typer.Option("--articles", help="Folder with the article texts.")] = Path(
-        "../shared/seeds"
+        "data/articles"
     ),
     register: Annotated[
         Path, typer.Option("--register", metavar="PATH", help="The evidence register to check.")
     ] = Path("data/register.yaml"),
 ) -> None:
     """Check that every quote occurs in its article and contains its figure."""
-    from keicast.evidence import load_register, verify_quotes
+    from keicast.register import load_register, verify_quotes
 
     if not articles.is_dir():
         raise ConfigError([Problem("--articles", "", str(articles), "an existing folder of article texts")])
@@ -484,7 +484,7 @@ def articles_accept(
 
     from keicast import warehouse
     from keicast.config import load_settings
-    from keicast.evidence import register_edit
+    from keicast.register_editor import register_edit
 
     settings = load_settings(config)
     run = settings.run
@@ -629,7 +629,7 @@ def backtest(
     adoption chain on past US launches."""
     from keicast import steps
     from keicast.config import load_settings
-    from keicast.evidence import load_history
+    from keicast.history import load_history
 
     settings = load_settings(config)
     history, _ = load_history(settings.run.reference_dir)

@@ -15,97 +15,19 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from keicast.errors import ConfigError, KeicastError, Problem
-from keicast.inputs import InputRefused, read_bounded, reason
+from keicast.register import KEY_PATTERN, Register, load_register
+from keicast.yamlfile import parse_yaml, read_yaml_bytes
 from models.diffusion import ADOPTION_SHAPES
 from models.scenario import METRICS, PRODUCTION, ROAD_ACCESS, required_keys
 
-if TYPE_CHECKING:
-    from keicast.evidence import Register
-
-MAX_YAML_BYTES = 1_000_000
-MAX_YAML_DEPTH = 32  # the config nests 5 deep and the register 4; deeper is a mistake or an attack
 MAX_CHUNK_BYTES = 1 << 30  # one Monte Carlo chunk's metric arrays (draws x years x metrics x 8 bytes)
-KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 DEFAULT_CONFIG = Path("config.yaml")
-
-
-# ---------------------------------------------------------------------------------------------- safe YAML
-class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader (no python/* tags) that also refuses aliases (alias bombs cannot expand), nesting deeper
-    than MAX_YAML_DEPTH (a deep file cannot exhaust the stack) and a key given twice in one mapping (a second
-    ``run:`` block would silently replace the first)."""
-
-    depth = 0
-
-    def compose_node(self, parent, index):  # noqa: D102 - PyYAML hook
-        event = self.peek_event()
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(
-                None, None, "YAML aliases (*name) are not allowed in keicast files", event.start_mark
-            )
-        if self.depth >= MAX_YAML_DEPTH:
-            raise yaml.composer.ComposerError(
-                None, None, f"nesting deeper than {MAX_YAML_DEPTH} levels", event.start_mark
-            )
-        self.depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-    def construct_mapping(self, node, deep=False):  # noqa: D102 - PyYAML hook
-        seen = set()
-        for key_node, _ in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key is not None and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key '{key}' (each key may appear once per mapping)", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def parse_yaml(text: str, name: str) -> Any:
-    """Parse YAML text with :class:`_NoAliasLoader`. Raises ConfigError naming ``name`` and the position."""
-    try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - _NoAliasLoader is a SafeLoader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(unknown position)"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([Problem(name, where, problem, "well-formed YAML with plain values only")]) from None
-    except RecursionError:
-        raise ConfigError([Problem(name, "", "(deeply nested)", f"at most {MAX_YAML_DEPTH} levels")]) from None
-
-
-def load_yaml(path: Path) -> Any:
-    """Read a YAML file safely: a regular file under MAX_YAML_BYTES, no python tags, no aliases, no duplicate
-    keys, limited nesting. Raises ConfigError."""
-    return parse_yaml(_read_config(path).decode("utf-8"), str(path))
-
-
-def _read_config(path: Path) -> bytes:
-    """The bytes of a YAML input file (regular file, size-limited, UTF-8). Raises ConfigError."""
-    name = str(path)
-    try:
-        data = read_bounded(path, MAX_YAML_BYTES)
-        data.decode("utf-8")
-        return data
-    except FileNotFoundError:
-        raise ConfigError([Problem(name, "", name, "an existing, readable YAML file (not found)")]) from None
-    except InputRefused as exc:
-        raise ConfigError([Problem(name, "", name, f"a regular YAML file ({reason(exc)})")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            [Problem(name, "", name, f"a readable UTF-8 YAML file ({exc.__class__.__name__}: {exc})")]
-        ) from None
 
 
 # ---------------------------------------------------------------------------------------------- schema
@@ -302,7 +224,7 @@ class Settings:
     config: Config
     config_path: str
     config_sha256: str
-    register: Any  # keicast.evidence.Register
+    register: Register
     overrides: tuple[AssumptionOverride, ...]
     scenarios: tuple[str, ...]
 
@@ -397,8 +319,6 @@ def _check_override(file: str, where: str, key: str, ov: Override, register) -> 
 
 def _raw_override_problems(raw: dict, file: str, sets: tuple[tuple[str, float], ...], base: Path) -> list[Problem]:
     """Unknown assumption keys in a config that failed its schema check, so one pass reports every problem."""
-    from keicast.evidence import load_register
-
     run = raw.get("run") if isinstance(raw.get("run"), dict) else {}
     try:
         register = load_register(base / Path(run.get("register_file") or RunSettings().register_file))
@@ -689,15 +609,13 @@ def _validated(request: RunRequest) -> Settings:
     """
     path = Path(request.config_path)
     file = str(path)
-    data = _read_config(path)
+    data = read_yaml_bytes(path)
     base = Path(os.path.abspath(path.parent))
     sweep = {name: point.model_dump() for name, point in request.sweep.items()} if request.sweep else None
     raw = parse_yaml(data.decode("utf-8"), file)
     config, problems = _validated_config(raw, file, base, request.draws, request.seed, sweep, request.overrides)
     if any(p.key.startswith("run.") for p in problems):  # the register may be unreachable
         raise ConfigError(problems)
-    from keicast.evidence import load_register
-
     register = load_register(config.run.register_file)
     overrides, override_problems = _overrides(config, request, register, file)
     chosen = list(sweep or request.scenarios or config.scenarios)

@@ -25,7 +25,7 @@ from keicast.calibration import (
     refinements,
 )
 from keicast.config import Settings
-from keicast.evidence import baseline_history, load_history, load_tables
+from keicast.history import baseline_history, load_history, load_tables
 from models import baseline, montecarlo, sensitivity
 from models.class_share import ClassShareFit
 from models.scenario import STATUS_QUO_ACCESS, ScenarioSpec, base_buyer_price

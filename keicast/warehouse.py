@@ -21,6 +21,7 @@ import duckdb
 import pandas as pd
 from filelock import FileLock, Timeout
 
+from keicast import __version__
 from keicast.errors import ConfigError, KeicastError, Problem, WarehouseBusy, WarehouseDamaged
 
 SCHEMA = """
@@ -124,8 +125,6 @@ def _now() -> datetime:
 
 def code_version() -> str:
     """Package version plus the git commit when run from a checkout."""
-    from keicast import __version__
-
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],

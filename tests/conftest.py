@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT.parent / "shared" / "seeds"
+SOURCE_ARTICLES = ROOT / "data" / "articles"  # the five source articles the register cites
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

@@ -19,7 +19,8 @@ from keicast.calibration import (
 )
 from keicast.config import load_settings
 from keicast.errors import ConfigError
-from keicast.evidence import load_history, load_register, load_tables
+from keicast.history import load_history, load_tables
+from keicast.register import load_register
 
 from .conftest import ROOT, base_config, write_config
 

@@ -3,9 +3,9 @@
 import pytest
 
 from keicast.claims import extract_claims, match_claims, unit_family
-from keicast.evidence import load_register
+from keicast.register import load_register
 
-from .conftest import ROOT, SEEDS
+from .conftest import ROOT, SOURCE_ARTICLES
 
 
 @pytest.fixture(scope="module")
@@ -136,12 +136,11 @@ def test_same_sentence_figures_go_to_their_own_keys(register):
 UNREGISTERED_REAL = {("003_7ef36d391d52c8fc", "three-row")}
 
 
-@pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds is not beside this checkout")
 def test_recall_and_precision_on_the_source_articles(register):
     """Recall: registered article figures found and matched to their key; precision: extracted claims that are real."""
     found, claims_total, real = set(), 0, 0
     for source in register.sources:
-        claims = match_claims(extract_claims((SEEDS / source.file).read_text()), register)
+        claims = match_claims(extract_claims((SOURCE_ARTICLES / source.file).read_text()), register)
         claims_total += len(claims)
         real += sum(c.key is not None or (source.id, c.text) in UNREGISTERED_REAL for c in claims)
         found |= {(source.id, c.key, c.text) for c in claims if c.status == "confirms"}

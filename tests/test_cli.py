@@ -190,7 +190,6 @@ def test_sources_verify_on_fixtures_and_failure(tmp_path):
     assert bad.exit_code == 1 and "not found" in bad.output
 
 
-@pytest.mark.skipif(not (ROOT.parent / "shared" / "seeds").is_dir(), reason="no ../shared/seeds")
 def test_sources_verify_on_the_source_articles():
     result = runner.invoke(
         app,
@@ -198,7 +197,7 @@ def test_sources_verify_on_the_source_articles():
             "sources",
             "verify",
             "--articles",
-            str(ROOT.parent / "shared" / "seeds"),
+            str(ROOT / "data" / "articles"),
             "--register",
             str(ROOT / "data" / "register.yaml"),
         ],
@@ -330,7 +329,7 @@ def test_articles_scan_lists_claims_with_status_and_skips_unchanged(inbox_projec
 
 
 def test_accepting_a_claim_is_a_reviewed_register_change(inbox_project):
-    from keicast.evidence import load_register
+    from keicast.register import load_register
 
     config, register, _ = inbox_project
     before = load_register(register)
@@ -348,7 +347,7 @@ def test_accepting_a_claim_is_a_reviewed_register_change(inbox_project):
     assert "# keicast evidence register" in register.read_text()  # comments survive the edit
     source = after.source(entry.evidence[0].source)
     assert source.publisher == "Test Wire" and source.headline == "New-car prices ease" and source.folder
-    from keicast.evidence import verify_quotes
+    from keicast.register import verify_quotes
 
     assert all(c.ok for c in verify_quotes(after, ROOT / "tests" / "fixtures" / "articles") if c.source == source.id)
     new_key = runner.invoke(
@@ -383,7 +382,7 @@ def test_accept_refuses_unknown_claims_and_mismatched_units(inbox_project):
 # ---------------------------------------------------------------------------------------------- hardening (#18)
 def test_accept_changes_register_and_warehouse_together_or_neither(inbox_project, monkeypatch):
     from keicast import warehouse
-    from keicast.evidence import RegisterEdit
+    from keicast.register_editor import RegisterEdit
 
     config, register, _ = inbox_project
     text = register.read_text()
