@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -108,6 +109,24 @@ class TemporaryServer:
                 self.process.wait()
 
 
+def _configured_api() -> bool:
+    """Whether Prefect's settings name an API server, read without importing Prefect when it is not loaded yet:
+    the active profile in profiles.toml (where `prefect config set PREFECT_API_URL=...` writes). With Prefect
+    loaded (tests, a long-lived process), its settings answer. Other sources are caught once Prefect loads."""
+    if "prefect.settings" in sys.modules:
+        from prefect.settings import PREFECT_API_URL
+
+        return bool(PREFECT_API_URL.value())
+    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
+    try:
+        profiles = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active", "ephemeral")
+    return bool((profiles.get("profiles", {}).get(active) or {}).get("PREFECT_API_URL"))
+
+
 def start_temporary_server() -> Callable[[], None]:
     """Without PREFECT_API_URL, start a temporary server at once, in the background; returns the function that
     waits for it (call it before the flow starts: a flow started earlier would start a server of its own).
@@ -115,7 +134,7 @@ def start_temporary_server() -> Callable[[], None]:
     The server starts before this process imports Prefect, so the two boot side by side. A Prefect profile may
     still name a standing server (learnt only once Prefect is imported): then the temporary one is stopped unused.
     """
-    if os.environ.get("PREFECT_API_URL"):
+    if os.environ.get("PREFECT_API_URL") or _configured_api():
         return lambda: None
     timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 120))
     server = TemporaryServer(check_prefect_home(), {**os.environ, **SERVER_ENVIRONMENT}, timeout)
