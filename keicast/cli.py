@@ -253,11 +253,12 @@ def _run_pipeline(request: RunRequest, quiet: bool, what: str = "") -> tuple[Set
     server_ready = start_temporary_server()
     from keicast import gates
 
-    gates.preload()  # GX imports while the temporary Prefect server starts
+    gates.preload(in_worker=server_ready is None)  # GX loads while a temporary server starts, or on the idle core
     from flows.pipeline import keicast_pipeline
     from keicast.runner import new_run_id
 
-    server_ready()
+    if server_ready:
+        server_ready()
     _quiet_known_errors()
     run_id = new_run_id()
     kind = "sweep" if request.sweep else "run"
@@ -450,7 +451,8 @@ def articles_scan(
     inbox = directory or settings.run.articles_dir
     if not inbox.is_dir():
         raise ConfigError([Problem("DIR", "", str(inbox), "an existing folder of articles")])
-    start_temporary_server()()
+    if server_ready := start_temporary_server():
+        server_ready()
     from flows.articles import keicast_articles
 
     _quiet_known_errors()

@@ -13,8 +13,12 @@ import json
 import logging
 import os
 import shutil
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from functools import lru_cache
+from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
@@ -155,15 +159,30 @@ def parameters(config: Config) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------------------------- GX
-def preload() -> None:
-    """Import GX and build its context in a background thread (about 2.5 s), overlapping whatever runs next.
+_VALIDATOR: list[ProcessPoolExecutor] = []  # the validator process, when preload started one
+_PRELOADED: list[bool] = []
 
-    The CLI calls this before the flow starts its temporary Prefect server, so the import runs while the main
-    thread waits for the server; the first gate then finds GX loaded. Safe to call more than once.
+
+def preload(in_worker: bool = False) -> None:
+    """Load GX (about 2.5 s of imports) before the first gate, once per process, overlapping what runs next.
+
+    ``in_worker``: in a validator process of its own, where every gate then runs: the import takes a core that
+    would otherwise idle (a run against a standing Prefect server) instead of this process's interpreter lock.
+    Otherwise in a background thread, which pays off when this process waits anyway (for a temporary server).
     """
-    import threading
-
+    if _PRELOADED:
+        return
+    _PRELOADED.append(True)
+    if in_worker:
+        validator = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=_warm)
+        validator.submit(int)  # starts the process now; its initializer builds the GX context
+        _VALIDATOR.append(validator)
+        return
     threading.Thread(target=_context, name="keicast-gx-preload", daemon=True).start()
+
+
+def _warm() -> None:
+    _context()
 
 
 @lru_cache(maxsize=1)
@@ -237,7 +256,26 @@ def check(
     expectations_dir: Path = EXPECTATIONS_DIR,
     build_docs: bool = False,
 ) -> pd.DataFrame:
-    """Validate a stage's frames with its suites; one result row per expectation (passing ones too).
+    """Validate a stage's frames with its suites; one result row per expectation (passing ones too). Runs in the
+    validator process when ``preload`` started one (here if that process has died)."""
+    arguments = (stage, frames, params, docs_dir, expectations_dir, build_docs)
+    if _VALIDATOR:
+        try:
+            return _VALIDATOR[0].submit(_check, *arguments).result()
+        except BrokenProcessPool:
+            _VALIDATOR.clear()
+    return _check(*arguments)
+
+
+def _check(
+    stage: str,
+    frames: dict[str, pd.DataFrame],
+    params: dict,
+    docs_dir: Path,
+    expectations_dir: Path = EXPECTATIONS_DIR,
+    build_docs: bool = False,
+) -> pd.DataFrame:
+    """See ``check``: the validation itself, in whichever process runs it.
 
     Each frame is validated directly as a batch (no checkpoint or store round trips). GX Data Docs are written
     only when a suite fails or ``build_docs`` is set (see ``write_data_docs``); every result is also returned

@@ -127,18 +127,19 @@ def _configured_api() -> bool:
     return bool((profiles.get("profiles", {}).get(active) or {}).get("PREFECT_API_URL"))
 
 
-def start_temporary_server() -> Callable[[], None]:
+def start_temporary_server() -> Callable[[], None] | None:
     """Without PREFECT_API_URL, start a temporary server at once, in the background; returns the function that
-    waits for it (call it before the flow starts: a flow started earlier would start a server of its own).
+    waits for it (call it before the flow starts: a flow started earlier would start a server of its own), or
+    None when a server is configured.
 
     The server starts before this process imports Prefect, so the two boot side by side. A Prefect profile may
     still name a standing server (learnt only once Prefect is imported): then the temporary one is stopped unused.
     """
     if os.environ.get("PREFECT_API_URL"):
-        return lambda: None
+        return None
     home = check_prefect_home()
     if _configured_api():
-        return lambda: None
+        return None
     timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 120))
     server = TemporaryServer(home, {**os.environ, **SERVER_ENVIRONMENT}, timeout)
     atexit.register(server.stop)
