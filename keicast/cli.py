@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from keicast.errors import ConfigError, KeicastError, Problem
-from keicast.server import start_temporary_server
+from keicast.server import configured, start_temporary_server
 
 if TYPE_CHECKING:
     from keicast.config import RunRequest, Settings
@@ -243,17 +243,19 @@ def main_options(
 def _run_pipeline(request: RunRequest, quiet: bool, what: str = "") -> tuple[Settings, str]:
     """Validate the request (exit 2 before any server starts), start a temporary server if needed, and run the
     flow on it; returns the settings and the run id."""
-    from keicast.config import settings_for
+    from keicast import gates
 
     _quiet_environment()
+    if configured():  # no temporary server to wait for: GX loads in a validator process on the idle core
+        gates.preload(in_worker=True)
+    from keicast.config import settings_for
+
     settings = settings_for(request)
     _show_progress(quiet)
     if not quiet and not os.environ.get("PREFECT_API_URL"):
         err.print("keicast: starting a temporary Prefect server (set PREFECT_API_URL to use a standing one)")
     server_ready = start_temporary_server()
-    from keicast import gates
-
-    gates.preload(in_worker=server_ready is None)  # GX loads while a temporary server starts, or on the idle core
+    gates.preload()  # with a temporary server: GX imports in a thread while this process waits for it
     from flows.pipeline import keicast_pipeline
     from keicast.runner import new_run_id
 

@@ -127,6 +127,11 @@ def _configured_api() -> bool:
     return bool((profiles.get("profiles", {}).get(active) or {}).get("PREFECT_API_URL"))
 
 
+def configured() -> bool:
+    """Whether a Prefect server is configured (PREFECT_API_URL, or the active profile names one)."""
+    return bool(os.environ.get("PREFECT_API_URL")) or _configured_api()
+
+
 def start_temporary_server() -> Callable[[], None] | None:
     """Without PREFECT_API_URL, start a temporary server at once, in the background; returns the function that
     waits for it (call it before the flow starts: a flow started earlier would start a server of its own), or
