@@ -160,6 +160,8 @@ def forecast(
     try:
         with clock.stage("ingest_articles"):
             ingest_articles(settings)
+        with clock.stage("load_gates"):
+            gates.ready()
         calibration, class_fit = calibrate_and_backtest(settings, evidence, clock, results, tables)
         with clock.stage("assemble_assumptions"):
             table = assemble_assumptions(settings, calibration.fit, class_fit)
