@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -201,8 +202,10 @@ def ready() -> None:
 
 
 def _warm() -> None:
-    """The validator's start: build the GX context; at its end, skip the interpreter's teardown (its garbage
+    """The validator's start: build the GX context. Ctrl-C is the command's to handle (it reaches the whole
+    process group; the command then stops this process). At its end, skip the interpreter's teardown (its garbage
     collection of GX's objects took about 1 s, which the command waited for)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     atexit.register(os._exit, 0)
     _context()
 
