@@ -51,7 +51,7 @@ def main() -> None:
         f"hierarchical fit ({cal.shape}, {cal.chains} x {cal.warmup}+{cal.samples}): cold {cold_s:.1f} s, "
         f"cached {cached_s:.3f} s; diagnostics {fit.diagnostics}"
     )
-    cases, _ = backtest_adoption(analog_frame(history, [*cal.analogs, *cal.backtest_also], market), cal)
+    cases, _, _ = backtest_adoption(analog_frame(history, [*cal.analogs, *cal.backtest_also], market), cal)
     print(summarise(cases).round(3).to_string(index=False))
     tables, _ = load_tables(settings.run.reference_dir)
     class_fit = fit_class_share(analog_points(tables, history, market), settings.register)

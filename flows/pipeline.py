@@ -208,13 +208,15 @@ def calibrate_and_backtest(
         calibration = calibrate.with_options(result_storage=result_cache(settings))(evidence.history, settings)
         class_fit = fit_class_shares(evidence, settings)
     with clock.stage("gates"):
-        gate("calibration", {"calibration": calibration.fits}, settings, results)
+        gate("calibration", steps.calibration_gate_frames(calibration), settings, results)
     with clock.stage("backtest_adoption"):
-        cases, bands = backtest_adoption(evidence.history, settings)
+        backtests = backtest_adoption(evidence.history, settings)
     with clock.stage("gates"):
-        gate("adoption", gates.adoption_frames(cases, settings.config.calibration.shape), settings, results)
+        gate("adoption", steps.adoption_gate_frames(backtests, settings), settings, results)
     tables.update(calibration=calibration.fits, calibration_fit=calibration.curves)
-    tables.update(adoption_parameters=calibration.parameters, adoption_backtests=cases, adoption_backtest_paths=bands)
+    tables.update(adoption_parameters=calibration.parameters, adoption_backtests=backtests.cases)
+    tables.update(adoption_backtest_paths=backtests.bands)
+    tables["fit_diagnostics"] = pd.concat([calibration.diagnostics, backtests.diagnostics], ignore_index=True)
     tables["class_share_fit"], tables["class_share_analogs"] = class_share_tables(class_fit)
     return calibration, class_fit
 

@@ -72,12 +72,17 @@ class AdoptionFit:
 
     @property
     def converged(self) -> bool:
-        return self.diagnostics["max_rhat"] < 1.05 and self.diagnostics["divergences"] == 0
+        return adoption.converged(self.diagnostics)
 
 
 # ---------------------------------------------------------------------------------------------- data
 def analog_frame(history: pd.DataFrame, names: list[str], market_series: str) -> pd.DataFrame:
-    """Long frame (series, year, sales, market) of analog sales with the US market of the same year."""
+    """Long frame (series, year, t, sales, market) of analog sales with the US market of the same year.
+
+    ``t`` counts years since launch (the first year of the series = 1). A year the source marks as partial
+    (a launch late in the year) keeps the launch's place but is left out: it is never fitted or scored as a
+    full year.
+    """
     market = history[history.series == market_series].set_index("year").value
     frames = []
     for name in names:
@@ -87,9 +92,16 @@ def analog_frame(history: pd.DataFrame, names: list[str], market_series: str) ->
         missing = sorted(set(part.year) - set(market.index))
         if missing:
             raise ConfigError([Problem(name, "year", missing, f"years covered by {market_series}")])
+        full = part[~part.partial.eq(True)] if "partial" in part else part
         frames.append(
-            pd.DataFrame({"series": name, "year": part.year.to_numpy(), "sales": part.value.to_numpy(float)}).assign(
-                market=market.loc[part.year].to_numpy(float)
+            pd.DataFrame(
+                {
+                    "series": name,
+                    "year": full.year.to_numpy(),
+                    "t": (full.year - part.year.min() + 1).to_numpy(float),
+                    "sales": full.value.to_numpy(float),
+                    "market": market.loc[full.year].to_numpy(float),
+                }
             )
         )
     return pd.concat(frames, ignore_index=True).sort_values(["series", "year"], kind="stable", ignore_index=True)
@@ -106,6 +118,10 @@ def _code_digest(*modules) -> str:
 
 def _sampler(cal: CalibrationSettings) -> str:
     return json.dumps({k: getattr(cal, k) for k in ("warmup", "samples", "chains", "seed")})
+
+
+DIAGNOSTIC_COLUMNS = ["fit", "shape", "left_out", "seed", "max_rhat", "min_ess", "divergences", "mean_steps",
+                      "worst_parameter", "converged"]  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- cache
@@ -160,7 +176,13 @@ def fit_adoption(
 
     frames = _cached(cal.cache_dir, key, compute, ("population", "analogs", "diagnostics"))
     diagnostics = {k: v.item() if hasattr(v, "item") else v for k, v in frames["diagnostics"].iloc[0].items()}
+    diagnostics |= {"shape": shape, "left_out": ",".join(sorted(leave_out)), "seed": cal.seed}
     return AdoptionFit(shape, frames["population"], frames["analogs"], diagnostics)
+
+
+def diagnostics_row(fit: AdoptionFit, name: str) -> dict:
+    """One row of the fit_diagnostics table: which fit, its sampler diagnostics and the convergence verdict."""
+    return {"fit": name, **{k: fit.diagnostics.get(k) for k in DIAGNOSTIC_COLUMNS[1:-1]}, "converged": fit.converged}
 
 
 # ---------------------------------------------------------------------------------------------- calibration
@@ -174,13 +196,13 @@ def calibration_table(fit: AdoptionFit, frame: pd.DataFrame) -> tuple[pd.DataFra
     """Per analog: posterior medians (sd) of p, q and the long-run share m; the fitted median path per year.
 
     ``rse`` holds the median deviation sd (in logs), ``r2`` the share of ln(sales) variance the median path
-    explains; ``converged`` is the joint fit's (R-hat < 1.05, no divergent transitions).
+    explains; ``converged`` is the joint fit's (models.adoption.converged).
     """
     rows, curves = [], []
     extra = 1 if fit.shape in ("bass_decline", "gbm_potential") else 0
     for name, draws in fit.analogs.groupby("series", sort=False):
         part = frame[frame.series == name]
-        t = (part.year - part.year.min() + 1).to_numpy(float)
+        t = part.t.to_numpy(float)
         fitted = _median_path(draws, fit.shape, t, part.market.to_numpy())
         logs = np.log(part.sales.to_numpy())
         sst = float(np.sum((logs - logs.mean()) ** 2))
@@ -277,11 +299,12 @@ def _family(name: str, cal: CalibrationSettings) -> set[str]:
 
 def backtest_adoption(
     frame: pd.DataFrame, cal: CalibrationSettings, shape: str | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Post- and pre-launch backtests of every series in ``frame`` (analogs, backtest_also and analysts' own).
 
     Each series is forecast from a fit on the analogs outside its family, so nothing it contains is known.
-    Returns the cases (adoption_backtest.COLUMNS) and the chain's yearly bands (PATH_COLUMNS); cached like fits.
+    Returns the cases (adoption_backtest.COLUMNS), the chain's yearly bands (PATH_COLUMNS) and the diagnostics
+    of every fit they used (DIAGNOSTIC_COLUMNS); cached like fits.
     """
     shape = shape or cal.shape
     names = list(dict.fromkeys(frame.series))
@@ -289,23 +312,26 @@ def backtest_adoption(
     key = "backtest-" + _digest(frame.to_csv(index=False), settings, shape, _code_digest(adoption_backtest))[:24]
 
     def compute():
-        rows, bands = [], []
+        rows, bands, fits = [], [], {}
         for name in names:
             keep = [a for a in cal.analogs if a not in _family(name, cal)]
-            fit = fit_adoption(frame, cal.analogs, cal, shape, leave_out=sorted(_family(name, cal) & set(cal.analogs)))
+            left_out = sorted(_family(name, cal) & set(cal.analogs))
+            fit = fit_adoption(frame, cal.analogs, cal, shape, leave_out=left_out)
+            fits[",".join(left_out)] = diagnostics_row(fit, "backtest")
             rng = np.random.default_rng([cal.seed, int(_digest(name)[:8], 16)])
             series = frame[frame.series == name].sort_values("year")
-            others = frame[frame.series.isin(keep)]
-            others = others.assign(
-                t=others.year - others.groupby("series").year.transform("min") + 1, share=others.sales / others.market
-            )
+            others = frame[frame.series.isin(keep)].assign(share=lambda f: f.sales / f.market)
             rows += adoption_backtest.post_launch_cases(name, series, fit.population, shape, rng, bands)
             rows += adoption_backtest.pre_launch_case(name, series, fit.population, shape, others, rng, bands)
-        return {"cases": pd.DataFrame(rows, columns=adoption_backtest.COLUMNS), "bands": pd.concat(bands)}
+        return {
+            "cases": pd.DataFrame(rows, columns=adoption_backtest.COLUMNS),
+            "bands": pd.concat(bands),
+            "fits": pd.DataFrame(list(fits.values()), columns=DIAGNOSTIC_COLUMNS),
+        }
 
-    frames = _cached(cal.cache_dir, key, compute, ("cases", "bands"))
+    frames = _cached(cal.cache_dir, key, compute, ("cases", "bands", "fits"))
     cases = frames["cases"].astype({"fit_years": "Int64", "holdout_years": int})
-    return cases, frames["bands"].astype({"fit_years": "Int64"})
+    return cases, frames["bands"].astype({"fit_years": "Int64"}), frames["fits"]
 
 
 # ---------------------------------------------------------------------------------------------- replay

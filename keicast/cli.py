@@ -677,7 +677,7 @@ def _adoption_backtest(settings, history: pd.DataFrame, paths: list[Path], shape
     own = [_own_analog(p, history, market) for p in paths]
     history = pd.concat([history[~history.series.isin([o.series.iloc[0] for o in own])], *own], ignore_index=True)
     names = [*cal.analogs, *cal.backtest_also, *(o.series.iloc[0] for o in own)]
-    cases, _ = backtest_adoption(analog_frame(history, names, market), cal, shape)
+    cases, _, _ = backtest_adoption(analog_frame(history, names, market), cal, shape)
     if fmt is Format.table:
         emit(cases, fmt, f"adoption chain ({shape or cal.shape}) vs naive on past US launches")
         emit(summarise(cases), fmt, "pooled: median |error| of the hold-out cumulative, CRPS, 80% coverage")

@@ -135,11 +135,11 @@ class CalibrationSettings(Strict):
     # Series that are parts or sums of each other: a pre-launch case leaves out its whole family.
     families: list[list[str]] = [[*PLUGIN_PARTS, "us_plugin_ev_sales_total_owid_iea"]]
     warmup: int = Field(500, ge=10, le=20_000)
-    samples: int = Field(500, ge=10, le=20_000)
-    chains: int = Field(2, ge=1, le=8)
+    samples: int = Field(750, ge=10, le=20_000)
+    chains: int = Field(4, ge=1, le=8)
     seed: int = Field(0, ge=0)
     cache_dir: Path = Path("data/cache")
-    compare_shapes: list[Literal[ADOPTION_SHAPES]] = list(ADOPTION_SHAPES)  # type: ignore[valid-type]
+    compare_shapes: list[Literal[ADOPTION_SHAPES]] = ["bass"]  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _distinct(self):
@@ -190,6 +190,9 @@ class GateSettings(Strict):
     max_sobol_halfwidth: float = Field(0.03, gt=0)  # every Sobol index's 95% half-width
     min_adoption_coverage: float = Field(0.5, ge=0, le=1)  # pooled 80% interval coverage of the adoption backtests
     max_adoption_coverage: float = Field(0.98, ge=0, le=1)
+    max_rhat: float = Field(1.01, gt=1)  # every NUTS fit: rank-normalised R-hat, bulk ESS, divergent transitions
+    min_bulk_ess: float = Field(400, gt=0)  # (Vehtari et al. 2021)
+    max_divergences: int = Field(0, ge=0)
 
 
 class Config(Strict):
@@ -451,7 +454,8 @@ def _validated_config(raw: Any, file: str, base: Path, draws, seed, sweep, sets)
         found = _blame_command_line(_schema_problems(file, exc), options, sweep)
         raise ConfigError(found + _raw_override_problems(raw, file, sets, base)) from None
     run, problems = _project_paths(config.run, base, file)
-    config = config.model_copy(update={"run": run})
+    cache = Path(os.path.normpath(base / config.calibration.cache_dir))  # like the run's paths: the project's
+    config = config.model_copy(update={"run": run, "calibration": config.calibration.model_copy(update={"cache_dir": cache})})
     problems += _overlapping_paths(run, file)
     for name, sc in config.scenarios.items():
         if not NAME_PATTERN.match(name):

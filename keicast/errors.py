@@ -65,7 +65,10 @@ class GateFailed(KeicastError):
     def __str__(self) -> str:
         lines = [f"data-quality gate '{self.suite}' failed; nothing was published:"]
         for f in self.failures[:20]:
-            lines.append(f"  - {f['expectation']} on {f['column'] or '(table)'}: observed {f['observed']}")
+            expected = f"; expected {f['expected']}" if f.get("expected") else ""
+            lines.append(f"  - {f['expectation']}: {f['observed']}{expected}")
+            if f.get("advice"):
+                lines.append(f"    what to do: {f['advice']}")
         if len(self.failures) > 20:
             lines.append(f"  ... and {len(self.failures) - 20} more (see the gate_results table)")
         if self.docs_path:

@@ -33,8 +33,8 @@ EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations"
 STAGES: dict[str, tuple[str, ...]] = {
     "history": ("history", "history_spans"),
     "assumptions": ("assumptions", "scenario_prices"),
-    "calibration": ("calibration",),
-    "adoption": ("adoption_backtests",),
+    "calibration": ("calibration", "fit_diagnostics"),
+    "adoption": ("adoption_backtests", "fit_diagnostics"),
     "forecasts": (
         "forecasts",
         "forecast_bounds",
@@ -45,7 +45,7 @@ STAGES: dict[str, tuple[str, ...]] = {
         "sensitivity_precision",
     ),
 }
-RESULT_COLUMNS = ["suite", "expectation", "check_name", "column", "success", "observed", "checked_at"]
+RESULT_COLUMNS = ["suite", "expectation", "check_name", "column", "success", "observed", "expected", "advice", "checked_at"]
 
 
 # ---------------------------------------------------------------------------------------------- frames
@@ -246,29 +246,65 @@ def _plain(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(getattr(value, "item", lambda: value)())
 
 
-def _observed(result: dict) -> str:
+def _label(frame: pd.DataFrame, index, rows: list[str]) -> str:
+    """A failing row named by its identifying columns: 'backtest (shape bass, left_out us_hev, seed 0)'."""
+    values = [f"{c} {_plain(frame.at[index, c])}" for c in rows[1:] if c in frame and str(frame.at[index, c]) != ""]
+    head = _plain(frame.at[index, rows[0]]) if rows[0] in frame else str(index)
+    return head + (f" ({', '.join(values)})" if values else "")
+
+
+def _observed(result: dict, frame: pd.DataFrame, column: str | None, rows: list[str]) -> str:
+    """What failed, in words: the failing rows named with their values, or the observed value."""
     if "observed_value" in result:
         return _plain(result["observed_value"])
-    unexpected = result.get("partial_unexpected_list") or []
-    shown = ", ".join(_plain(v) for v in unexpected[:5])
-    return f"{result.get('unexpected_count', len(unexpected))} unexpected: [{shown}]"
+    values = result.get("unexpected_list") or result.get("partial_unexpected_list") or []
+    count = result.get("unexpected_count", len(values))
+    indices = result.get("unexpected_index_list") or []
+    if rows and indices and column:
+        named = [f"{_label(frame, i, rows)}: {column} = {_plain(v)}" for i, v in zip(indices[:5], values, strict=False)]
+        return "; ".join(named) + (f"; and {count - 5} more rows" if count > 5 else "")
+    shown = ", ".join(_plain(v) for v in values[:5])
+    return f"{count} row{'s' if count != 1 else ''} {column or ''} = {shown}".replace("  ", " ")
 
 
-def _result_row(suite_name: str, r, now: datetime) -> tuple:
+def _expected(kwargs: dict, params: dict) -> str:
+    """The bound an expectation holds a column to, with its value from config.yaml gates."""
+    def value(v):
+        return _plain(params.get(v["$PARAMETER"], v)) if isinstance(v, dict) and "$PARAMETER" in v else _plain(v)
+
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if low is not None and high is not None:
+        return f"between {value(low)} and {value(high)}"
+    if high is not None:
+        return f"{'below' if kwargs.get('strict_max') else 'at most'} {value(high)}"
+    if low is not None:
+        return f"{'above' if kwargs.get('strict_min') else 'at least'} {value(low)}"
+    if "value_set" in kwargs:
+        return "one of " + ", ".join(_plain(v) for v in kwargs["value_set"])
+    return ""
+
+
+def _result_row(suite_name: str, r, now: datetime, frame: pd.DataFrame, params: dict) -> tuple:
     cfg = r.expectation_config
+    meta = cfg.meta or {}
     column = (
         cfg.kwargs.get("column")
         or ",".join(str(cfg.kwargs[k]) for k in ("column_A", "column_B") if k in cfg.kwargs)
         or ",".join(cfg.kwargs.get("column_list", []))
     )
-    observed = _observed(r.result) if r.result else str(r.exception_info.get("exception_message", ""))
+    if r.result:
+        observed = _observed(r.result, frame, cfg.kwargs.get("column"), meta.get("rows", []))
+    else:
+        observed = str(r.exception_info.get("exception_message", ""))
     return (
         suite_name,
         cfg.type,
-        (cfg.meta or {}).get("check", cfg.type),
+        meta.get("check", cfg.type),
         column or None,
         bool(r.success),
         observed,
+        _expected(cfg.kwargs, params),
+        meta.get("advice", ""),
         now,
     )
 
@@ -313,8 +349,8 @@ def _check(
         path = Path(expectations_dir) / f"{suite_name}.json"
         suite = _suite(f"{stage}.{suite_name}", path, path.stat().st_mtime)
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frames[suite_name]})
-        result = batch.validate(suite, expectation_parameters=params)
-        rows += [_result_row(suite_name, r, now) for r in result.results]
+        result = batch.validate(suite, expectation_parameters=params, result_format={"result_format": "COMPLETE"})
+        rows += [_result_row(suite_name, r, now, frames[suite_name], params) for r in result.results]
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     if build_docs or not results.success.all():
         write_data_docs(stage, frames, params, docs_dir, expectations_dir)
@@ -374,7 +410,8 @@ def raise_on_failure(stage: str, results: pd.DataFrame, docs_dir: Path) -> None:
     failed = results[~results.success]
     if not failed.empty:
         failures = [
-            {"expectation": f"{r.suite}: {r.check_name}", "column": r.column, "observed": r.observed}
+            {"expectation": f"{r.suite}: {r.check_name}", "column": r.column, "observed": r.observed,
+             "expected": r.expected, "advice": r.advice}
             for r in failed.itertuples()
-        ]
+        ]  # fmt: skip
         raise GateFailed(stage, failures, str(docs_index(docs_dir)))

@@ -27,8 +27,25 @@ def _reference_text(path: Path) -> str:
         raise ConfigError([Problem(str(path), "", str(path), f"a readable reference CSV file ({why})")]) from None
 
 
+PARTIAL_MARK = "# partial:"  # a header line "# partial: 1999 (why)" marks a year that is not a full year
+
+
+def partial_years(path: Path, text: str) -> set[int]:
+    """The years a reference file marks as partial (a launch late in its first year): kept, never fitted as
+    full years. Raises ConfigError on a mark that names no year."""
+    years = set()
+    for line in text.splitlines():
+        if line.lower().startswith(PARTIAL_MARK):
+            word = line[len(PARTIAL_MARK) :].split()[:1]
+            if not word or not word[0].isdigit():
+                raise ConfigError([Problem(str(path), "partial", line, "'# partial: YEAR (reason)'")])
+            years.add(int(word[0]))
+    return years
+
+
 def read_series(path: Path, text: str | None = None) -> pd.DataFrame:
-    """One reference file as (year, value, unit); '#' header lines are the source notes."""
+    """One reference file as (year, value, unit, partial); '#' header lines are the source notes, and a
+    '# partial: YEAR' line marks that year's row as a partial year."""
     text = _reference_text(path) if text is None else text
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     if not lines or lines[0].split(",")[:3] != ["year", "value", "unit"]:
@@ -43,7 +60,8 @@ def read_series(path: Path, text: str | None = None) -> pd.DataFrame:
         if row is None or not math.isfinite(row[1]):
             raise ConfigError([Problem(str(path), f"data line {number}", line, "year,value,unit with a finite value")])
         rows.append(row)
-    return pd.DataFrame(rows, columns=["year", "value", "unit"])
+    frame = pd.DataFrame(rows, columns=["year", "value", "unit"])
+    return frame.assign(partial=frame.year.isin(partial_years(path, text)))
 
 
 def source_notes(text: str) -> str:
@@ -53,7 +71,7 @@ def source_notes(text: str) -> str:
 
 
 def load_history(reference_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All reference series in long form (series, year, value, unit) and their sources (series, file, notes)."""
+    """All reference series in long form (series, year, value, unit, partial) and their sources (series, file, notes)."""
     frames, sources = [], []
     for path in sorted(Path(reference_dir).glob("*.csv")):
         text = _reference_text(path)

@@ -20,6 +20,7 @@ from keicast.calibration import (
     analog_points,
     backtest_adoption,
     calibration_table,
+    diagnostics_row,
     fit_adoption,
     fit_class_share,
     refinements,
@@ -53,12 +54,17 @@ def load_evidence(settings: Settings) -> Evidence:
 
 @dataclass(frozen=True)
 class Calibration:
-    """The adoption fit on the US analogs and its tables: per-analog fit rows, fitted curves, parameter quantiles."""
+    """The adoption fit on the US analogs and its tables: per-analog fit rows, fitted curves, parameter quantiles,
+    and the fit's sampler diagnostics (one fit_diagnostics row)."""
 
     fit: AdoptionFit
     fits: pd.DataFrame
     curves: pd.DataFrame
     parameters: pd.DataFrame
+
+    @property
+    def diagnostics(self) -> pd.DataFrame:
+        return pd.DataFrame([diagnostics_row(self.fit, "calibration")])
 
 
 def calibrate(history: pd.DataFrame, settings: Settings) -> Calibration:
@@ -75,17 +81,24 @@ def fit_class_shares(evidence: Evidence, settings: Settings) -> ClassShareFit:
     return fit_class_share(points, settings.register)
 
 
-def backtest_adoption_chain(history: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Post- and pre-launch backtests of the adoption chain on every analog, per compared shape (disk-cached).
+@dataclass(frozen=True)
+class AdoptionBacktests:
+    """Every compared shape's backtest cases, the configured shape's yearly bands, and every fit's diagnostics."""
 
-    Returns every shape's cases and the configured shape's yearly bands.
-    """
+    cases: pd.DataFrame
+    bands: pd.DataFrame
+    diagnostics: pd.DataFrame
+
+
+def backtest_adoption_chain(history: pd.DataFrame, settings: Settings) -> AdoptionBacktests:
+    """Post- and pre-launch backtests of the adoption chain on every analog, per compared shape (disk-cached)."""
     cal, market = settings.config.calibration, settings.config.baseline.series
     frame = analog_frame(history, [*cal.analogs, *cal.backtest_also], market)
     shapes = dict.fromkeys([cal.shape, *cal.compare_shapes])
     results = {shape: backtest_adoption(frame, cal, shape) for shape in shapes}
-    cases = pd.concat([cases.assign(shape=shape) for shape, (cases, _) in results.items()], ignore_index=True)
-    return cases, results[cal.shape][1].assign(shape=cal.shape)
+    cases = pd.concat([r[0].assign(shape=shape) for shape, r in results.items()], ignore_index=True)
+    diagnostics = pd.concat([r[2] for r in results.values()], ignore_index=True)
+    return AdoptionBacktests(cases, results[cal.shape][1].assign(shape=cal.shape), diagnostics)
 
 
 def assemble_assumptions(settings: Settings, fit: AdoptionFit, class_fit: ClassShareFit) -> pd.DataFrame:
@@ -124,6 +137,15 @@ def check_gate(stage: str, frames: dict[str, pd.DataFrame], settings: Settings) 
     return gates.check(stage, frames, gates.parameters(settings.config), settings.run.reports_dir / "data_docs")
 
 
+def calibration_gate_frames(calibration: Calibration) -> dict[str, pd.DataFrame]:
+    return {"calibration": calibration.fits, "fit_diagnostics": calibration.diagnostics}
+
+
+def adoption_gate_frames(backtests: AdoptionBacktests, settings: Settings) -> dict[str, pd.DataFrame]:
+    frames = gates.adoption_frames(backtests.cases, settings.config.calibration.shape)
+    return {**frames, "fit_diagnostics": backtests.diagnostics}
+
+
 def history_gate_frames(history: pd.DataFrame, settings: Settings) -> dict[str, pd.DataFrame]:
     return gates.history_frames(history, [settings.config.baseline.series])
 
@@ -144,7 +166,7 @@ def check_inputs(settings: Settings, evidence: Evidence, calibrated: Calibrated)
     """The input gates (history, calibration, assumptions) in one table: `keicast validate`."""
     frames = {
         "history": history_gate_frames(evidence.history, settings),
-        "calibration": {"calibration": calibrated.calibration.fits},
+        "calibration": calibration_gate_frames(calibrated.calibration),
         "assumptions": assumption_gate_frames(calibrated.table, calibrated.specs(settings)),
     }
     return pd.concat([check_gate(stage, f, settings) for stage, f in frames.items()], ignore_index=True)

@@ -35,7 +35,7 @@ create table if not exists assumptions (
     run_id varchar, scenario varchar, key varchar, value double, low double, high double, unit varchar,
     kind varchar, domain varchar, source_id varchar, source varchar, quote varchar, use varchar,
     rationale varchar, overridden boolean, override_origin varchar);
-create table if not exists history (series varchar, year integer, value double, unit varchar);
+create table if not exists history (series varchar, year integer, value double, unit varchar, partial boolean);
 create table if not exists history_sources (series varchar, file varchar, notes varchar);
 create table if not exists forecasts (
     run_id varchar, scenario varchar, year integer, metric varchar,
@@ -57,6 +57,9 @@ create table if not exists adoption_backtests (
 create table if not exists adoption_backtest_paths (
     run_id varchar, shape varchar, series varchar, mode varchar, fit_years integer, year integer,
     actual double, p10 double, p50 double, p90 double);
+create table if not exists fit_diagnostics (
+    run_id varchar, fit varchar, shape varchar, left_out varchar, seed bigint, max_rhat double, min_ess double,
+    divergences integer, mean_steps double, worst_parameter varchar, converged boolean);
 create table if not exists adoption_parameters (
     run_id varchar, parameter varchar, distribution varchar,
     p05 double, p25 double, p50 double, p75 double, p95 double);
@@ -75,7 +78,7 @@ create table if not exists class_share_analogs (
     loo_predicted double, loo_sd double, inside_80 boolean, naive_predicted double);
 create table if not exists gate_results (
     run_id varchar, suite varchar, expectation varchar, check_name varchar, "column" varchar,
-    success boolean, observed varchar, checked_at timestamp);
+    success boolean, observed varchar, expected varchar, advice varchar, checked_at timestamp);
 create table if not exists sweep_results (
     run_id varchar, scenario varchar, factors json,
     cumulative_p10 double, cumulative_p50 double, cumulative_p90 double);
@@ -89,6 +92,9 @@ create table if not exists claims (
     accepted_key varchar);
 -- migrations for warehouses created by earlier versions
 alter table runs add column if not exists timings json;
+alter table history add column if not exists partial boolean;
+alter table gate_results add column if not exists expected varchar;
+alter table gate_results add column if not exists advice varchar;
 alter table sources add column if not exists folder varchar;
 alter table backtests add column if not exists mase_naive double;
 alter table backtests add column if not exists coverage_80 double;
@@ -109,6 +115,7 @@ RUN_TABLES = (
     "adoption_backtests",
     "adoption_backtest_paths",
     "adoption_parameters",
+    "fit_diagnostics",
     "sensitivity",
     "class_share_fit",
     "class_share_analogs",

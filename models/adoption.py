@@ -46,13 +46,17 @@ class AnalogPanel:
 
     names: tuple[str, ...]
     t: np.ndarray  # years since launch (launch = 1)
-    gap: np.ndarray  # years since the previous observation (1 for the first)
+    gap: np.ndarray  # years since the previous observation (the first: since t = 0, the year before launch)
     log_share: np.ndarray  # ln(sales / market)
     mask: np.ndarray  # bool
 
     @classmethod
     def from_long(cls, frame: pd.DataFrame, names: list[str] | None = None) -> AnalogPanel:
-        """From a long frame (series, year, sales, market); each series' launch is its first year."""
+        """From a long frame (series, year, sales, market[, t]); ``t`` counts years since launch (launch = 1).
+
+        Without ``t``, each series' launch is its first year. A partial launch year left out of the frame keeps
+        its place through ``t``: the first observation is then t = 2.
+        """
         names = list(names or dict.fromkeys(frame.series))
         width = max(int((frame.series == n).sum()) for n in names)
         shape = (len(names), width)
@@ -62,9 +66,9 @@ class AnalogPanel:
             if part.empty or (part.sales <= 0).any() or (part.market <= 0).any():
                 raise ValueError(f"analog {name!r} needs positive sales and market in every year")
             n = len(part)
-            years = part.year.to_numpy(float)
-            t[i, :n] = years - years[0] + 1
-            gap[i, 1:n] = np.diff(years)
+            years = part.t.to_numpy(float) if "t" in part else part.year.to_numpy(float) - part.year.min() + 1
+            t[i, :n] = years
+            gap[i, :n] = np.diff(years, prepend=0.0)
             ls[i, :n] = np.log(part.sales.to_numpy(float) / part.market.to_numpy(float))
             mask[i, :n] = True
         return cls(tuple(names), t, gap, ls, mask)
@@ -77,45 +81,118 @@ class AnalogPanel:
 
 
 def ar1_loglik(resid, gap, mask, sigma, phi, xp=np):
-    """Log-likelihood of stationary AR(1) deviations ``resid`` (last axis = observations in time order).
+    """Log-likelihood of AR(1) deviations ``resid`` that start at zero the year before launch (t = 0).
 
-    u_1 ~ N(0, sigma^2 / (1 - phi^2)); u_j | u_j-1 ~ N(phi^h u_j-1, sigma^2 (1 - phi^2h) / (1 - phi^2)), h the gap.
-    Masked observations must come after the unmasked ones of their row.
+    u_j | u_j-1 ~ N(phi^h u_j-1, sigma^2 (1 - phi^2h) / (1 - phi^2)), h the gap in years, u_0 = 0: a launch is
+    on its path when it starts, so the deviations cannot trade off against the share level at the start.
+    ``gap`` of a row's first observation is its t (years since t = 0). Masked observations must come after the
+    unmasked ones of their row. The last axis holds the observations in time order.
     """
-    stationary = sigma**2 / (1.0 - phi**2)
     decay = phi**gap
     prev = xp.concatenate([xp.zeros_like(resid[..., :1]), resid[..., :-1]], axis=-1)
-    first = xp.arange(resid.shape[-1]) == 0
-    mean = xp.where(first, 0.0, decay * prev)
-    var = xp.where(first, stationary, stationary * (1.0 - decay**2))
-    ll = -0.5 * (xp.log(2 * np.pi * var) + (resid - mean) ** 2 / var)
+    var = sigma**2 * (1.0 - decay**2) / (1.0 - phi**2)
+    ll = -0.5 * (xp.log(2 * np.pi * var) + (resid - decay * prev) ** 2 / var)
     return xp.sum(xp.where(mask, ll, 0.0), axis=-1)
+
+
+def ar1_deviations(shocks: np.ndarray, sigma, phi, active: np.ndarray | None = None) -> np.ndarray:
+    """AR(1) paths u_t = phi u_t-1 + sigma e_t from standard normal ``shocks`` (draws, years), zero before launch.
+
+    ``active`` (broadcast to ``shocks``) marks the years since launch (t >= 1); before them u stays 0, so a path
+    starts at zero the year before launch, as :func:`ar1_loglik` assumes. ``sigma``, ``phi`` broadcast against
+    (draws, 1).
+    """
+    shocks = np.asarray(shocks, float)
+    active = np.ones(shocks.shape, bool) if active is None else np.broadcast_to(active, shocks.shape)
+    sigma = np.broadcast_to(np.reshape(np.asarray(sigma, float), (-1, 1)), (shocks.shape[0], 1))[:, 0]
+    phi = np.broadcast_to(np.reshape(np.asarray(phi, float), (-1, 1)), (shocks.shape[0], 1))[:, 0]
+    u = np.zeros_like(shocks)
+    prev = np.zeros(shocks.shape[0])
+    for j in range(shocks.shape[1]):
+        prev = np.where(active[:, j], phi * prev + sigma * shocks[:, j], 0.0)
+        u[:, j] = prev
+    return u
 
 
 # ---------------------------------------------------------------------------------------------- hierarchical fit
 @dataclass(frozen=True)
 class Priors:
-    """Hyper-priors: literature means for p and q (Sultan, Farley & Lehmann 1990), weakly informative elsewhere."""
+    """Hyper-priors: literature means for p and q (Sultan, Farley & Lehmann 1990), weakly informative elsewhere.
+
+    The Bass parameters are sampled as speed = ln(p + q) and ratio = ln(q / p): the data pin the speed of a
+    launch's take-off and its timing, which ln p and ln q each mix (ln p is nearly flat when p << q).
+
+    The between-analog spreads (``*_spread``) are fixed, not learned: four analogs cannot estimate a standard
+    deviation, its posterior is the prior's and its funnel defeats the sampler (Gelman 2006, "Prior distributions
+    for variance parameters in hierarchical models", for fewer than about five groups). They are set at the
+    spreads the analogs themselves show (the learned-spread fits put ln(q/p) at 1.3-2.1, ln share at 1-1.5):
+    a new launch inherits the population's mean, learned, and this stated spread. The yearly deviations start
+    at zero (:func:`ar1_loglik`), so a persistent AR(1) no longer trades off against the share level.
+    """
 
     p: float = LITERATURE_P
     q: float = LITERATURE_Q
-    log_sd: float = 0.5  # sd of the population mean of ln p, ln q around the literature values
-    spread: float = 0.75  # half-normal scale of the between-analog sd of ln p, ln q
+    speed_sd: float = 0.5  # sd of the population mean of ln(p + q) around the literature value
+    ratio_sd: float = 0.7  # sd of the population mean of ln(q / p) around the literature value
+    speed_spread: float = 0.75  # between-analog sd of ln(p + q)
+    ratio_spread: float = 1.5  # between-analog sd of ln(q / p)
     share: float = 0.01  # centre of the population's long-run share (1% of the market)
+    share_sd: float = 2.0
+    share_spread: float = 1.5
+    sigma: float = 0.2  # centre of the yearly deviation sd in logs
+    sigma_sd: float = 0.5
+    sigma_spread: float = 0.5
     trend_sd: float = 0.05  # sd of the population trend g (gbm_potential)
     decline: float = 0.03  # centre of the decline rate d (bass_decline)
-    sigma: float = 0.2  # centre of the yearly deviation sd in logs
+
+
+# The sampled sites of each shape's trend: shape -> (site, centre, sd of the mean, spread, site -> trend).
+SHAPE_TRENDS = {
+    "gbm_potential": ("trend", lambda pr: 0.0, lambda pr: pr.trend_sd, lambda x, xp: x),
+    "bass_decline": ("log_decline", lambda pr: np.log(pr.decline), lambda pr: 1.0, lambda x, xp: -xp.exp(x)),
+}
+PARAMETER_SITES = ("log_speed", "log_ratio", "log_share", "log_sigma")
+
+
+def bass_pq(log_speed, log_ratio, xp=np):
+    """(p, q) from speed = ln(p + q) and ratio = ln(q / p): p = e^speed / (1 + e^ratio), q = p e^ratio."""
+    soft = xp.logaddexp(0.0, log_ratio)
+    return xp.exp(log_speed - soft), xp.exp(log_speed + log_ratio - soft)
+
+
+def _site_priors(priors: Priors, shape: str) -> dict[str, tuple[float, float, float]]:
+    """Site -> (centre, sd of the population mean, between-analog spread)."""
+    sites = {
+        "log_speed": (np.log(priors.p + priors.q), priors.speed_sd, priors.speed_spread),
+        "log_ratio": (np.log(priors.q / priors.p), priors.ratio_sd, priors.ratio_spread),
+        "log_share": (np.log(priors.share), priors.share_sd, priors.share_spread),
+        "log_sigma": (np.log(priors.sigma), priors.sigma_sd, priors.sigma_spread),
+    }
+    if shape in SHAPE_TRENDS:
+        site, centre, scale, _ = SHAPE_TRENDS[shape]
+        sites[site] = (centre(priors), scale(priors), scale(priors))
+    return sites
 
 
 def _population(name, centre, scale, spread, n):
+    """x_i = mu + spread z_i, mu ~ N(centre, scale), z_i ~ N(0, 1): non-centred, with the spread fixed."""
     import numpyro
     import numpyro.distributions as dist
 
     mu = numpyro.sample(f"mu_{name}", dist.Normal(centre, scale))
-    tau = numpyro.sample(f"tau_{name}", dist.HalfNormal(spread))
     with numpyro.plate("analogs", n):
         z = numpyro.sample(f"z_{name}", dist.Normal(0.0, 1.0))
-    return mu + tau * z
+    return mu + spread * z
+
+
+def _parameters(values: dict, shape: str, xp=np) -> dict:
+    """Sites (log_speed, log_ratio, log_share, log_sigma[, trend site]) -> p, q, trend, log_share, sigma."""
+    p, q = bass_pq(values["log_speed"], values["log_ratio"], xp)
+    trend = xp.zeros_like(p)
+    if shape in SHAPE_TRENDS:
+        site, *_, to_trend = SHAPE_TRENDS[shape]
+        trend = to_trend(values[site], xp)
+    return {"p": p, "q": q, "trend": trend, "log_share": values["log_share"], "sigma": xp.exp(values["log_sigma"])}
 
 
 def hierarchical_model(t, gap, log_share, mask, shape: str, priors: Priors):
@@ -125,66 +202,32 @@ def hierarchical_model(t, gap, log_share, mask, shape: str, priors: Priors):
     import numpyro.distributions as dist
 
     n = t.shape[0]
-    log_p = _population("log_p", np.log(priors.p), priors.log_sd, priors.spread, n)
-    log_q = _population("log_q", np.log(priors.q), priors.log_sd, priors.spread, n)
-    log_s = _population("log_share", np.log(priors.share), 2.0, 1.0, n)
-    log_sigma = _population("log_sigma", np.log(priors.sigma), 0.5, 0.5, n)
-    trend = jnp.zeros(n)
-    if shape == "gbm_potential":
-        trend = _population("trend", 0.0, priors.trend_sd, priors.trend_sd, n)
-    elif shape == "bass_decline":
-        trend = -jnp.exp(_population("log_decline", np.log(priors.decline), 1.0, 1.0, n))
+    values = {site: _population(site, *prior, n) for site, prior in _site_priors(priors, shape).items()}
+    v = _parameters(values, shape, jnp)
     phi = numpyro.sample("phi", dist.Beta(2.0, 2.0))
-    p, q, sigma = jnp.exp(log_p)[:, None], jnp.exp(log_q)[:, None], jnp.exp(log_sigma)[:, None]
-    path = adoption_path(t, p, q, trend[:, None], shape, xp=jnp)
-    resid = log_share - log_s[:, None] - jnp.log(jnp.maximum(path, 1e-300))
-    numpyro.factor("loglik", jnp.sum(ar1_loglik(resid, gap, mask, sigma, phi, xp=jnp)))
+    path = adoption_path(t, v["p"][:, None], v["q"][:, None], v["trend"][:, None], shape, xp=jnp)
+    resid = log_share - v["log_share"][:, None] - jnp.log(jnp.maximum(path, 1e-300))
+    numpyro.factor("loglik", jnp.sum(ar1_loglik(resid, gap, mask, v["sigma"][:, None], phi, xp=jnp)))
 
 
-def _population_draws(samples: dict, shape: str, rng: np.random.Generator) -> pd.DataFrame:
+def _population_draws(samples: dict, shape: str, priors: Priors, rng: np.random.Generator) -> pd.DataFrame:
     """One new analog per posterior draw, from the population normals (the parameters a kei launch inherits)."""
     draws = len(samples["phi"])
-
-    def new(site):
-        return samples[f"mu_{site}"] + samples[f"tau_{site}"] * rng.standard_normal(draws)
-
-    trend = np.zeros(draws)
-    if shape == "gbm_potential":
-        trend = new("trend")
-    elif shape == "bass_decline":
-        trend = -np.exp(new("log_decline"))
-    return pd.DataFrame(
-        {
-            "p": np.exp(new("log_p")),
-            "q": np.exp(new("log_q")),
-            "trend": trend,
-            "log_share": new("log_share"),
-            "sigma": np.exp(new("log_sigma")),
-            "phi": samples["phi"],
-        }
-    )
-
-
-def _analog_draws(samples: dict, shape: str, names: tuple[str, ...]) -> pd.DataFrame:
-    """Each analog's own parameter draws (long: series, draw, p, q, trend, log_share, sigma, phi)."""
-
-    def own(site):
-        return samples[f"mu_{site}"][:, None] + samples[f"tau_{site}"][:, None] * samples[f"z_{site}"]
-
-    draws, n = samples["z_log_p"].shape
-    trend = np.zeros((draws, n))
-    if shape == "gbm_potential":
-        trend = own("trend")
-    elif shape == "bass_decline":
-        trend = -np.exp(own("log_decline"))
-    wide = {
-        "p": np.exp(own("log_p")),
-        "q": np.exp(own("log_q")),
-        "trend": trend,
-        "log_share": own("log_share"),
-        "sigma": np.exp(own("log_sigma")),
-        "phi": np.repeat(samples["phi"][:, None], n, axis=1),
+    values = {
+        site: samples[f"mu_{site}"] + spread * rng.standard_normal(draws)
+        for site, (_, _, spread) in _site_priors(priors, shape).items()
     }
+    return pd.DataFrame({**_parameters(values, shape), "phi": samples["phi"]})
+
+
+def _analog_draws(samples: dict, shape: str, priors: Priors, names: tuple[str, ...]) -> pd.DataFrame:
+    """Each analog's own parameter draws (long: series, draw, p, q, trend, log_share, sigma, phi)."""
+    draws, n = samples["z_log_speed"].shape
+    values = {
+        site: samples[f"mu_{site}"][:, None] + spread * samples[f"z_{site}"]
+        for site, (_, _, spread) in _site_priors(priors, shape).items()
+    }
+    wide = {**_parameters(values, shape), "phi": np.repeat(samples["phi"][:, None], n, axis=1)}
     return pd.concat(
         [
             pd.DataFrame({"series": name, "draw": np.arange(draws), **{k: v[:, i] for k, v in wide.items()}})
@@ -202,12 +245,28 @@ def prior_population(panel: AnalogPanel, shape: str, priors: Priors, draws: int,
     predictive = Predictive(hierarchical_model, num_samples=draws)
     samples = predictive(jax.random.PRNGKey(seed), panel.t, panel.gap, panel.log_share, panel.mask, shape, priors)
     samples = {k: np.asarray(v, dtype=float) for k, v in samples.items() if k != "loglik"}
-    return _population_draws(samples, shape, np.random.default_rng(seed))
+    return _population_draws(samples, shape, priors, np.random.default_rng(seed))
+
+
+# The convergence rule every fit is held to (Vehtari et al. 2021, rank-normalised R-hat and bulk ESS).
+MAX_RHAT, MIN_BULK_ESS, MAX_DIVERGENCES = 1.01, 400.0, 0
+
+
+def converged(diagnostics: dict, max_rhat=MAX_RHAT, min_ess=MIN_BULK_ESS, max_divergences=MAX_DIVERGENCES) -> bool:
+    """Whether a fit's diagnostics meet the rule: max R-hat, min bulk ESS and divergent transitions."""
+    return (
+        diagnostics["max_rhat"] < max_rhat
+        and diagnostics["min_ess"] >= min_ess
+        and diagnostics["divergences"] <= max_divergences
+    )
 
 
 @lru_cache(maxsize=8)
 def _sampler(shape: str, priors: Priors, warmup: int, samples: int, chains: int, max_tree_depth: int):
-    """One NUTS sampler per model and settings, so refits on panels of the same size reuse its compiled code."""
+    """One NUTS sampler per model and settings, so refits on panels of the same size reuse its compiled code.
+
+    The chains run vectorised: one compiled program steps them together (small models are dispatch-bound).
+    """
     from numpyro.infer import MCMC, NUTS
 
     kernel = NUTS(
@@ -221,10 +280,40 @@ def _sampler(shape: str, priors: Priors, warmup: int, samples: int, chains: int,
         num_warmup=warmup,
         num_samples=samples,
         num_chains=chains,
-        chain_method="sequential",
+        chain_method="vectorized",
         progress_bar=False,
         jit_model_args=True,
     )
+
+
+def _rank_normalised(draws: np.ndarray) -> np.ndarray:
+    """Draws (chains, draws, ...) replaced by the normal scores of their pooled ranks (Vehtari et al. 2021, eq. 14)."""
+    from scipy.stats import norm, rankdata
+
+    chains, n = draws.shape[:2]
+    ranks = rankdata(draws.reshape(chains * n, -1), axis=0).reshape(draws.shape)
+    return norm.ppf((ranks - 0.375) / (chains * n + 0.25))
+
+
+def _diagnostics(mcmc) -> dict:
+    """Max rank-normalised split R-hat and min bulk ESS over every sampled site (Vehtari et al. 2021), the site
+    that mixed worst, the divergent transitions and the mean leapfrog steps per draw."""
+    from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
+
+    grouped = {k: np.asarray(v, float) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+    normal = {k: _rank_normalised(v) for k, v in grouped.items()}
+    folded = {k: _rank_normalised(np.abs(v - np.median(v, axis=(0, 1)))) for k, v in grouped.items()}
+    rhat = {k: float(max(np.nanmax(split_gelman_rubin(normal[k])), np.nanmax(split_gelman_rubin(folded[k]))))
+            for k in grouped}  # fmt: skip
+    ess = {k: float(np.nanmin(effective_sample_size(v))) for k, v in normal.items()}
+    fields = mcmc.get_extra_fields()
+    return {
+        "max_rhat": max(rhat.values()),
+        "min_ess": min(ess.values()),
+        "divergences": int(np.asarray(fields["diverging"]).sum()),
+        "mean_steps": float(np.asarray(fields["num_steps"]).mean()),
+        "worst_parameter": min(ess, key=ess.get),
+    }
 
 
 @dataclass
@@ -232,21 +321,20 @@ class HierarchicalAdoption:
     """Hierarchical Bayesian fit of one adoption shape to an :class:`AnalogPanel` (NUTS in NumPyro).
 
     After :meth:`fit`: ``population_`` (draws of a new analog), ``analogs_`` (each analog's draws), ``hyper_``
-    (population means mu_*, sds tau_* and phi), ``diagnostics_`` (max R-hat, min bulk ESS, divergences,
-    mean leapfrog steps) and ``converged_``.
+    (population means mu_* and phi), ``diagnostics_`` (max R-hat, min bulk ESS, divergences, mean leapfrog
+    steps, worst parameter) and ``converged_`` (:func:`converged`).
     """
 
     shape: Shape = "bass"
     priors: Priors = Priors()
     warmup: int = 500
-    samples: int = 500
-    chains: int = 2
+    samples: int = 750
+    chains: int = 4
     seed: int = 0
     max_tree_depth: int = 8
 
     def fit(self, panel: AnalogPanel) -> HierarchicalAdoption:
         import jax
-        from numpyro.diagnostics import summary
 
         mcmc = _sampler(self.shape, self.priors, self.warmup, self.samples, self.chains, self.max_tree_depth)
         mcmc.run(
@@ -257,20 +345,13 @@ class HierarchicalAdoption:
             panel.mask,
             extra_fields=("diverging", "num_steps"),
         )
-        grouped = mcmc.get_samples(group_by_chain=True)
-        stats = summary({k: np.asarray(v) for k, v in grouped.items()}, group_by_chain=True)
         samples = {k: np.asarray(v, dtype=float) for k, v in mcmc.get_samples().items()}
-        self.diagnostics_ = {
-            "max_rhat": float(np.nanmax([np.nanmax(s["r_hat"]) for s in stats.values()])),
-            "min_ess": float(np.nanmin([np.nanmin(s["n_eff"]) for s in stats.values()])),
-            "divergences": int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum()),
-            "mean_steps": float(np.asarray(mcmc.get_extra_fields()["num_steps"]).mean()),
-        }
-        self.converged_ = self.diagnostics_["max_rhat"] < 1.05 and self.diagnostics_["divergences"] == 0
+        self.diagnostics_ = _diagnostics(mcmc)
+        self.converged_ = converged(self.diagnostics_)
         rng = np.random.default_rng(self.seed)
-        self.population_ = _population_draws(samples, self.shape, rng)
-        self.hyper_ = pd.DataFrame({k: v for k, v in samples.items() if k.startswith(("mu_", "tau_")) or k == "phi"})
-        self.analogs_ = _analog_draws(samples, self.shape, panel.names)
+        self.population_ = _population_draws(samples, self.shape, self.priors, rng)
+        self.hyper_ = pd.DataFrame({k: v for k, v in samples.items() if k.startswith("mu_") or k == "phi"})
+        self.analogs_ = _analog_draws(samples, self.shape, self.priors, panel.names)
         return self
 
 
@@ -327,8 +408,8 @@ def update_series(
     log_share,
     rng: np.random.Generator,
     size: int = 2000,
-    proposals: int = 4000,
-    rounds: int = 6,
+    proposals: int = 8000,
+    rounds: int = 12,
 ) -> pd.DataFrame:
     """Draws of one series' parameters given its first observations and the population as prior.
 
@@ -367,7 +448,7 @@ def simulate_sales(
     """Predictive sales (draws, len(t)) at years since launch ``t`` (increasing) with the AR(1) deviations.
 
     ``last`` = (t, ln share observed then) continues the deviation from a series' last observation; without it
-    the deviations start from their stationary distribution. ``share`` replaces exp(log_share) (the kernel's
+    the deviations start at zero the year before launch (t = 0). ``share`` replaces exp(log_share) (the kernel's
     long-run class share). Sales never exceed the market.
     """
     col = lambda name: draws[name].to_numpy()[:, None]  # noqa: E731
@@ -377,31 +458,12 @@ def simulate_sales(
     sigma, phi = draws.sigma.to_numpy(), draws.phi.to_numpy()
     stationary = sigma / np.sqrt(1 - phi**2)
     u = np.empty((len(draws), len(t)))
-    if last is None:
-        prev, prev_t = stationary * rng.standard_normal(len(draws)), t[0]
-        u[:, 0] = prev
-        start = 1
-    else:
+    prev, prev_t = np.zeros(len(draws)), 0.0
+    if last is not None:
         first = adoption_path(np.array([[last[0]]]), col("p"), col("q"), col("trend"), shape)[:, 0]
-        prev, prev_t, start = last[1] - draws.log_share.to_numpy() - np.log(first), last[0], 0
-    for j in range(start, len(t)):
+        prev, prev_t = last[1] - draws.log_share.to_numpy() - np.log(first), last[0]
+    for j in range(len(t)):
         decay = phi ** (t[j] - prev_t)
         prev = decay * prev + stationary * np.sqrt(1 - decay**2) * rng.standard_normal(len(draws))
         u[:, j], prev_t = prev, t[j]
     return np.minimum(scale * path * np.exp(u), 1.0) * np.asarray(market, float)[None, :]
-
-
-def ar1_deviations(shocks: np.ndarray, sigma, phi) -> np.ndarray:
-    """Stationary AR(1) paths u_t = phi u_t-1 + sigma e_t from standard normal ``shocks`` (draws, years).
-
-    The first year starts from the stationary law N(0, sigma^2 / (1 - phi^2)); ``sigma``, ``phi`` broadcast
-    against (draws, 1).
-    """
-    shocks = np.asarray(shocks, float)
-    sigma = np.broadcast_to(np.reshape(np.asarray(sigma, float), (-1, 1)), (shocks.shape[0], 1))[:, 0]
-    phi = np.broadcast_to(np.reshape(np.asarray(phi, float), (-1, 1)), (shocks.shape[0], 1))[:, 0]
-    u = np.empty_like(shocks)
-    u[:, 0] = sigma / np.sqrt(1 - phi**2) * shocks[:, 0]
-    for j in range(1, shocks.shape[1]):
-        u[:, j] = phi * u[:, j - 1] + sigma * shocks[:, j]
-    return u

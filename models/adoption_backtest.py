@@ -89,10 +89,10 @@ def naive_pre_launch(others: pd.DataFrame, t: np.ndarray, market: np.ndarray, rn
     Years since launch beyond every other analog's history keep the last pooled values.
     """
     logs = np.log(others.share)
-    by_t = logs.groupby(others.t).agg(["mean", "std"]).reindex(np.arange(1, int(max(t)) + 1)).ffill()
+    by_t = logs.groupby(others.t).agg(["mean", "std"]).reindex(np.arange(1, int(max(t)) + 1)).ffill().bfill()
     mean, sd = by_t["mean"].to_numpy(), by_t["std"].fillna(by_t["std"].mean()).to_numpy()
     idx = np.asarray(t, int) - 1
-    shares = others.groupby("t").share.mean().reindex(by_t.index).ffill().to_numpy()
+    shares = others.groupby("t").share.mean().reindex(by_t.index).ffill().bfill().to_numpy()
     point = shares[idx] * market
     samples = np.exp(mean[idx] + sd[idx] * rng.standard_normal((draws, len(idx)))) * market
     return point, samples
@@ -108,12 +108,11 @@ def post_launch_cases(
 ) -> list[dict]:
     """Every k from 3 to n - 3: the chain (updated on the first k years) and naive, scored on the rest.
 
-    ``frame``: one series' rows (year, sales, market) in year order; ``population``: draws of a new analog
+    ``frame``: one series' rows (year, t, sales, market) in year order (t = years since launch); ``population``: draws of a new analog
     from the fit on the other analogs. The chain's yearly bands are appended to ``bands`` when given.
     """
-    years, sales, market = (frame[c].to_numpy(float) for c in ("year", "sales", "market"))
-    t = years - years[0] + 1
-    gap = np.r_[1.0, np.diff(years)]
+    years, t, sales, market = (frame[c].to_numpy(float) for c in ("year", "t", "sales", "market"))
+    gap = np.diff(t, prepend=0.0)
     log_share = np.log(sales / market)
     rows = []
     for k in range(3, len(years) - 2):
@@ -138,8 +137,7 @@ def pre_launch_case(
     bands: list[pd.DataFrame] | None = None,
 ) -> list[dict]:
     """The whole series from its launch: the chain's population draws and the pooled analog mean, scored."""
-    years, sales, market = (frame[c].to_numpy(float) for c in ("year", "sales", "market"))
-    t = years - years[0] + 1
+    years, t, sales, market = (frame[c].to_numpy(float) for c in ("year", "t", "sales", "market"))
     samples = simulate_sales(population, shape, t, market, rng)
     if bands is not None:
         bands.append(paths(name, "pre_launch", None, years, sales, samples))

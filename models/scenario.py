@@ -239,8 +239,9 @@ def kei_sales_layers(
         zeros = np.zeros((draws, len(years)))
         return {"grey": np.broadcast_to(grey, zeros.shape), "new": zeros, "launched": zeros, "market": market}
     launch = np.reshape(np.asarray(values[LAUNCH_TIME], dtype=float), (-1, 1))
+    since_launch = np.asarray(years)[None, :] - launch + 1.0
     adoption = annual_adoption_fraction(
-        np.asarray(years)[None, :] - launch + 1.0,
+        since_launch,
         v["bass_p"],
         v["bass_q"],
         v["price_trend"],
@@ -249,7 +250,8 @@ def kei_sales_layers(
         spec.adoption_shape,
     )
     if ADOPTION_SHOCKS in values:
-        adoption = adoption * np.exp(ar1_deviations(values[ADOPTION_SHOCKS], v["noise_sd"], v["noise_ar"]))
+        shocks = values[ADOPTION_SHOCKS]
+        adoption = adoption * np.exp(ar1_deviations(shocks, v["noise_sd"], v["noise_ar"], since_launch > 0))
     ceiling = v["japan_share"] * v["addressable"]  # deviations never lift the new layer above Japan's share
     new = np.minimum(long_run_share(spec, v) * adoption, ceiling) * market
     launched = (launch < np.asarray(years)[None, :] + 1.0).astype(float)

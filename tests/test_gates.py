@@ -7,6 +7,7 @@ import pytest
 from keicast import gates
 from keicast.calibration import analog_frame, backtest_adoption
 from keicast.config import load_settings
+from keicast.errors import GateFailed
 from keicast.steps import calibrate_assumptions, load_evidence
 from models import adoption_backtest, montecarlo, sensitivity
 from models.scenario import base_buyer_price
@@ -20,7 +21,7 @@ def clean(tmp_path_factory):
     s = load_settings(write_config(tmp, base_config(tmp)))
     evidence = load_evidence(s)
     history = evidence.history
-    calibrated = calibrate_assumptions(s, evidence)
+    calibrated = calibrated_ = calibrate_assumptions(s, evidence)
     fit, fits = calibrated.calibration.fit, calibrated.calibration.fits
     table, specs = calibrated.table, calibrated.specs(s)
     cal = s.config.calibration
@@ -37,6 +38,7 @@ def clean(tmp_path_factory):
         "fit": fit,
         "frame": frame,
         "adoption": backtest_adoption(frame, cal)[0],
+        "diagnostics": pd.concat([calibrated_.calibration.diagnostics, backtest_adoption(frame, cal)[2]]),
         "table": table,
         "forecasts": forecasts,
         "prices": {sp.name: base_buyer_price(sp) for sp in specs},
@@ -67,8 +69,8 @@ def test_clean_data_passes_every_gate_and_builds_data_docs(clean):
     results = pd.concat(
         [
             run(clean, "history", gates.history_frames(clean["history"], required(clean))),
-            run(clean, "calibration", {"calibration": clean["fits"]}),
-            run(clean, "adoption", gates.adoption_frames(clean["adoption"], "bass")),
+            run(clean, "calibration", {"calibration": clean["fits"], "fit_diagnostics": clean["diagnostics"]}),
+            run(clean, "adoption", {**gates.adoption_frames(clean["adoption"], "bass"), "fit_diagnostics": clean["diagnostics"]}),
             run(clean, "assumptions", gates.assumption_frames(clean["table"], clean["prices"])),
             run(clean, "forecasts", forecast_frames(clean), build_docs=True),
         ]
@@ -106,10 +108,24 @@ def test_history_gate_catches_duplicates_gaps_and_impossible_values(clean):
     } <= failed
 
 
-def test_calibration_gate_catches_an_unconverged_fit(clean):
-    fits = clean["fits"].assign(converged=False)
-    failed = failed_checks(run(clean, "calibration", {"calibration": fits}))
-    assert "the adoption fit converged (R-hat < 1.05, no divergent transitions)" in failed
+def test_fit_gate_names_the_fit_the_diagnostic_the_threshold_and_what_to_do(clean):
+    diagnostics = clean["diagnostics"].reset_index(drop=True)
+    bad = diagnostics.copy()
+    bad.loc[1, ["divergences", "max_rhat", "min_ess"]] = [3, 1.04, 31.0]
+    results = run(clean, "calibration", {"calibration": clean["fits"], "fit_diagnostics": bad})
+    assert failed_checks(results) == {
+        "divergent transitions at most gates.max_divergences",
+        "the chains agree: rank-normalised R-hat below gates.max_rhat",
+        "enough independent draws: bulk ESS at least gates.min_bulk_ess",
+    }
+    with pytest.raises(GateFailed) as failure:
+        gates.raise_on_failure("calibration", results, clean["docs"])
+    message = str(failure.value)
+    row = bad.loc[1]
+    assert f"backtest (shape bass, left_out {row.left_out}, seed {row.seed}): max_rhat = 1.04; expected below 1.01" in message
+    assert "min_ess = 31; expected at least 400" in message and "divergences = 3; expected at most 0" in message
+    assert "what to do: too few independent draws for stable quantiles; raise calibration.samples" in message
+    assert "unexpected: [" not in message and "[False" not in message
 
 
 def test_adoption_gate_fails_a_deliberately_bad_chain(clean):

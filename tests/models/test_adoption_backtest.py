@@ -55,7 +55,7 @@ def test_pre_launch_naive_is_the_pooled_mean_share_by_year_since_launch():
 def test_post_launch_cases_cover_every_split_and_score_the_naive_by_hand():
     """A toy series of 7 years: splits k = 3, 4; the naive rows are checked by hand."""
     sales = np.array([10.0, 20.0, 40.0, 50.0, 55.0, 60.0, 58.0]) * 1000
-    frame = pd.DataFrame({"year": np.arange(2001, 2008), "sales": sales, "market": 1e7})
+    frame = pd.DataFrame({"year": np.arange(2001, 2008), "t": np.arange(1.0, 8.0), "sales": sales, "market": 1e7})
     rng = np.random.default_rng(0)
     population = pd.DataFrame(
         {
