@@ -13,7 +13,11 @@ article inbox holding the source articles (so after the first run, ingestion has
 One warm-up run of each kind is not timed (it fills the calibration/baseline caches and scans the articles).
 Targets (issue #17): temporary <= 2.0x the floor, standing <= 1.5x. The last run's stage timings are printed.
 
-    .venv/bin/python bench/bench_run.py [--rounds 3] [--draws N]
+``--cold`` times instead the first run after installing: each round a fresh project folder, so an empty
+calibration cache (no stored fits, no compiled sampler), a new warehouse and a temporary server, against the
+floor measured in the same rounds. Target (issue #22): cold <= 10x the floor.
+
+    .venv/bin/python bench/bench_run.py [--rounds 3] [--draws N] [--cold]
 """
 
 from __future__ import annotations
@@ -105,15 +109,43 @@ def last_timings(config: Path) -> dict:
     return json.loads(runs.timings.iloc[0]) if len(runs) else {}
 
 
+def report(times: dict[str, list[float]], stages: dict) -> None:
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(f"{'command':<10} {'median s':>9}  {'x floor':>7}  rounds")
+    for name, values in times.items():
+        ratio = medians[name] / medians["floor"]
+        print(f"{name:<10} {medians[name]:>9.2f}  {ratio:>7.2f}  " + ", ".join(f"{v:.2f}" for v in values))
+    print("stage timings of the last run (s): " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
+
+
+def cold(rounds: int, draws: int | None, env: dict, tmp: Path) -> None:
+    """The first run after installing, ``rounds`` times, each in a fresh project (empty cache), beside the floor."""
+    times: dict[str, list[float]] = {"floor": [], "cold": []}
+    for n in range(rounds):
+        folder = tmp / f"cold-{n}"
+        folder.mkdir()
+        config = project(folder, draws)
+        times["floor"].append(timed([sys.executable, "-c", FLOOR], env))
+        times["cold"].append(timed([str(BIN / "keicast"), "run", "--config", str(config)], env))
+    report(times, last_timings(config))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--draws", type=int, default=None)
+    parser.add_argument("--cold", action="store_true", help="time the first run after installing (empty cache)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="keicast-bench-run-"))
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(PREFECT_HOME=str(tmp / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
     env.update(GX_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    if args.cold:
+        try:
+            cold(args.rounds, args.draws, env, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     config = project(tmp, args.draws)
     server, api = standing_server(env, tmp / "standing-home")
     standing_env = {**env, "PREFECT_API_URL": api}
@@ -134,12 +166,7 @@ def main() -> None:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    print(f"{'command':<10} {'median s':>9}  {'x floor':>7}  rounds")
-    for name, values in times.items():
-        ratio = medians[name] / medians["floor"]
-        print(f"{name:<10} {medians[name]:>9.2f}  {ratio:>7.2f}  " + ", ".join(f"{v:.2f}" for v in values))
-    print("stage timings of the last run (s): " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
+    report(times, stages)
 
 
 if __name__ == "__main__":

@@ -414,6 +414,8 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
             for name, part in fc.groupby("scenario", sort=False)
         ],
         "calibration": calibration_rows(outputs["calibration"], outputs["calibration_fit"]),
+        "fit_diagnostics": _records(outputs.get("fit_diagnostics", pd.DataFrame())),
+        "fit_gates": config.gates,
         "adoption": adoption_section(outputs, config.calibration.shape),
         "model_inputs": [a for a in assumptions if a["key"] in inputs],
         "context_figures": [a for a in assumptions if a["key"] not in inputs],

@@ -120,3 +120,24 @@ def test_replaying_the_smart_fortwo_through_the_kernel_lands_within_50_percent_o
     cumulative = replay[(replay.metric == "new_kei_sales_cumulative") & (replay.year == 2014)].iloc[0]
     assert 0.5 * SMART_2008_2014 <= cumulative.p50 <= 1.5 * SMART_2008_2014, cumulative
     assert cumulative.p10 < SMART_2008_2014 < cumulative.p90
+
+
+@pytest.mark.slow
+def test_the_shipped_calibration_converges_on_eight_seeds_with_a_cold_cache(tmp_path):
+    """The gate's rule (R-hat < 1.01, bulk ESS >= 400, no divergence) on seeds 1-8, none of them chosen."""
+    settings = load_settings(ROOT / "config.yaml")
+    history, _ = load_history(settings.run.reference_dir)
+    cal = settings.config.calibration
+    frame = analog_frame(history, cal.analogs, settings.config.baseline.series)
+    for seed in range(1, 9):
+        fit = fit_adoption(frame, cal.analogs, cal.model_copy(update={"seed": seed, "cache_dir": tmp_path}))
+        assert fit.converged, (seed, fit.diagnostics)
+
+
+def test_partial_launch_years_keep_their_place_and_are_never_fitted():
+    history, _ = load_history(ROOT / "data" / "reference")
+    names = ["us_hev_sales_annual", "us_smart_fortwo_sales_annual"]
+    frame = analog_frame(history, names, "us_light_vehicle_sales_annual")
+    hybrids = frame[frame.series == "us_hev_sales_annual"]
+    assert hybrids.year.min() == 2000 and hybrids.t.min() == 2  # 1999 (17 units, one month) is partial
+    assert frame[frame.series == "us_smart_fortwo_sales_annual"].t.min() == 1

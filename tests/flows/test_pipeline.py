@@ -262,3 +262,27 @@ def test_stored_assumptions_can_be_listed_by_run(first_run):
         "japan_imports_tariff",
         "full_fmvss_compliance",
     }
+
+
+def test_the_shipped_config_runs_cold_in_a_fresh_copy_of_the_project(tmp_path):
+    """`keicast run` as a new user runs it: the shipped config.yaml and data/ copied, an empty fit cache and a
+    temporary Prefect server of its own. Every fit it makes converges and the report is published."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    project = tmp_path / "keicast"
+    project.mkdir()
+    shutil.copy(ROOT / "config.yaml", project / "config.yaml")
+    shutil.copytree(ROOT / "data", project / "data", ignore=shutil.ignore_patterns("cache", "keicast.duckdb*"))
+    shutil.copytree(ROOT / "data" / "articles", project / "articles")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | {"PREFECT_HOME": str(tmp_path / "home")}
+    keicast = os.path.join(os.path.dirname(sys.executable), "keicast")  # the venv's entry point
+    result = subprocess.run([keicast, "run"], cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (project / "data" / "cache").is_dir() and (project / "reports" / "latest" / "index.html").is_file()
+    con = duckdb.connect(str(project / "data" / "keicast.duckdb"), read_only=True)
+    fits = con.execute("select * from fit_diagnostics").df()
+    con.close()
+    assert len(fits) >= 5 and fits.converged.all() and (fits.divergences == 0).all(), fits
