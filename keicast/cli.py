@@ -483,40 +483,26 @@ def articles_accept(
     key: Annotated[str, typer.Option("--key", help="Register key the claim supports (existing or new).")],
     config: ConfigOpt = Path("config.yaml"),
 ) -> None:
-    """Add a claim to the evidence register (value, quote, source): a reviewed, versioned change."""
+    """Add a claim to the evidence register (value, quote, source): a reviewed, versioned change. Interrupted at
+    any point, the same command run again completes it."""
     from datetime import date
 
-    from keicast import warehouse
+    from keicast.acceptance import accept_claim
     from keicast.config import load_settings
-    from keicast.register_editor import register_edit
 
     settings = load_settings(config)
-    run = settings.run
-    edit = None
-    with warehouse.run_lock(run.warehouse, run.lock_timeout_seconds):
-        try:
-            # The warehouse first: busy or missing, nothing has changed yet. The register is replaced (one
-            # rename) only when the claim's update is ready to commit, and put back if the commit fails.
-            with warehouse.transaction(run.warehouse, run.lock_timeout_seconds) as con:
-                row = warehouse.claim_to_accept(con, claim_id)
-                if row is None:
-                    raise ConfigError([Problem("CLAIM_ID", "", claim_id, "a claim id from `keicast articles scan`")])
-                edit = register_edit(run.register_file, row, key, date.today().isoformat())
-                warehouse.mark_claim_accepted(con, claim_id, key)
-                if edit is not None:
-                    edit.write()
-        except BaseException:
-            if edit is not None and run.register_file.read_text(encoding="utf-8") == edit.after:
-                edit.undo()
-            raise
-    if edit is None:
-        err.print(f"keicast: claim {claim_id} is already evidence for {key} in {run.register_file}; nothing changed")
-        return
-    sys.stdout.write(edit.diff())
-    err.print(
-        f"keicast: claim {claim_id} accepted as evidence for {key} in {run.register_file}; "
-        "review the diff above and commit the register"
-    )
+    done = accept_claim(settings.run, claim_id, key, date.today().isoformat())
+    claim, evidence = f"claim {claim_id}", f"evidence for {key} in {done.register}"
+    if done.edit is not None:
+        sys.stdout.write(done.edit.diff())
+        err.print(f"keicast: {claim} accepted as {evidence}; review the diff above and commit the register")
+    elif done.completed:
+        err.print(
+            f"keicast: {claim} was already {evidence} (written by an accept that was interrupted); "
+            "the warehouse now records it as accepted: the accept is complete"
+        )
+    else:
+        err.print(f"keicast: {claim} is already {evidence}; nothing changed")
 
 
 # ---------------------------------------------------------------------------------------------- models
