@@ -252,9 +252,9 @@ def _run_pipeline(request: RunRequest, quiet: bool, what: str = "") -> tuple[Set
 
     settings = settings_for(request)
     _show_progress(quiet)
-    if not quiet and not os.environ.get("PREFECT_API_URL"):
+    server_ready = start_temporary_server()  # an unwritable Prefect home is refused here, before it starts
+    if server_ready and not quiet:
         err.print("keicast: starting a temporary Prefect server (set PREFECT_API_URL to use a standing one)")
-    server_ready = start_temporary_server()
     gates.preload()  # with a temporary server: GX imports in a thread while this process waits for it
     from flows.pipeline import keicast_pipeline
     from keicast.runner import new_run_id

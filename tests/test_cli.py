@@ -484,6 +484,26 @@ def test_an_unwritable_prefect_home_is_refused_at_once(tmp_path, monkeypatch):
     assert not (tmp_path / "warehouse.duckdb").exists()
 
 
+@pytest.mark.parametrize("case", ["home", "database"])
+def test_an_unwritable_default_home_or_database_is_named_with_the_setting_that_moves_it(tmp_path, monkeypatch, case):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    if case == "home":  # no PREFECT_HOME: Prefect's default ~/.prefect under an unusable HOME
+        monkeypatch.delenv("PREFECT_HOME", raising=False)
+        monkeypatch.setenv("HOME", "/dev/null")
+        expected = ["the folder /dev/null/.prefect is not writable", "HOME=/dev/null", "Set PREFECT_HOME"]
+    else:  # a writable home whose SQLite file cannot be opened for writing
+        home = tmp_path / "prefect-home"
+        (home / "prefect.db").mkdir(parents=True)
+        monkeypatch.setenv("PREFECT_HOME", str(home))
+        expected = [f"{home / 'prefect.db'} is not writable", "from PREFECT_HOME", "Set PREFECT_HOME"]
+    path = write_config(tmp_path, base_config(tmp_path))
+    result = runner.invoke(app, ["run", "--config", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert all(e in result.output for e in expected), result.output
+    assert "starting a temporary Prefect server" not in result.output  # refused before any server starts
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
 def test_problems_found_before_a_run_write_nothing(prefect_server, tmp_path, reference_copy):
     """A malformed reference file (exit 2), a truncated warehouse (exit 1) and a real folder at reports/latest
     (exit 1) are found before the run row and the article scan are written."""
