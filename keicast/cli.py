@@ -252,9 +252,9 @@ def _run_pipeline(request: RunRequest, quiet: bool, what: str = "") -> tuple[Set
 
     settings = settings_for(request)
     _show_progress(quiet)
-    if not quiet and not os.environ.get("PREFECT_API_URL"):
+    server_ready = start_temporary_server()  # an unwritable Prefect home is refused here, before it starts
+    if server_ready and not quiet:
         err.print("keicast: starting a temporary Prefect server (set PREFECT_API_URL to use a standing one)")
-    server_ready = start_temporary_server()
     gates.preload()  # with a temporary server: GX imports in a thread while this process waits for it
     from flows.pipeline import keicast_pipeline
     from keicast.runner import new_run_id
@@ -483,40 +483,26 @@ def articles_accept(
     key: Annotated[str, typer.Option("--key", help="Register key the claim supports (existing or new).")],
     config: ConfigOpt = Path("config.yaml"),
 ) -> None:
-    """Add a claim to the evidence register (value, quote, source): a reviewed, versioned change."""
+    """Add a claim to the evidence register (value, quote, source): a reviewed, versioned change. Interrupted at
+    any point, the same command run again completes it."""
     from datetime import date
 
-    from keicast import warehouse
+    from keicast.acceptance import accept_claim
     from keicast.config import load_settings
-    from keicast.register_editor import register_edit
 
     settings = load_settings(config)
-    run = settings.run
-    edit = None
-    with warehouse.run_lock(run.warehouse, run.lock_timeout_seconds):
-        try:
-            # The warehouse first: busy or missing, nothing has changed yet. The register is replaced (one
-            # rename) only when the claim's update is ready to commit, and put back if the commit fails.
-            with warehouse.transaction(run.warehouse, run.lock_timeout_seconds) as con:
-                row = warehouse.claim_to_accept(con, claim_id)
-                if row is None:
-                    raise ConfigError([Problem("CLAIM_ID", "", claim_id, "a claim id from `keicast articles scan`")])
-                edit = register_edit(run.register_file, row, key, date.today().isoformat())
-                warehouse.mark_claim_accepted(con, claim_id, key)
-                if edit is not None:
-                    edit.write()
-        except BaseException:
-            if edit is not None and run.register_file.read_text(encoding="utf-8") == edit.after:
-                edit.undo()
-            raise
-    if edit is None:
-        err.print(f"keicast: claim {claim_id} is already evidence for {key} in {run.register_file}; nothing changed")
-        return
-    sys.stdout.write(edit.diff())
-    err.print(
-        f"keicast: claim {claim_id} accepted as evidence for {key} in {run.register_file}; "
-        "review the diff above and commit the register"
-    )
+    done = accept_claim(settings.run, claim_id, key, date.today().isoformat())
+    claim, evidence = f"claim {claim_id}", f"evidence for {key} in {done.register}"
+    if done.edit is not None:
+        sys.stdout.write(done.edit.diff())
+        err.print(f"keicast: {claim} accepted as {evidence}; review the diff above and commit the register")
+    elif done.completed:
+        err.print(
+            f"keicast: {claim} was already {evidence} (written by an accept that was interrupted); "
+            "the warehouse now records it as accepted: the accept is complete"
+        )
+    else:
+        err.print(f"keicast: {claim} is already {evidence}; nothing changed")
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -571,42 +557,13 @@ def calibrate(
         )
 
 
-MAX_SERIES_BYTES = 10_000_000  # an adoption series is a few hundred bytes
+def _read_adoptions(path: Path) -> tuple[np.ndarray | None, np.ndarray]:
+    """Periods (years as 1, 2, ... from the first, gaps kept; None without a year column) and adoptions."""
+    from keicast.adoption_series import read_adoption_series
 
-
-def _read_adoptions(path: Path):
-    import io
-
-    from keicast.inputs import read_bounded, reason
-
-    try:
-        data = read_bounded(path, MAX_SERIES_BYTES)
-        frame = pd.read_csv(io.BytesIO(data), comment="#")
-    except OSError as exc:
-        raise ConfigError([Problem(str(path), "", str(path), f"an existing CSV file ({reason(exc)})")]) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise ConfigError([Problem(str(path), "", "(unparseable)", f"a CSV file ({exc})")]) from None
-    numeric = frame.apply(pd.to_numeric, errors="coerce")
-    if "value" in frame.columns:
-        y, t = numeric["value"], numeric["year"] if "year" in frame.columns else None
-    elif numeric.shape[1] == 1:
-        y, t = numeric.iloc[:, 0], None
-    else:
-        raise ConfigError(
-            [Problem(str(path), "columns", list(frame.columns), "a 'value' column (and optionally 'year')")]
-        )
-    if y.isna().any() or not np.isfinite(y).all():
-        raise ConfigError([Problem(str(path), "value", "non-numeric entries", "finite numbers in every row")])
-    if t is not None:
-        bad = frame["year"][t.isna() | (t != t.round())]
-        if not bad.empty:
-            raise ConfigError([Problem(str(path), "year", bad.iloc[0], "a whole year in every row")])
-        if t.duplicated().any():
-            raise ConfigError(
-                [Problem(str(path), "year", int(t[t.duplicated()].iloc[0]), "each year once (one value per period)")]
-            )
-        t = t - t.min() + 1
-    return (None if t is None else t.to_numpy(dtype=float)), y.to_numpy(dtype=float)
+    series = read_adoption_series(path)
+    t = None if series.years is None else (series.years - series.years.min() + 1).astype(float)
+    return t, series.values
 
 
 @app.command()
@@ -647,23 +604,24 @@ def backtest(
 
 
 def _own_analog(path: Path, history: pd.DataFrame, market: str) -> pd.DataFrame:
-    """An analyst's analog CSV as history rows (series = file stem); years must be inside the market series."""
-    if not path.is_file():
-        raise ConfigError([Problem(str(path), "", str(path), "an existing CSV file")])
-    try:
-        frame = pd.read_csv(path, comment="#")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise ConfigError([Problem(str(path), "", "(unparseable)", f"a CSV file ({exc})")]) from None
-    if not {"year", "value"} <= set(frame.columns):
-        raise ConfigError([Problem(str(path), "columns", list(frame.columns), "'year' and 'value' columns")])
-    numeric = frame[["year", "value"]].apply(pd.to_numeric, errors="coerce")
-    if numeric.isna().any().any() or (numeric.value <= 0).any() or len(numeric) < 6:
-        raise ConfigError([Problem(str(path), "value", "(rows)", "at least 6 rows of numeric year and positive value")])
+    """An analyst's analog CSV as history rows (series = file stem): at least 6 years of positive sales, inside
+    the market series' years."""
+    from keicast.adoption_series import read_adoption_series
+
+    series = read_adoption_series(path, need_years=True)
+    name = str(path)
+    for line, value in zip(series.lines, series.values, strict=True):
+        if value <= 0:
+            raise ConfigError(
+                [Problem(name, f"line {line}, value", float(value), "positive sales (an analog has launched)")]
+            )
+    if len(series.values) < 6:
+        raise ConfigError([Problem(name, "", f"{len(series.values)} years", "at least 6 years to backtest on")])
     years = set(history[history.series == market].year)
-    outside = sorted(set(numeric.year.astype(int)) - years)
+    outside = sorted(set(series.years.tolist()) - years)
     if outside:
-        raise ConfigError([Problem(str(path), "year", outside, f"years covered by {market}")])
-    return numeric.assign(series=path.stem, year=numeric.year.astype(int), unit="units")
+        raise ConfigError([Problem(name, "year", outside, f"years covered by {market}")])
+    return pd.DataFrame({"series": path.stem, "year": series.years, "value": series.values, "unit": "units"})
 
 
 def _adoption_backtest(settings, history: pd.DataFrame, paths: list[Path], shape: str | None, fmt: Format) -> None:

@@ -1,7 +1,10 @@
 """Pause points for crash tests: with KEICAST_PAUSE_AT=<name> the run stops there so a test can SIGKILL it.
 
-The names are the points where a crash matters: ``assumptions`` (inputs assembled, nothing written but the
-'running' row), ``monte_carlo`` (simulation under way) and ``publish`` (report staged, not yet renamed).
+The names are the points where a crash matters. A run: ``assumptions`` (inputs assembled, nothing written but
+the 'running' row), ``monte_carlo`` (simulation under way) and ``publish`` (report staged, not yet renamed).
+``articles accept``: ``accept_prepared`` (edit validated, nothing written), ``register_staged`` (new register
+fsynced beside the old one), ``register_renamed`` (renamed, folder not yet fsynced), ``register_written``
+(register done, claim not marked), ``claim_marked`` (marked, not committed) and ``accept_committed``.
 """
 
 from __future__ import annotations

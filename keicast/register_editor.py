@@ -1,5 +1,11 @@
 """Accepting a claim into the register: a round-trip edit of data/register.yaml (comments kept), validated
-before anything is written, written by one atomic rename and undone the same way."""
+before anything is written, written by one atomic, durable rename and undone the same way.
+
+A write goes to a staging file in the register's folder, is fsynced, renamed over the register and the folder
+is fsynced: a process killed at any instant leaves the old register or the new one, never a mix, and the new
+one survives a power cut once ``write`` returns. A staging file left by a killed process is removed by the next
+accept (accepts are serialised by the warehouse's run lock).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keicast.claims import REGISTER_UNITS, unit_family
-from keicast.errors import ConfigError, Problem
+from keicast.errors import ConfigError, KeicastError, Problem
+from keicast.faults import pause_point
 from keicast.register import KEY_PATTERN, validated_register
 from keicast.yamlfile import parse_yaml, read_yaml_bytes
 
@@ -42,17 +49,57 @@ class RegisterEdit:
         return "".join(difflib.unified_diff(self.before.splitlines(True), self.after.splitlines(True), name, name))
 
     def write(self) -> None:
-        _replace_text(self.path, self.after)
+        """Replace the register with the edit, refusing if the file changed since the edit was prepared (an
+        editor saved it meanwhile: its change would be lost)."""
+        if read_yaml_bytes(self.path).decode("utf-8") != self.before:
+            raise KeicastError(
+                f"{self.path} changed while the claim was being accepted; nothing was changed: "
+                "run the same command again"
+            )
+        replace_text(self.path, self.after)
 
     def undo(self) -> None:
-        _replace_text(self.path, self.before)
+        replace_text(self.path, self.before)
 
 
-def _replace_text(path: Path, text: str) -> None:
-    staging = path.with_name(f".{path.name}.{os.getpid()}.new")
+STAGING_SUFFIX = ".new"
+
+
+def _staging_files(path: Path) -> list[Path]:
+    return sorted(path.parent.glob(f".{path.name}.*{STAGING_SUFFIX}"))
+
+
+def remove_stale_staging(path: Path) -> None:
+    """Remove staging files a killed write left beside ``path``; call only while holding the run lock."""
+    for stale in _staging_files(Path(path)):
+        stale.unlink(missing_ok=True)
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        staging.write_text(text, encoding="utf-8")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replace_text(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically and durably (staging file, fsync, rename, fsync of the folder)."""
+    path = Path(path)
+    staging = path.with_name(f".{path.name}.{os.getpid()}{STAGING_SUFFIX}")
+    try:
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            data = text.encode("utf-8")
+            while data:
+                data = data[os.write(fd, data) :]
+            os.fsync(fd)  # the bytes are on disk before the name points at them
+        finally:
+            os.close(fd)
+        pause_point("register_staged")
         os.replace(staging, path)
+        pause_point("register_renamed")
+        _fsync_folder(path.parent)  # the rename itself survives a power cut
     finally:
         staging.unlink(missing_ok=True)
 

@@ -28,20 +28,60 @@ SERVER_ENVIRONMENT = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1
 PORT_IN_USE = 3  # uvicorn's exit code when its port was taken between our choosing and its binding
 
 
-def check_prefect_home() -> Path:
-    """Prefect's home (its database and the temporary server's), refused at once when it is not writable:
-    Prefect itself waits 26 s for its server and then fails with tracebacks."""
-    home = Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser()
+DATABASE_SETTINGS = ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "PREFECT_API_DATABASE_CONNECTION_URL")
+
+
+def prefect_home() -> tuple[Path, str]:
+    """Prefect's home and the setting that put it there (as Prefect reads it: PREFECT_HOME, else ~/.prefect)."""
+    if os.environ.get("PREFECT_HOME"):
+        return Path(os.environ["PREFECT_HOME"]).expanduser(), "PREFECT_HOME"
+    home = os.environ.get("HOME", "")
+    return Path("~/.prefect").expanduser(), f"Prefect's default home ~/.prefect, HOME={home or '(unset)'}"
+
+
+def prefect_database(home: Path) -> tuple[Path | None, str | None]:
+    """The temporary server's SQLite file and the setting naming it (None, None for another database)."""
+    for name in DATABASE_SETTINGS:
+        url = os.environ.get(name)
+        if url:
+            prefix = url.partition(":///")
+            if not prefix[0].startswith("sqlite") or not prefix[2] or prefix[2].startswith(":memory:"):
+                return None, None
+            return Path(prefix[2].split("?")[0]).expanduser(), name
+    return home / "prefect.db", None
+
+
+def _unwritable(folder: Path, database: Path | None) -> str | None:
+    """Why ``folder`` (and the database file in it, if it exists) cannot be written, or None."""
     try:
-        home.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=home):
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
             pass
+        if database is not None and database.exists():
+            os.close(os.open(database, os.O_RDWR))  # SQLite opens its file read-write; a folder or RO file fails
     except OSError as exc:
-        raise KeicastError(
-            f"Prefect needs a writable home for its database: {home} is not writable ({exc.strerror or exc}). "
-            "Set PREFECT_HOME to a writable folder, or PREFECT_API_URL to a running Prefect server "
-            "(`prefect server start`); nothing was run"
-        ) from None
+        return exc.strerror or str(exc)
+    return None
+
+
+def check_prefect_home() -> Path:
+    """Prefect's home and the temporary server's database, refused at once when they cannot be written:
+    Prefect itself waits for its server, which dies on its SQLite file with a traceback. The message names the
+    folder (or file), where it comes from and the setting that moves it."""
+    home, origin = prefect_home()
+    database, setting = prefect_database(home)
+    checks = [(home, None, origin, "PREFECT_HOME")]
+    if database is not None:
+        checks.append((database.parent, database, setting or origin, setting or "PREFECT_HOME"))
+    for folder, file, source, moved_by in checks:
+        reason = _unwritable(folder, file)
+        if reason is not None:
+            what = f"{file}" if file is not None and file.exists() else f"the folder {folder}"
+            raise KeicastError(
+                f"Prefect needs a writable folder for its database: {what} is not writable ({reason}); it comes "
+                f"from {source}. Set {moved_by} to a writable place to move it, or PREFECT_API_URL to a running "
+                "Prefect server (`prefect server start`); nothing was run"
+            )
     return home
 
 
@@ -140,11 +180,9 @@ def start_temporary_server() -> Callable[[], None] | None:
     The server starts before this process imports Prefect, so the two boot side by side. A Prefect profile may
     still name a standing server (learnt only once Prefect is imported): then the temporary one is stopped unused.
     """
-    if os.environ.get("PREFECT_API_URL"):
+    if os.environ.get("PREFECT_API_URL") or _configured_api():  # a standing server: this home is not written
         return None
     home = check_prefect_home()
-    if _configured_api():
-        return None
     timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 120))
     server = TemporaryServer(home, {**os.environ, **SERVER_ENVIRONMENT}, timeout)
     atexit.register(server.stop)

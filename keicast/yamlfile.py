@@ -6,6 +6,7 @@ deeper than MAX_YAML_DEPTH and duplicate keys. Every problem is a ConfigError na
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import yaml
 from keicast.errors import ConfigError, Problem
 from keicast.inputs import InputRefused, read_bounded, reason
 
-MAX_YAML_BYTES = 1_000_000
+MAX_YAML_BYTES = 1_000_000  # the file's bytes as stored (README: Limits), never a size after parsing
 MAX_YAML_DEPTH = 32  # the config nests 5 deep and the register 4; deeper is a mistake or an attack
 
 
@@ -82,7 +83,9 @@ def read_yaml_bytes(path: Path) -> bytes:
     except FileNotFoundError:
         raise ConfigError([Problem(name, "", name, "an existing, readable YAML file (not found)")]) from None
     except InputRefused as exc:
-        raise ConfigError([Problem(name, "", name, f"a regular YAML file ({reason(exc)})")]) from None
+        # the one measure of a YAML file's size: its bytes as stored, comments and indentation included
+        limit = f" of at most {MAX_YAML_BYTES:,} bytes as stored" if exc.errno == errno.EFBIG else ""
+        raise ConfigError([Problem(name, "", name, f"a regular YAML file{limit} ({reason(exc)})")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
             [Problem(name, "", name, f"a readable UTF-8 YAML file ({exc.__class__.__name__}: {exc})")]

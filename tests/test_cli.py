@@ -415,16 +415,50 @@ def test_accept_changes_register_and_warehouse_together_or_neither(inbox_project
 @pytest.mark.parametrize(
     "rows,expected",
     [
-        ("year,value\n2001,5\n2002,7\nlast,9\n2004,3\n2005,2\n", "year = 'last': a whole year in every row"),
-        ("year,value\n2005,5\n2005,7\n2005,9\n2005,3\n2005,2\n", "year = 2005: each year once"),
-        ("year,value\n2001,5\n2002,inf\n2003,9\n2004,3\n", "finite numbers in every row"),
+        ("year,value\n2001,5\n2002,7\nlast,9\n2004,3\n2005,2\n", "line 4, year = 'last': a whole year from 1900"),
+        ("year,value\n2005,5\n2005,7\n2005,9\n2005,3\n2005,2\n", "line 3, year = 2005: each year once"),
+        ("year,value\n2001,5\n2002,inf\n2003,9\n2004,3\n", "line 3, value = 'inf': a number of adoptions"),
+        # issue 26: a header-only file, values near the float limit, rows that are months of one year
+        ("year,value\n", "'(a header only)': a header line and one row per year, at least 3 years"),
+        ("value\n", "'(a header only)'"),
+        (
+            "year,value\n2001,5\n2002,1e308\n2003,9\n2004,3\n",
+            "line 3, value = '1e308': a number of adoptions from 0 to",
+        ),
+        ("# months\ndate,value\n2020-01,5\n2020-02,7\n2020-03,9\n2020-04,3\n", "line 2 = 'date,value': a header"),
+        ("year,value\n2020.25,5\n2020.5,7\n2020.75,9\n2021,3\n", "line 2, year = '2020.25': a whole year"),
+        ("year,value\n2020,5\n2021,7\n", "year = '2 distinct year(s)': at least 3 distinct years"),
+        ("year,value\n2020,5\n2021\n2022,7\n", "line 3 = '2021': 2 comma-separated field(s)"),
     ],
 )
 def test_calibrate_refuses_bad_years_and_values(tmp_path, rows, expected):
     csv = tmp_path / "series.csv"
     csv.write_text(rows)
     result = runner.invoke(app, ["calibrate", str(csv)])
-    assert result.exit_code == 2 and expected in result.output and "converge" not in result.output
+    assert result.exit_code == 2 and expected in result.output and "converge" not in result.output, result.output
+    assert str(csv) in result.output and "Traceback" not in result.output and "unexpected" not in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["series.csv"]
+
+
+@pytest.mark.parametrize(
+    "rows,expected",
+    [
+        ("year,value\n", "'(a header only)'"),
+        ("year,value\n" + "".join(f"{2010 + i},{1e308 if i == 4 else 100}\n" for i in range(8)), "line 6, value"),
+        (
+            "value\n" + "100\n" * 8,
+            "line 1 = 'value': a header line naming the columns 'year,value' (and optionally 'unit'), nothing else",
+        ),
+        ("year,value\n" + "".join(f"{2010 + i},{0 if i == 2 else 100}\n" for i in range(8)), "line 4, value = 0.0"),
+    ],
+)
+def test_backtest_series_uses_the_same_validated_reader(tmp_path, rows, expected):
+    path = write_config(tmp_path, base_config(tmp_path))
+    own = tmp_path / "mine.csv"
+    own.write_text(rows)
+    result = runner.invoke(app, ["backtest", "--adoption", "--config", str(path), "--series", str(own)])
+    assert result.exit_code == 2 and expected in result.output and str(own) in result.output, result.output
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("vary", ["launch_year=inf", "policy.import_tariff=nan", "launch_year=2027.5"])
@@ -447,6 +481,26 @@ def test_an_unwritable_prefect_home_is_refused_at_once(tmp_path, monkeypatch):
     result = runner.invoke(app, ["run", "--config", str(path)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "/dev/null/prefect is not writable" in result.output and "PREFECT_API_URL" in result.output
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+@pytest.mark.parametrize("case", ["home", "database"])
+def test_an_unwritable_default_home_or_database_is_named_with_the_setting_that_moves_it(tmp_path, monkeypatch, case):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    if case == "home":  # no PREFECT_HOME: Prefect's default ~/.prefect under an unusable HOME
+        monkeypatch.delenv("PREFECT_HOME", raising=False)
+        monkeypatch.setenv("HOME", "/dev/null")
+        expected = ["the folder /dev/null/.prefect is not writable", "HOME=/dev/null", "Set PREFECT_HOME"]
+    else:  # a writable home whose SQLite file cannot be opened for writing
+        home = tmp_path / "prefect-home"
+        (home / "prefect.db").mkdir(parents=True)
+        monkeypatch.setenv("PREFECT_HOME", str(home))
+        expected = [f"{home / 'prefect.db'} is not writable", "from PREFECT_HOME", "Set PREFECT_HOME"]
+    path = write_config(tmp_path, base_config(tmp_path))
+    result = runner.invoke(app, ["run", "--config", str(path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert all(e in result.output for e in expected), result.output
+    assert "starting a temporary Prefect server" not in result.output  # refused before any server starts
     assert not (tmp_path / "warehouse.duckdb").exists()
 
 

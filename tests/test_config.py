@@ -286,3 +286,26 @@ def test_sweep_values_are_blamed_on_vary(tmp_path):
     sweep = {"sweep_001": {"base": "status_quo", "factors": {"launch_year": 2050}}}
     problem = error_for(tmp_path, sweep=sweep).problems[0]
     assert (problem.file, problem.key, problem.value) == ("--vary", "launch_year", 2050)
+
+
+def _many_scenarios(tmp_path, size: int):
+    """The quick test config with enough one-line scenarios to make the file ``size`` bytes as stored."""
+    head = yaml.safe_dump({k: v for k, v in base_config(tmp_path).items() if k != "scenarios"}, sort_keys=False)
+    line = "  s{:05d}: {{description: one of many, launch_year: 2028, road_access: kei_class}}\n"
+    count = (size - len(head) - len("scenarios:\n")) // len(line.format(0))
+    text = head + "scenarios:\n" + "".join(line.format(i) for i in range(count))
+    return text + "#" * (size - len(text) - 1) + "\n", count
+
+
+def test_the_size_limit_counts_the_file_as_stored_and_nothing_else(tmp_path):
+    """Issue 26: 9,600 scenarios in 0.99 MB load (one measure: the file's bytes); one byte over 1 MB is refused."""
+    from keicast.yamlfile import MAX_YAML_BYTES
+
+    path = tmp_path / "config.yaml"
+    text, count = _many_scenarios(tmp_path, 990_000)
+    path.write_text(text)
+    assert path.stat().st_size == 990_000 and count >= 9_600
+    assert len(load_settings(path).scenarios) == count
+    path.write_text(text[:-1] + "#" * (MAX_YAML_BYTES + 1 - len(text)) + "\n")
+    problems, message = problems_of(tmp_path)
+    assert "at most 1,000,000 bytes as stored" in message and "too large: 1,000,001 bytes" in message
