@@ -495,14 +495,17 @@ def articles_accept(
     claim, evidence = f"claim {claim_id}", f"evidence for {key} in {done.register}"
     if done.edit is not None:
         sys.stdout.write(done.edit.diff())
-        err.print(f"keicast: {claim} accepted as {evidence}; review the diff above and commit the register")
+        err.print(
+            f"keicast: {claim} accepted as {evidence}; review the diff above and commit the register", soft_wrap=True
+        )
     elif done.completed:
         err.print(
             f"keicast: {claim} was already {evidence} (written by an accept that was interrupted); "
-            "the warehouse now records it as accepted: the accept is complete"
+            "the warehouse now records it as accepted: the accept is complete",
+            soft_wrap=True,
         )
     else:
-        err.print(f"keicast: {claim} is already {evidence}; nothing changed")
+        err.print(f"keicast: {claim} is already {evidence}; nothing changed", soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------------------------- models

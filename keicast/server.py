@@ -180,9 +180,11 @@ def start_temporary_server() -> Callable[[], None] | None:
     The server starts before this process imports Prefect, so the two boot side by side. A Prefect profile may
     still name a standing server (learnt only once Prefect is imported): then the temporary one is stopped unused.
     """
-    if os.environ.get("PREFECT_API_URL") or _configured_api():  # a standing server: this home is not written
+    if os.environ.get("PREFECT_API_URL"):
         return None
     home = check_prefect_home()
+    if _configured_api():
+        return None
     timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 120))
     server = TemporaryServer(home, {**os.environ, **SERVER_ENVIRONMENT}, timeout)
     atexit.register(server.stop)
