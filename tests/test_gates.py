@@ -66,11 +66,12 @@ def required(clean):
 
 
 def test_clean_data_passes_every_gate_and_builds_data_docs(clean):
+    fits = clean["diagnostics"]
     results = pd.concat(
         [
             run(clean, "history", gates.history_frames(clean["history"], required(clean))),
             run(clean, "calibration", {"calibration": clean["fits"], "fit_diagnostics": clean["diagnostics"]}),
-            run(clean, "adoption", {**gates.adoption_frames(clean["adoption"], "bass"), "fit_diagnostics": clean["diagnostics"]}),
+            run(clean, "adoption", {**gates.adoption_frames(clean["adoption"], "bass"), "fit_diagnostics": fits}),
             run(clean, "assumptions", gates.assumption_frames(clean["table"], clean["prices"])),
             run(clean, "forecasts", forecast_frames(clean), build_docs=True),
         ]
@@ -139,7 +140,8 @@ def test_adoption_gate_fails_a_deliberately_bad_chain(clean):
             for name, part in frame.groupby("series")
         ]
     )
-    failed = failed_checks(run(clean, "adoption", gates.adoption_frames(cases, "bass")))
+    frames = {**gates.adoption_frames(cases, "bass"), "fit_diagnostics": clean["diagnostics"]}
+    failed = failed_checks(run(clean, "adoption", frames))
     assert "adoption chain's pooled post-launch CRPS no worse than naive's" in failed
     assert "adoption chain's pooled 80% intervals cover a plausible share of hold-out years" in failed
 

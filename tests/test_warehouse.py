@@ -25,7 +25,7 @@ def status(path, run_id):
 def test_transaction_rolls_back_on_error(tmp_path):
     db = tmp_path / "w.duckdb"
     with pytest.raises(RuntimeError), warehouse.transaction(db) as con:
-        con.execute("insert into history values ('x', 2000, 1.0, 'units')")
+        con.execute("insert into history values ('x', 2000, 1.0, 'units', false)")
         raise RuntimeError("boom")
     assert warehouse.query(db, "select count(*) as n from history").n.iloc[0] == 0
 
@@ -126,7 +126,7 @@ def test_a_writer_waits_for_a_short_reader(tmp_path):
     proc = hold(db, "ro", 1.5)
     try:
         with warehouse.transaction(db, timeout=30) as con:
-            con.execute("insert into history values ('x', 2000, 1.0, 'u')")
+            con.execute("insert into history values ('x', 2000, 1.0, 'u', false)")
     finally:
         proc.wait()
     assert warehouse.query(db, "select count(*) as n from history").n.iloc[0] == 1
@@ -201,7 +201,7 @@ def test_a_truncated_warehouse_is_refused_before_anything_is_written(settings):
 
     db = settings.run.warehouse
     with warehouse.transaction(db) as con:
-        con.execute("insert into history select 's', range, random(), 'u' from range(300000)")
+        con.execute("insert into history select 's', range, random(), 'u', false from range(300000)")
     size = db.stat().st_size
     with open(db, "r+b") as handle:
         handle.truncate(size - 300_000)
