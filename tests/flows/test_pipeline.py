@@ -169,7 +169,7 @@ def _implausible_adoption_coverage(project):
     "case,expectation",
     [
         ("history", "one value per series and year"),
-        ("calibration", "the adoption fit converged (R-hat < 1.05, no divergent transitions)"),
+        ("calibration", "enough independent draws: bulk ESS at least gates.min_bulk_ess"),
         ("adoption", "adoption chain's pooled 80% intervals cover a plausible share of hold-out years"),
         ("assumptions", "kei target price below the US average price"),
         ("forecasts", "first-year market median near the articles' ~16 million"),
