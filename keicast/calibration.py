@@ -269,21 +269,8 @@ PARAMETER_COLUMNS = ["parameter", "distribution", "p05", "p25", "p50", "p75", "p
 
 
 def adoption_parameters(fit: AdoptionFit, cal: CalibrationSettings) -> pd.DataFrame:
-    """Quantiles of a new analog's parameters under the hyper-priors alone and under the posterior.
-
-    The prior draws depend only on the shape, the number of analogs, the priors and the seed: they are cached like
-    fits (drawing them compiles the model, about 2 s).
-    """
-    n = fit.analogs.series.nunique()
-    panel = AnalogPanel(
-        tuple(fit.analogs.series.unique()), *np.ones((2, n, 1)), np.zeros((n, 1)), np.zeros((n, 1), bool)
-    )
-    cache_key = "prior-" + _digest(fit.shape, str(n), repr(adoption.Priors()), str(cal.seed), _code_digest())[:24]
-
-    def compute():
-        return {"prior": adoption.prior_population(panel, fit.shape, adoption.Priors(), 4000, cal.seed)}
-
-    prior = _cached(cal.cache_dir, cache_key, compute, ("prior",))["prior"]
+    """Quantiles of a new analog's parameters under the hyper-priors alone and under the posterior."""
+    prior = adoption.prior_population(fit.shape, adoption.Priors(), 4000, cal.seed)
     rows = []
     for distribution, draws in (("prior", prior), ("posterior", fit.population)):
         for key, column in POSTERIOR_KEYS.items():

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from keicast.errors import ConfigError, KeicastError, Problem
 from keicast.register import KEY_PATTERN, Register, load_register
 from keicast.yamlfile import parse_yaml, read_yaml_bytes
+from models.adoption import MAX_DIVERGENCES, MAX_RHAT, MIN_BULK_ESS
 from models.diffusion import ADOPTION_SHAPES
 from models.scenario import METRICS, PRODUCTION, ROAD_ACCESS, required_keys
 
@@ -190,9 +191,9 @@ class GateSettings(Strict):
     max_sobol_halfwidth: float = Field(0.03, gt=0)  # every Sobol index's 95% half-width
     min_adoption_coverage: float = Field(0.5, ge=0, le=1)  # pooled 80% interval coverage of the adoption backtests
     max_adoption_coverage: float = Field(0.98, ge=0, le=1)
-    max_rhat: float = Field(1.01, gt=1)  # every NUTS fit: rank-normalised R-hat, bulk ESS, divergent transitions
-    min_bulk_ess: float = Field(400, gt=0)  # (Vehtari et al. 2021)
-    max_divergences: int = Field(0, ge=0)
+    max_rhat: float = Field(MAX_RHAT, gt=1)  # every NUTS fit: rank-normalised R-hat, bulk ESS, divergent
+    min_bulk_ess: float = Field(MIN_BULK_ESS, gt=0)  # transitions (models.adoption.converged)
+    max_divergences: int = Field(MAX_DIVERGENCES, ge=0)
 
 
 class Config(Strict):
@@ -455,7 +456,8 @@ def _validated_config(raw: Any, file: str, base: Path, draws, seed, sweep, sets)
         raise ConfigError(found + _raw_override_problems(raw, file, sets, base)) from None
     run, problems = _project_paths(config.run, base, file)
     cache = Path(os.path.normpath(base / config.calibration.cache_dir))  # like the run's paths: the project's
-    config = config.model_copy(update={"run": run, "calibration": config.calibration.model_copy(update={"cache_dir": cache})})
+    calibration = config.calibration.model_copy(update={"cache_dir": cache})
+    config = config.model_copy(update={"run": run, "calibration": calibration})
     problems += _overlapping_paths(run, file)
     for name, sc in config.scenarios.items():
         if not NAME_PATTERN.match(name):

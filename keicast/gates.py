@@ -45,7 +45,9 @@ STAGES: dict[str, tuple[str, ...]] = {
         "sensitivity_precision",
     ),
 }
-RESULT_COLUMNS = ["suite", "expectation", "check_name", "column", "success", "observed", "expected", "advice", "checked_at"]
+RESULT_COLUMNS = [
+    "suite", "expectation", "check_name", "column", "success", "observed", "expected", "advice", "checked_at"
+]  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- frames
@@ -264,11 +266,12 @@ def _observed(result: dict, frame: pd.DataFrame, column: str | None, rows: list[
         named = [f"{_label(frame, i, rows)}: {column} = {_plain(v)}" for i, v in zip(indices[:5], values, strict=False)]
         return "; ".join(named) + (f"; and {count - 5} more rows" if count > 5 else "")
     shown = ", ".join(_plain(v) for v in values[:5])
-    return f"{count} row{'s' if count != 1 else ''} {column or ''} = {shown}".replace("  ", " ")
+    return f"{count} row{'s' if count != 1 else ''}" + (f" with {column} = {shown}" if column else f": {shown}")
 
 
 def _expected(kwargs: dict, params: dict) -> str:
     """The bound an expectation holds a column to, with its value from config.yaml gates."""
+
     def value(v):
         return _plain(params.get(v["$PARAMETER"], v)) if isinstance(v, dict) and "$PARAMETER" in v else _plain(v)
 

@@ -71,7 +71,8 @@ def source_notes(text: str) -> str:
 
 
 def load_history(reference_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All reference series in long form (series, year, value, unit, partial) and their sources (series, file, notes)."""
+    """All reference series in long form (series, year, value, unit, partial) and their sources (series, file,
+    notes)."""
     frames, sources = [], []
     for path in sorted(Path(reference_dir).glob("*.csv")):
         text = _reference_text(path)

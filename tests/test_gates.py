@@ -123,7 +123,8 @@ def test_fit_gate_names_the_fit_the_diagnostic_the_threshold_and_what_to_do(clea
         gates.raise_on_failure("calibration", results, clean["docs"])
     message = str(failure.value)
     row = bad.loc[1]
-    assert f"backtest (shape bass, left_out {row.left_out}, seed {row.seed}): max_rhat = 1.04; expected below 1.01" in message
+    named = f"backtest (shape bass, left_out {row.left_out}, seed {row.seed})"
+    assert f"{named}: max_rhat = 1.04; expected below 1.01" in message
     assert "min_ess = 31; expected at least 400" in message and "divergences = 3; expected at most 0" in message
     assert "what to do: too few independent draws for stable quantiles; raise calibration.samples" in message
     assert "unexpected: [" not in message and "[False" not in message

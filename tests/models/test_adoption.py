@@ -8,8 +8,9 @@ from models.adoption import (
     HierarchicalAdoption,
     Priors,
     ar1_deviations,
-    bass_pq,
     ar1_loglik,
+    bass_pq,
+    prior_population,
     simulate_sales,
     update_series,
 )
@@ -147,3 +148,13 @@ def test_hierarchical_fit_converges_and_recovers_known_parameters_within_90_perc
             ranks.append(float(np.mean(own[column] < value)))
     hits = sum(0.05 <= r <= 0.95 for r in ranks)
     assert hits >= 19, ranks  # P(fewer than 19 of 24 | 90% coverage) < 2%
+
+
+def test_prior_population_is_the_hyper_priors_predictive():
+    """ln share of a new analog: the mean's N(ln 0.01, 2) plus the fixed spread 1.5, so sd 2.5; phi ~ Beta(2, 2)."""
+    draws = prior_population("bass", Priors(), 200_000, seed=0)
+    assert draws.log_share.mean() == pytest.approx(np.log(0.01), abs=0.02)
+    assert draws.log_share.std() == pytest.approx(2.5, rel=0.01)
+    assert draws.phi.mean() == pytest.approx(0.5, abs=0.005) and (draws.trend == 0).all()
+    ratio = np.log(draws.q / draws.p)
+    assert ratio.median() == pytest.approx(np.log(0.38 / 0.03), abs=0.02)
