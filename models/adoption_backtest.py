@@ -109,7 +109,8 @@ def post_launch_cases(
     """Every k from 3 to n - 3: the chain (updated on the first k years) and naive, scored on the rest.
 
     ``frame``: one series' rows (year, t, sales, market) in year order (t = years since launch); ``population``:
-    draws of a new analog from the fit on the other analogs. The chain's yearly bands are appended to ``bands`` when given.
+    draws of a new analog from the fit on the other analogs. The chain's yearly bands are appended to ``bands``
+    when given.
     """
     years, t, sales, market = (frame[c].to_numpy(float) for c in ("year", "t", "sales", "market"))
     gap = np.diff(t, prepend=0.0)
