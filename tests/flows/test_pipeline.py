@@ -2,7 +2,11 @@
 
 import hashlib
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -35,8 +39,6 @@ def published_state(project):
 
 @pytest.fixture(scope="module")
 def first_run(prefect_server, tmp_path_factory):
-    import shutil
-
     project = tmp_path_factory.mktemp("project")
     (project / "articles").mkdir()
     shutil.copy(ROOT / "tests" / "fixtures" / "inbox" / "prices.md", project / "articles" / "prices.md")
@@ -239,8 +241,6 @@ def test_same_seed_same_forecasts_and_an_override_moves_them(first_run):
 
 
 def test_report_regenerates_a_missing_report(first_run):
-    import shutil
-
     project, config, run_id = first_run
     shutil.rmtree(project / "reports" / run_id)
     result = invoke("report", run_id, "--config", str(config))
@@ -267,11 +267,6 @@ def test_stored_assumptions_can_be_listed_by_run(first_run):
 def test_the_shipped_config_runs_cold_in_a_fresh_copy_of_the_project(tmp_path):
     """`keicast run` as a new user runs it: the shipped config.yaml and data/ copied, an empty fit cache and a
     temporary Prefect server of its own. Every fit it makes converges and the report is published."""
-    import os
-    import shutil
-    import subprocess
-    import sys
-
     project = tmp_path / "keicast"
     project.mkdir()
     shutil.copy(ROOT / "config.yaml", project / "config.yaml")
