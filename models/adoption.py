@@ -14,9 +14,10 @@ The scenario kernel forecasts ``sales_t = share * A(t) * market_t``; the adoptio
 
     ln y_it = ln market_t + ln s_i + ln A(t; p_i, q_i, trend_i) + u_it,    u_it = phi u_i,t-1 + sigma_i e_it
 
-a stationary AR(1) deviation in logs (years with no figure are skipped exactly: phi^h over a gap of h years).
-The hierarchical model pools ln p, ln q, trend, ln s and ln sigma across analogs as normals whose means take
-the meta-analysis values as hyper-priors (Sultan, Farley & Lehmann 1990: mean p = 0.03, q = 0.38), fitted by
+an AR(1) deviation in logs that starts at u_i0 = 0 the year before launch (years with no figure are skipped
+exactly: phi^h over a gap of h years). The hierarchical model pools ln(p + q), ln(q / p), trend, ln s and
+ln sigma across analogs as normals with learned means and fixed spreads (see :class:`Priors`), the means
+centred on the meta-analysis values (Sultan, Farley & Lehmann 1990: mean p = 0.03, q = 0.38), fitted by
 NUTS (Hoffman & Gelman 2014) in NumPyro (Phan, Pradhan & Jankowiak 2019). Its *population* draws (a new class
 drawn from the pooled distribution) are what a kei launch, with no history, inherits.
 
