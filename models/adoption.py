@@ -269,8 +269,10 @@ def converged(diagnostics: dict, max_rhat=MAX_RHAT, min_ess=MIN_BULK_ESS, max_di
 
 
 @lru_cache(maxsize=8)
-def _sampler(shape: str, priors: Priors, warmup: int, samples: int, chains: int, max_tree_depth: int):
-    """One NUTS sampler per model and settings, so refits on panels of the same size reuse its compiled code.
+def _sampler(shape: str, priors: Priors, warmup: int, samples: int, chains: int, max_tree_depth: int, size: tuple):
+    """One NUTS sampler per model, settings and panel ``size``, so refits on panels of the same size reuse its
+    compiled code (numpyro keys that code on the parameters' structure, not their shapes: a panel of another size
+    needs a sampler of its own).
 
     The chains run vectorised: one compiled program steps them together (small models are dispatch-bound).
     """
@@ -343,7 +345,8 @@ class HierarchicalAdoption:
     def fit(self, panel: AnalogPanel) -> HierarchicalAdoption:
         import jax
 
-        mcmc = _sampler(self.shape, self.priors, self.warmup, self.samples, self.chains, self.max_tree_depth)
+        settings = (self.shape, self.priors, self.warmup, self.samples, self.chains, self.max_tree_depth)
+        mcmc = _sampler(*settings, panel.t.shape)
         mcmc.run(
             jax.random.PRNGKey(self.seed),
             panel.t,
