@@ -32,6 +32,13 @@ def prefect_server():
         yield
 
 
+def paused_at(point: str | None) -> dict[str, str]:
+    """Environment for a keicast subprocess that pauses at ``point`` (tests/faults/sitecustomize.py)."""
+    if not point:
+        return {}
+    return {"KEICAST_PAUSE_AT": point, "PYTHONPATH": str(ROOT / "tests" / "faults")}
+
+
 def query_warehouse(project: Path, sql: str, params: list | None = None):
     """A read-only query against a test project's warehouse.duckdb, as a DataFrame."""
     import duckdb

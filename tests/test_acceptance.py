@@ -14,7 +14,7 @@ import pytest
 from keicast import warehouse
 from keicast.register import load_register
 
-from .conftest import ROOT, base_config, query_warehouse, write_config
+from .conftest import ROOT, base_config, paused_at, query_warehouse, write_config
 
 BIN = Path(sys.executable).parent
 KEY = "market.avg_new_vehicle_price"
@@ -59,7 +59,7 @@ def copy_project(template: Path, target: Path) -> Path:
 
 
 def start_accept(config: Path, claim_id: str, pause_at: str | None = None) -> subprocess.Popen:
-    env = {**os.environ, **({"KEICAST_PAUSE_AT": pause_at} if pause_at else {})}
+    env = {**os.environ, **paused_at(pause_at)}
     return subprocess.Popen(
         [str(BIN / "keicast"), "articles", "accept", claim_id, "--key", KEY, "--config", str(config)],
         env=env,

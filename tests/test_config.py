@@ -5,7 +5,8 @@ import math
 import pytest
 import yaml
 
-from keicast.config import load_settings, parse_set
+from keicast.config import load_settings
+from keicast.config.problems import parse_set
 from keicast.errors import ConfigError
 
 from .conftest import base_config, write_config

@@ -120,7 +120,7 @@ def test_fit_gate_names_the_fit_the_diagnostic_the_threshold_and_what_to_do(clea
         "enough independent draws: bulk ESS at least gates.min_bulk_ess",
     }
     with pytest.raises(GateFailed) as failure:
-        gates.raise_on_failure("calibration", results, clean["docs"])
+        gates.passed("calibration", results, clean["docs"])
     message = str(failure.value)
     row = bad.loc[1]
     named = f"backtest (shape bass, left_out {row.left_out}, seed {row.seed})"
