@@ -365,14 +365,16 @@ def commit_run(
     A run that publishes commits as 'publishing' and becomes 'succeeded' only once its report and exports are
     in place (:func:`finish_run`).
     """
+    missing, unknown = set(RUN_TABLES) - set(outputs), set(outputs) - set(RUN_TABLES)
+    if missing or unknown:  # a misspelt or forgotten table must not be dropped silently
+        raise ValueError(f"run outputs: missing tables {sorted(missing)}, unknown tables {sorted(unknown)}")
     with transaction(path, timeout) as con:
         for table in SNAPSHOT_TABLES:
             if table in snapshot:
                 con.execute(f"delete from {table}")
                 insert(con, table, snapshot[table])
         for table in RUN_TABLES:
-            if table in outputs:
-                insert(con, table, outputs[table].assign(run_id=run_id))
+            insert(con, table, outputs[table].assign(run_id=run_id))
         con.execute(
             "update runs set status = ?, finished_at = ?, timings = ? where run_id = ?",
             [status, _now(), json.dumps(timings or {}), run_id],

@@ -18,6 +18,19 @@ def settings(tmp_path):
     return load_settings(write_config(tmp_path, base_config(tmp_path)))
 
 
+def outputs(**tables) -> dict:
+    """A run's outputs: every run table, empty unless given."""
+    return {t: tables.get(t, pd.DataFrame()) for t in warehouse.RUN_TABLES}
+
+
+def test_a_run_missing_a_table_or_naming_an_unknown_one_commits_nothing(tmp_path):
+    db = tmp_path / "w.duckdb"
+    with pytest.raises(ValueError, match="missing tables \\['adoption_backtest_paths'"):
+        warehouse.commit_run(db, "r1", {"forecasts": pd.DataFrame()}, {}, 5)
+    with pytest.raises(ValueError, match="unknown tables \\['forecast'\\]"):
+        warehouse.commit_run(db, "r1", {**outputs(), "forecast": pd.DataFrame()}, {}, 5)
+
+
 def status(path, run_id):
     return warehouse.query(path, "select status from runs where run_id = ?", [run_id]).status.iloc[0]
 
@@ -48,7 +61,7 @@ def test_run_lifecycle_and_interrupted_runs(settings):
             "p95": [1.5],
         }
     )
-    warehouse.commit_run(db, "r2", {"forecasts": forecasts}, {}, 5)
+    warehouse.commit_run(db, "r2", outputs(forecasts=forecasts), {}, 5)
     assert status(db, "r2") == "succeeded"
     assert warehouse.query(db, "select run_id from forecasts").run_id.tolist() == ["r2"]
 
@@ -71,7 +84,7 @@ def test_a_failed_commit_leaves_no_outputs_and_no_success(settings):
     )
     bad = pd.DataFrame({"no_such_column": [1]})
     with pytest.raises(duckdb.Error):
-        warehouse.commit_run(db, "r1", {"forecasts": good, "backtests": bad}, {}, 5)
+        warehouse.commit_run(db, "r1", outputs(forecasts=good, backtests=bad), {}, 5)
     assert status(db, "r1") == "running"
     assert warehouse.query(db, "select count(*) as n from forecasts").n.iloc[0] == 0
 
@@ -79,7 +92,7 @@ def test_a_failed_commit_leaves_no_outputs_and_no_success(settings):
 def test_fail_run_never_overwrites_a_success(settings):
     db = settings.run.warehouse
     warehouse.begin_run(db, "r1", settings, None, 5)
-    warehouse.commit_run(db, "r1", {}, {}, 5)
+    warehouse.commit_run(db, "r1", outputs(), {}, 5)
     warehouse.fail_run(db, "r1", "failed", "publish failed", None, 5)
     assert status(db, "r1") == "succeeded"
 
@@ -160,16 +173,16 @@ def test_run_lock_times_out_with_a_message(tmp_path):
 def test_a_run_is_succeeded_only_after_publishing(settings):
     db = settings.run.warehouse
     warehouse.begin_run(db, "r1", settings, None, 5)
-    warehouse.commit_run(db, "r1", {}, {}, 5, status="publishing")
+    warehouse.commit_run(db, "r1", outputs(), {}, 5, status="publishing")
     assert status(db, "r1") == "publishing"
     warehouse.fail_run(db, "r1", "failed", "publishing run r1 failed (No space left on device)", None, 5)
     assert status(db, "r1") == "failed"
     warehouse.begin_run(db, "r2", settings, None, 5)
-    warehouse.commit_run(db, "r2", {}, {}, 5, status="publishing")
+    warehouse.commit_run(db, "r2", outputs(), {}, 5, status="publishing")
     warehouse.finish_run(db, "r2", {"publish": 1.0}, 5)
     assert status(db, "r2") == "succeeded"
     warehouse.begin_run(db, "r3", settings, None, 5)
-    warehouse.commit_run(db, "r3", {}, {}, 5, status="publishing")  # then the process is killed
+    warehouse.commit_run(db, "r3", outputs(), {}, 5, status="publishing")  # then the process is killed
     warehouse.begin_run(db, "r4", settings, None, 5)
     row = warehouse.query(db, "select status, message from runs where run_id = 'r3'").iloc[0]
     assert row.status == "interrupted" and "while publishing" in row.message
