@@ -1,6 +1,6 @@
 """How long a what-if run takes: `keicast run` as a whole process against the import floor of its stack.
 
-The import floor is `python -c "import prefect, great_expectations, matplotlib, statsmodels.api, duckdb, pandas,
+The import floor is `python -c "import prefect, great_expectations, statsmodels.api, duckdb, pandas,
 scipy"`: no run can start faster than its libraries load. Three commands run in turn, ``--rounds`` times, so
 machine noise hits them alike, and medians are compared:
 
@@ -45,7 +45,7 @@ from keicast import warehouse  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SOURCE_ARTICLES = ROOT / "data" / "articles"  # the five source articles the register cites
-FLOOR = "import prefect, great_expectations, matplotlib, statsmodels.api, duckdb, pandas, scipy"
+FLOOR = "import prefect, great_expectations, statsmodels.api, duckdb, pandas, scipy"
 
 
 def project(tmp: Path, draws: int | None) -> Path:

@@ -105,6 +105,57 @@ alter table sensitivity add column if not exists headline double;
 alter table sensitivity add column if not exists samples integer;
 """
 
+# What each table holds, and the columns that need a word: the schema page (docs/warehouse.md, `keicast schema`).
+TABLE_NOTES = {
+    "runs": "Every run, with how it ended and its stage timings.",
+    "sources": "The register's articles (a snapshot, replaced by each run).",
+    "assumptions": "One row per scenario x assumption key of a run: value, range, provenance, override.",
+    "history": "The reference series the run saw (a snapshot).",
+    "history_sources": "The source notes of the reference files (a snapshot).",
+    "forecasts": "Monte Carlo quantiles per scenario, year and metric.",
+    "backtests": "Rolling-origin skill and interval coverage of the baseline market's candidates.",
+    "calibration": "The adoption fit per analog (posterior summaries).",
+    "calibration_fit": "Observed and fitted (posterior median) analog paths.",
+    "adoption_backtests": "Post- and pre-launch backtests of the adoption chain per analog and case.",
+    "adoption_backtest_paths": "The chain's yearly bands in the backtests, for the report's charts.",
+    "fit_diagnostics": "Every NUTS fit of the run (calibration and backtests), gated.",
+    "adoption_parameters": "Prior and posterior quantiles of a new launch's adoption parameters.",
+    "sensitivity": "Tornado swings, Sobol indices and Japan's share what-if per scenario.",
+    "class_share_fit": "The class-share fit on the US small-car analogs.",
+    "class_share_analogs": "The class-share fit's points, with leave-one-analog-out predictions.",
+    "gate_results": "Every expectation checked by the run's data-quality gates, passing ones too.",
+    "sweep_results": "A sweep's headline per generated scenario.",
+    "articles": "Articles scanned from the inbox.",
+    "claims": "Figures found in the articles, matched against the register.",
+}
+COLUMN_NOTES = {
+    ("runs", "status"): "running, publishing, succeeded, failed_gate, failed, interrupted",
+    ("runs", "timings"): "seconds per stage",
+    ("forecasts", "metric"): "total_market; kei_sales (grey imports + new kei cars); kei_share; kei_in_use; "
+    "kei_sales_cumulative; new_kei_sales, new_kei_sales_cumulative (over the status quo); grey_imports; "
+    "launched (its mean is P(a maker has launched by the year's end))",
+    ("backtests", "skill_vs_naive"): "1 - MASE / MASE of naive, same origins",
+    ("backtests", "coverage_80"): "out-of-sample share of outcomes inside the 80% interval",
+    ("backtests", "spread_scale"): "conformal factor of the model's paths",
+    ("calibration", "form"): "the adoption shape",
+    ("calibration", "m"): "long-run share",
+    ("fit_diagnostics", "left_out"): "the analogs a backtest fit did not see",
+    ("fit_diagnostics", "max_rhat"): "rank-normalised split R-hat",
+    ("fit_diagnostics", "min_ess"): "bulk ESS",
+    ("fit_diagnostics", "mean_steps"): "leapfrog steps per draw",
+    ("adoption_backtests", "mode"): "post_launch, pre_launch",
+    ("adoption_backtests", "model"): "chain, naive",
+    ("adoption_backtests", "crps"): "mean over hold-out years, over the mean actual",
+    ("sensitivity", "method"): "tornado, sobol, what_if",
+    ("gate_results", "observed"): "the failing rows named, with their values",
+    ("gate_results", "expected"): "the bound, from gates:",
+    ("gate_results", "advice"): "what to do",
+    ("history", "partial"): "a year its file marks '# partial: YEAR (why)', never fitted as a full year",
+    ("articles", "status"): "processed, duplicate, rejected, superseded",
+    ("claims", "status"): "confirms, contradicts, new",
+}
+
+
 # Tables holding one run's outputs (run_id column); written together in the run's final transaction.
 RUN_TABLES = (
     "assumptions",
@@ -491,3 +542,32 @@ def read_only_query(path: Path, sql: str, timeout: float = 30.0) -> pd.DataFrame
     """An analyst's own SQL against the warehouse, on a read-only connection (nothing can be changed)."""
     with connect(path, read_only=True, timeout=timeout) as con:
         return con.execute(sql).df()
+
+
+def schema_page() -> str:
+    """The warehouse schema as a Markdown page, built from SCHEMA itself (docs/warehouse.md is this page)."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(SCHEMA)
+        columns = con.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "order by table_name, ordinal_position"
+        ).fetchall()
+    finally:
+        con.close()
+    lines = [
+        "# Warehouse schema",
+        "",
+        "<!-- generated from keicast/warehouse.py by `keicast schema > docs/warehouse.md`; a test keeps it current -->",
+        "",
+        "One DuckDB file (`run.warehouse`). A run's outputs (the tables with `run_id`) are written in one",
+        "transaction with its status; DuckDB allows one writer or many readers, never both, so `keicast sql`",
+        "opens it read-only.",
+    ]
+    tables = list(dict.fromkeys(n for n, _, _ in columns))
+    if missing := sorted(set(tables) - set(TABLE_NOTES)):
+        raise ValueError(f"warehouse tables without a TABLE_NOTES entry: {missing}")
+    for table in sorted(tables, key=list(TABLE_NOTES).index):
+        lines += ["", f"## `{table}`", "", TABLE_NOTES[table], "", "| column | type | note |", "|---|---|---|"]
+        lines += [f"| {c} | {t.lower()} | {COLUMN_NOTES.get((table, c), '')} |" for n, c, t in columns if n == table]
+    return "\n".join(lines) + "\n"

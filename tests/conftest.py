@@ -19,8 +19,20 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+# Adoption fits of the session's projects: one cache per session, never the project's own data/cache
+FIT_CACHE = tempfile.mkdtemp(prefix="keicast-fits-")
 SOURCE_ARTICLES = ROOT / "data" / "articles"  # the five source articles the register cites
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_configure(config):
+    """``-m "not slow"`` (the fast tier) runs no NUTS fit: every adoption fit comes from tests/fixtures/adoption,
+    and a test that would start a sampler fails (tests/frozen_fits.py)."""
+    if "not slow" in (config.option.markexpr or ""):
+        from models.adoption import HierarchicalAdoption
+        from tests.frozen_fits import frozen_fit
+
+        HierarchicalAdoption.fit = frozen_fit
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +82,7 @@ def base_config(tmp: Path, **run_overrides) -> dict:
     config["run"].update(run_overrides)
     config["gates"]["max_sobol_halfwidth"] = 10.0  # quick runs use few Sobol samples; precision is gated in real runs
     config["calibration"]["compare_shapes"] = []  # the shape comparison is for the shipped report, not the tests
-    config["calibration"]["cache_dir"] = str(ROOT / "data" / "cache")  # one fit cache for the session's projects
+    config["calibration"]["cache_dir"] = FIT_CACHE  # one fit cache for the session's projects
     return config
 
 

@@ -21,6 +21,7 @@ from keicast.config import load_settings
 from keicast.errors import ConfigError
 from keicast.history import load_history, load_tables
 from keicast.register import load_register
+from models.adoption import HierarchicalAdoption
 
 from .conftest import ROOT, base_config, write_config
 
@@ -72,17 +73,28 @@ def shipped(tmp_path_factory):
     return settings, history, fit_adoption(frame, cal.analogs, cal)
 
 
-def test_a_fit_is_cached_on_disk_by_its_data_and_settings(shipped, tmp_path):
+def test_a_fit_is_cached_on_disk_by_its_data_and_settings(shipped, tmp_path, monkeypatch):
     settings, history, _ = shipped
-    cal = settings.config.calibration.model_copy(update={"cache_dir": tmp_path, "warmup": 30, "samples": 30})
+    cal = settings.config.calibration.model_copy(update={"cache_dir": tmp_path})
     names = cal.analogs[:2]
     frame = analog_frame(history, names, settings.config.baseline.series)
+    fits = []
+
+    def counted(model, panel):  # the sampler is not the point here: a fit that counts its calls
+        fits.append(panel.names)
+        draws = pd.DataFrame({"p": [0.01, 0.02], "q": [0.4, 0.5], "trend": 0.0, "log_share": -5.0, "sigma": 0.3,
+                              "phi": 0.5})  # fmt: skip
+        model.population_, model.analogs_ = draws, draws.assign(series=names[0], draw=[0, 1])
+        model.diagnostics_ = {"max_rhat": 1.0, "min_ess": 1000.0, "divergences": 0}
+        return model
+
+    monkeypatch.setattr(HierarchicalAdoption, "fit", counted)
     first = fit_adoption(frame, names, cal)
-    folders = sorted(p.name for p in tmp_path.iterdir() if p.name != "jax")
     again = fit_adoption(frame, names, cal)
-    assert again.population.equals(first.population) and again.diagnostics == first.diagnostics
-    fit_adoption(frame.assign(sales=frame.sales * 1.01), names, cal)  # new data: a new entry
-    assert len([p for p in tmp_path.iterdir() if p.name != "jax"]) == len(folders) + 1
+    assert len(fits) == 1 and again.population.equals(first.population) and again.diagnostics == first.diagnostics
+    fit_adoption(frame.assign(sales=frame.sales * 1.01), names, cal)  # new data: a new fit and a new entry
+    fit_adoption(frame, names, cal.model_copy(update={"samples": 751}))  # new settings too
+    assert len(fits) == 3 and len([p for p in tmp_path.iterdir() if p.name != "jax"]) == 3
 
 
 def test_calibrated_adoption_keys_are_drawn_jointly_unless_overridden(shipped, tmp_path):

@@ -37,6 +37,7 @@ for command in (
     runs.report,
     runs.compare,
     runs.sql,
+    runs.schema,
 ):
     app.command()(command)
 sources_app.command("verify")(evidence.sources_verify)

@@ -200,3 +200,10 @@ def sql(
     except duckdb.Error as exc:
         raise ConfigError([Problem("QUERY", "", query, str(exc).splitlines()[0])]) from None
     emit(frame, fmt, None)
+
+
+def schema() -> None:
+    """Print the warehouse schema as Markdown (the page docs/warehouse.md)."""
+    from keicast import warehouse
+
+    sys.stdout.write(warehouse.schema_page())
