@@ -36,7 +36,8 @@ import time
 from pathlib import Path
 
 import httpx
-import yaml
+
+from keicast.yamlfile import dump_yaml, parse_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,7 +51,7 @@ FLOOR = "import prefect, great_expectations, statsmodels.api, duckdb, pandas, sc
 
 def project(tmp: Path, draws: int | None) -> Path:
     """config.yaml with the run's outputs in ``tmp``; the inbox holds the source articles when present."""
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = parse_yaml((ROOT / "config.yaml").read_text(), 'test')
     inbox = tmp / "articles"
     inbox.mkdir()
     for article in (ROOT / "articles", SOURCE_ARTICLES):
@@ -69,7 +70,7 @@ def project(tmp: Path, draws: int | None) -> Path:
     if draws:
         config["run"]["draws"] = draws
     path = tmp / "config.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.write_text(dump_yaml(config))
     return path
 
 
@@ -104,7 +105,7 @@ def standing_server(env: dict, home: Path) -> tuple[subprocess.Popen, str]:
 
 
 def last_timings(config: Path) -> dict:
-    warehouse_path = Path(yaml.safe_load(config.read_text())["run"]["warehouse"])
+    warehouse_path = Path(parse_yaml(config.read_text(), 'test')["run"]["warehouse"])
     runs = warehouse.succeeded_runs(warehouse_path)
     return json.loads(runs.timings.iloc[0]) if len(runs) else {}
 

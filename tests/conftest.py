@@ -16,7 +16,8 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("PREFECT_API_URL", None)
 
 import pytest  # noqa: E402
-import yaml  # noqa: E402
+
+from keicast.yamlfile import dump_yaml, parse_yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # Adoption fits of the session's projects: one cache per session, never the project's own data/cache
@@ -64,7 +65,7 @@ def query_warehouse(project: Path, sql: str, params: list | None = None):
 
 def base_config(tmp: Path, **run_overrides) -> dict:
     """The shipped config.yaml, pointed at a temporary warehouse/reports/exports and made quick."""
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = parse_yaml((ROOT / "config.yaml").read_text(), 'test')
     config["run"].update(
         {
             "warehouse": str(tmp / "warehouse.duckdb"),
@@ -88,7 +89,7 @@ def base_config(tmp: Path, **run_overrides) -> dict:
 
 def write_config(tmp: Path, config: dict, name: str = "config.yaml") -> Path:
     path = tmp / name
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.write_text(dump_yaml(config))
     return path
 
 

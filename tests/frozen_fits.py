@@ -74,10 +74,9 @@ def freeze() -> list[str]:
     """Fit (for real) every panel the tests' configuration fits, and store each fit."""
     import shutil
 
-    import yaml
-
     from keicast import steps
     from keicast.config import load_settings
+    from keicast.yamlfile import dump_yaml
     from tests.conftest import base_config
 
     shutil.rmtree(FROZEN, ignore_errors=True)
@@ -87,7 +86,7 @@ def freeze() -> list[str]:
             config = base_config(Path(tmp))
             config["calibration"]["cache_dir"] = str(Path(tmp) / "cache")  # every fit for real
             path = Path(tmp) / "config.yaml"
-            path.write_text(yaml.safe_dump(config, sort_keys=False))
+            path.write_text(dump_yaml(config))
             settings = load_settings(path)
             evidence = steps.load_evidence(settings)
             steps.calibrate(evidence.history, settings)

@@ -134,3 +134,16 @@ def test_a_nested_statement_in_the_flow_would_be_found():
     nested = ast.parse("with lock():\n    x = step(a)\n").body[0]
     filled = ast.parse("step(settings, {'a': 1})").body[0]
     assert not _flat(nested) and not _flat(filled) and _flat(ast.parse("x = step(a, b.c, 3)").body[0])
+
+
+def test_every_module_has_a_test_module_in_the_mirrored_folder():
+    missing = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path.name == "__init__.py":
+                continue
+            relative = path.relative_to(ROOT)
+            folder = ROOT / "tests" / relative.parent
+            if not (folder / f"test_{path.stem}.py").is_file():
+                missing.append(str(relative))
+    assert not missing, f"no test module for: {missing}"

@@ -5,7 +5,7 @@ import pytest
 from keicast.adoption_series import MAX_ADOPTIONS, read_adoption_series
 from keicast.errors import ConfigError
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 
 def test_a_reference_file_reads_with_its_years_values_and_line_numbers():

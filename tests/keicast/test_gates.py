@@ -12,7 +12,7 @@ from keicast.steps import calibrate_assumptions, load_evidence
 from models import adoption_backtest, montecarlo, sensitivity
 from models.scenario import base_buyer_price
 
-from .conftest import base_config, write_config
+from ..conftest import base_config, write_config
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 from keicast import warehouse
 from keicast.register import load_register
 
-from .conftest import ROOT, base_config, paused_at, query_warehouse, write_config
+from ..conftest import ROOT, base_config, paused_at, query_warehouse, write_config
 
 BIN = Path(sys.executable).parent
 KEY = "market.avg_new_vehicle_price"

@@ -8,7 +8,7 @@ from keicast.errors import ConfigError
 from keicast.history import load_history, load_tables, series
 from keicast.register import load_register, verify_quotes
 
-from .conftest import FIXTURES, ROOT, SOURCE_ARTICLES
+from ..conftest import FIXTURES, ROOT, SOURCE_ARTICLES
 
 REGISTER = ROOT / "data" / "register.yaml"
 REFERENCE = ROOT / "data" / "reference"

@@ -8,7 +8,7 @@ import pytest
 from keicast.articles import pending, scan
 from keicast.register import load_register
 
-from .conftest import FIXTURES, ROOT
+from ..conftest import FIXTURES, ROOT
 
 NO_ARTICLES = pd.DataFrame(columns=["article_id", "path", "status"])
 

@@ -8,7 +8,7 @@ from keicast.errors import ConfigError
 from keicast.register import load_register
 from keicast.register_editor import register_edit
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 CLAIM = {
     "path": "/inbox/prices.md",

@@ -4,7 +4,7 @@ import pytest
 
 from keicast.article_text import MAX_ARTICLE_BYTES, read_article
 
-from .conftest import FIXTURES
+from ..conftest import FIXTURES
 
 
 def test_front_matter_is_read_and_removed(tmp_path):

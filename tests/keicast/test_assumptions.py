@@ -3,7 +3,7 @@ import pytest
 from keicast.assumptions import assemble, scenario_spec
 from keicast.config import AssumptionOverride, load_settings
 
-from .conftest import base_config, write_config
+from ..conftest import base_config, write_config
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 from keicast.claims import extract_claims, match_claims, unit_family
 from keicast.register import load_register
 
-from .conftest import ROOT, SOURCE_ARTICLES
+from ..conftest import ROOT, SOURCE_ARTICLES
 
 
 @pytest.fixture(scope="module")

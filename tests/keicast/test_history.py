@@ -8,7 +8,7 @@ from keicast.config import load_settings
 from keicast.errors import ConfigError
 from keicast.history import baseline_history, load_history, load_tables, read_series, series
 
-from .conftest import ROOT, base_config, write_config
+from ..conftest import ROOT, base_config, write_config
 
 REFERENCE = ROOT / "data" / "reference"
 

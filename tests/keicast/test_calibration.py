@@ -23,7 +23,7 @@ from keicast.history import load_history, load_tables
 from keicast.register import load_register
 from models.adoption import HierarchicalAdoption
 
-from .conftest import ROOT, base_config, write_config
+from ..conftest import ROOT, base_config, write_config
 
 SMART_2008_2014 = 24_622 + 14_595 + 5_927 + 5_208 + 10_009 + 9_264 + 10_453
 

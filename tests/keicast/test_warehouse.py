@@ -10,7 +10,7 @@ from keicast import warehouse
 from keicast.config import load_settings
 from keicast.errors import WarehouseBusy
 
-from .conftest import base_config, write_config
+from ..conftest import base_config, write_config
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from keicast.cli import app
 
-from .conftest import base_config, write_config
+from ..conftest import base_config, write_config
 
 HOSTILE = (
     "Analyst note <script>window.__pwned = 1; document.title = 'pwned';</script>"
