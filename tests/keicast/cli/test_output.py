@@ -1,0 +1,92 @@
+"""Printing: one formatting policy for tables (keicast.formatting), full precision for programs."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from keicast.cli import output
+from keicast.cli.options import Format
+from keicast.cli.output import as_json, emit
+
+FRAME = pd.DataFrame(
+    {
+        "scenario": ["a", "b"],
+        "p50": [152_866.4, 1_852.0],
+        "cumulative_p90": [float("nan"), 9_990_000.0],
+        "rate": [0.123456, 12_345.678],
+        "draws": [3, 4],
+    }
+)
+
+
+@pytest.fixture
+def table(capsys):
+    """What ``emit`` prints as a table (to stdout), one list of cells per line."""
+
+    def cells(frame, title=None):
+        emit(frame, Format.table, title)
+        lines = capsys.readouterr().out.splitlines()
+        return [[c.strip() for c in line.strip("│┃").split("│" if "│" in line else "┃")] for line in lines]
+
+    return cells
+
+
+def test_table_counts_to_two_significant_figures_other_numbers_to_three(table):
+    rows = table(FRAME)
+    header = next(r for r in rows if "scenario" in r)
+    assert header == ["scenario", "p50", "cumulative_p90", "rate", "draws"]
+    body = [r for r in rows if r[0] in ("a", "b")]
+    assert body == [["a", "153k", "", "0.123", "3"], ["b", "1.9k", "10M", "12.3k", "4"]]
+
+
+def test_table_title_is_printed(table):
+    rows = table(FRAME, title="forecast medians")
+    assert rows[0] == ["forecast medians"]
+
+
+@pytest.mark.parametrize("column", ["mae", "mean", "m", "se_m", "rse", "p05", "p10", "p50", "p90", "p95"])
+def test_count_columns(column):
+    assert output._column_format(column)(1_234_567.0) == "1.2M"
+
+
+@pytest.mark.parametrize("column", ["value", "phi", "crps", "coverage", "p", "q"])
+def test_other_numeric_columns(column):
+    show = output._column_format(column)
+    assert show(1_234_567.0) == "1.23M" and show(0.0012345) == "0.00123"
+
+
+def test_missing_values_are_blank_and_text_is_kept():
+    show = output._column_format("p50")
+    assert show(None) == "" and show(float("nan")) == "" and show("n/a") == "n/a"
+
+
+def test_csv_keeps_full_precision(capsys):
+    emit(FRAME, Format.csv)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "scenario,p50,cumulative_p90,rate,draws",
+        "a,152866.4,,0.123456,3",
+        "b,1852.0,9990000.0,12345.678,4",
+    ]
+
+
+def test_json_records_keep_full_precision(capsys):
+    emit(FRAME, Format.json)
+    records = json.loads(capsys.readouterr().out)
+    assert records == [
+        {"scenario": "a", "p50": 152866.4, "cumulative_p90": None, "rate": 0.123456, "draws": 3},
+        {"scenario": "b", "p50": 1852.0, "cumulative_p90": 9990000.0, "rate": 12345.678, "draws": 4},
+    ]
+
+
+def test_json_writes_dates_as_iso(capsys):
+    emit(pd.DataFrame({"at": [pd.Timestamp("2026-05-01 12:30")]}), Format.json)
+    assert json.loads(capsys.readouterr().out) == [{"at": "2026-05-01T12:30:00.000"}]
+
+
+def test_as_json_turns_frames_into_records_and_leaves_other_values():
+    assert as_json(FRAME.head(1)) == [
+        {"scenario": "a", "p50": 152866.4, "cumulative_p90": None, "rate": 0.123456, "draws": 3}
+    ]
+    assert as_json({"n": 1}) == {"n": 1}
