@@ -143,7 +143,10 @@ def _time_plot(years: np.ndarray, values: np.ndarray, show: Callable[[float], st
 
 
 def _year_ticks(years: np.ndarray) -> list[float]:
-    return [t for t in nice_ticks(float(years.min()), float(years.max()), 6) if years.min() <= t <= years.max()]
+    """Whole years only: a short span shows each of its years once."""
+    lo, hi = float(years.min()), float(years.max())
+    ticks = [t for t in nice_ticks(lo, hi, 6) if lo <= t <= hi and float(t).is_integer()]
+    return ticks if len(ticks) >= 2 else [float(y) for y in range(int(lo), int(hi) + 1)]
 
 
 def fan_chart(

@@ -12,6 +12,7 @@ and its relative paths whichever folder the serving process or the worker was st
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
@@ -42,8 +43,9 @@ def schedule(settings: Settings) -> Cron:
     """config.yaml's cron schedule as a Prefect schedule; a bad cron or time zone is a config error."""
     cfg = settings.config.schedule
     try:
+        ZoneInfo(cfg.timezone)  # Cron accepts any name; the deployment would refuse it later, as a traceback
         return Cron(cfg.cron, timezone=cfg.timezone)
-    except ValueError as exc:
+    except (ValueError, ZoneInfoNotFoundError) as exc:
         problem = str(exc).splitlines()[-1] if str(exc) else "a valid cron expression and IANA time zone"
         raise ConfigError(
             [Problem(str(settings.config_path), "schedule", f"{cfg.cron!r} ({cfg.timezone})", problem)]
