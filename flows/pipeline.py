@@ -20,7 +20,7 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 
 from flows.articles import ingest
-from keicast import gates, steps, warehouse
+from keicast import gates, record, steps, warehouse
 from keicast.articles import pending
 from keicast.calibration import class_share_tables
 from keicast.compare import headline_cells, sweep_comparison
@@ -54,6 +54,9 @@ fit_class_shares = task(steps.fit_class_shares, task_run_name="fit-class-share",
 backtest_adoption = task(steps.backtest_adoption_chain, task_run_name="backtest-adoption", cache_policy=NO_CACHE)
 assemble_assumptions = task(steps.assemble_assumptions, task_run_name="assemble-assumptions", cache_policy=NO_CACHE)
 fit_baseline = task(steps.fit_baseline, task_run_name="fit-baseline", cache_key_fn=baseline_key, **CACHED)
+ingest_actuals = task(record.ingest_inbox, task_run_name="ingest-actuals", cache_policy=NO_CACHE)
+store_vintage = task(record.live_vintage, task_run_name="vintage", cache_policy=NO_CACHE)
+score_record = task(record.run_scores, task_run_name="score-record", cache_policy=NO_CACHE)
 analyse_sensitivity = task(
     steps.analyse_sensitivity, task_run_name="sensitivity-{spec.name}", cache_key_fn=sensitivity_key, **CACHED
 )
@@ -141,6 +144,8 @@ def preflight(settings: Settings, clock: Stopwatch, publishing: bool) -> Evidenc
     reads end to end, the reference files parse and the baseline has enough history, the output folders can be
     written and their ``latest`` is keicast's link."""
     warehouse.check(settings.run.warehouse, settings.run.lock_timeout_seconds)
+    with clock.stage("ingest_actuals"):
+        ingest_actuals(settings)
     with clock.stage("load_evidence"):
         evidence = load_evidence(settings)
     if publishing:
@@ -182,6 +187,9 @@ def forecast(
         warehouse.fail_run(run.warehouse, run_id, "failed_gate", str(failure), checked, run.lock_timeout_seconds)
         raise
     tables.update(assumptions=table, forecasts=forecasts, backtests=market.backtests, sensitivity=sensitivity)
+    if sweep is None:  # a vintage: what this run forecast, scored by later runs; the record scores earlier ones
+        tables.update(store_vintage(settings, evidence.history, market.paths, specs, market.model))
+        tables["scores"] = score_record(settings, evidence.history)
     tables["gate_results"] = pd.concat(results)
     if sweep is not None:
         tables["sweep_results"] = sweep_comparison(forecasts, sweep, settings.run.headline_window[1])
@@ -263,6 +271,8 @@ def record(
     run = settings.run
     sources = pd.DataFrame([s.model_dump() for s in settings.register.sources]).rename(columns={"id": "source_id"})
     snapshot = {"sources": sources, "history": evidence.history, "history_sources": evidence.sources}
+    if "scores" in tables:  # the record is derived: replaced whole, like the history it is scored against
+        snapshot["scores"] = tables["scores"]
     with clock.stage("commit"):
         commit(settings, run_id, tables, snapshot, clock.seconds, "publishing" if publishing else "succeeded")
     if publishing:

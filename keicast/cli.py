@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from keicast.cli_record import install as install_record_commands
 from keicast.errors import ConfigError, KeicastError, Problem
 from keicast.server import configured, start_temporary_server
 
@@ -830,6 +831,8 @@ def sql(
         raise ConfigError([Problem("QUERY", "", query, str(exc).splitlines()[0])]) from None
     emit(frame, fmt, None)
 
+
+install_record_commands(app, guarded, emit, Format, out, err)  # actuals add, record, backfill (keicast.cli_record)
 
 _exit_code = 0
 

@@ -76,6 +76,7 @@ class RunSettings(Strict):
     register_file: Path = Path("data/register.yaml")
     reference_dir: Path = Path("data/reference")
     articles_dir: Path = Path("articles")
+    actuals_dir: Path = Path("actuals")  # inbox of actuals files (keicast.actuals), scanned at every run
     reports_dir: Path = Path("reports")
     exports_dir: Path = Path("exports")
     lock_timeout_seconds: float = Field(120.0, ge=0, le=86_400)
@@ -372,7 +373,9 @@ def _with_sweep(raw: dict, sweep: dict[str, dict], file: str) -> tuple[dict, lis
     return {**raw, "scenarios": {**base_scenarios, **generated}}, problems
 
 
-PATH_FIELDS = ("warehouse", "register_file", "reference_dir", "articles_dir", "reports_dir", "exports_dir")
+PATH_FIELDS = (
+    "warehouse", "register_file", "reference_dir", "articles_dir", "actuals_dir", "reports_dir", "exports_dir",
+)  # fmt: skip
 OUTPUT_DIRS = ("reports_dir", "exports_dir")
 
 

@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from keicast import charts
 from keicast import formatting as fmt
 from keicast.compare import REPORT_YEARS, assumption_changes, forecast_deltas, headline_cells
+from keicast.record import report_section as track_record_section
 from models.class_share import japan_price_ratio, kei_utility, logistic, logit
 from models.scenario import required_keys
 
@@ -426,6 +427,7 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
         "fmt": _fmt,
         "f": fmt,
         "evidence": _records(outputs["evidence"]) if "evidence" in outputs else [],
+        "track_record": track_record_section(outputs, previous, config),
     }
     _write(directory, context)
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from keicast import gates
+from keicast.actuals import join_history, stored_actuals
 from keicast.assumptions import assemble, scenario_spec
 from keicast.calibration import (
     AdoptionFit,
@@ -45,8 +46,10 @@ class Evidence:
 
 
 def load_evidence(settings: Settings) -> Evidence:
-    """Read the reference folder; the baseline series must have enough history (ConfigError otherwise)."""
+    """Read the reference folder joined with the stored actuals (keicast.actuals); the baseline series must have
+    enough history (ConfigError otherwise)."""
     history, sources = load_history(settings.run.reference_dir)
+    history = join_history(history, stored_actuals(settings.run.warehouse, settings.run.lock_timeout_seconds))
     tables, table_sources = load_tables(settings.run.reference_dir)
     baseline_history(history, settings)
     return Evidence(history, pd.concat([sources, table_sources], ignore_index=True), tables)
@@ -187,11 +190,15 @@ class Baseline:
 
 
 def fit_baseline(history: pd.DataFrame, settings: Settings) -> Baseline:
-    """The chosen baseline model, its backtests and simulated market paths over the horizon."""
+    """The chosen baseline model, its backtests and simulated market paths over the horizon (a horizon year that
+    already has an actual is that actual in every path)."""
     run = settings.run
     market = fit_market(history, settings)
-    last = int(baseline_history(history, settings).index.max())
+    observed = baseline_history(history, settings)
+    last = int(observed.index.max())
     paths = market.simulate(run.horizon.end - last, run.market_paths, run.seed)
+    known = observed[observed.index >= run.horizon.start].to_numpy(dtype=float)  # horizon years with an actual
+    paths = np.hstack([np.tile(known, (len(paths), 1)), paths])
     backtests = market.backtests_.assign(series=settings.config.baseline.series)
     return Baseline(market.model_, backtests, paths[:, -(run.horizon.end - run.horizon.start + 1) :])
 
