@@ -170,7 +170,7 @@ def forecast(
         calibration, class_fit = calibrate_and_backtest(settings, evidence, clock, results, tables)
         with clock.stage("assemble_assumptions"):
             table = assemble_assumptions(settings, calibration.fit, class_fit)
-            specs = steps.scenario_specs(settings, table, calibration.fit)
+            specs = steps.scenario_specs(settings, table, calibration.fit, evidence.history)
         pause_point("assumptions")
         with clock.stage("gates"):
             gate("assumptions", steps.assumption_gate_frames(table, specs), settings, results)
@@ -179,7 +179,7 @@ def forecast(
         with clock.stage("simulate_and_sensitivity"):
             forecasts, sensitivity = simulate(settings, specs, market.paths, sweep is None)
         with clock.stage("gates"):
-            frames = steps.forecast_gate_frames(forecasts, table, sensitivity, settings)
+            frames = steps.forecast_gate_frames(forecasts, table, sensitivity, settings, specs)
             gate("forecasts", frames, settings, results)
     except GateFailed as failure:
         run = settings.run

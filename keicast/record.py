@@ -31,10 +31,11 @@ from keicast import warehouse
 from keicast.actuals import SERIES, join_history, year_to_date
 from keicast.config import Settings
 from keicast.history import series as history_series
+from keicast.steps import GREY_IMPORTS, fit_market
 from models import montecarlo, scoring
 from models.scenario import STATUS_QUO_ACCESS, ScenarioSpec, kei_outcomes
 
-GREY_SERIES = "us_kei_truck_imports_annual"
+GREY_SERIES = GREY_IMPORTS
 RECORD_COLUMNS = [
     "vintage", "kind", "series", "period", "year", "horizon", "actual", "p10", "p50", "p90", "pit", "inside_80",
     "inside_90", "crps", "crps_scaled", "abs_pct_error",
@@ -94,8 +95,6 @@ def cut_history(history: pd.DataFrame, as_of: int) -> pd.DataFrame:
 def backfill_vintage(settings: Settings, history: pd.DataFrame, as_of: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The baseline market as a run would have forecast it with the history cut at ``as_of``: chosen by the same
     rolling-origin backtest on the years it saw, ``baseline.coverage_horizon`` years ahead."""
-    from keicast.steps import fit_market
-
     cfg = settings.config.baseline
     market = fit_market(cut_history(history, as_of), settings)
     years = np.arange(as_of + 1, as_of + cfg.coverage_horizon + 1)

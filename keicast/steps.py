@@ -27,11 +27,12 @@ from keicast.calibration import (
     refinements,
 )
 from keicast.config import Settings
-from keicast.history import baseline_history, load_history, load_tables
+from keicast.history import baseline_history, load_history, load_tables, series
 from models import baseline, montecarlo, sensitivity
 from models.class_share import ClassShareFit
-from models.scenario import STATUS_QUO_ACCESS, ScenarioSpec, base_buyer_price
+from models.scenario import GREY_KEYS, STATUS_QUO_ACCESS, ScenarioSpec, base_buyer_price
 
+GREY_IMPORTS = "us_kei_truck_imports_annual"  # the reference series of grey-import counts (and their actuals)
 MAX_SOBOL_SAMPLES = 262_144  # Sobol base samples are doubled up to this cap while a half-width exceeds the gate
 JAPAN_WHAT_IF = (0.05, 0.6)  # Japan's kei share far outside its 2003-2025 range, to show the weight it carries
 
@@ -110,9 +111,16 @@ def assemble_assumptions(settings: Settings, fit: AdoptionFit, class_fit: ClassS
     return assemble(settings.register, settings.config, settings.scenarios, settings.overrides, refined)
 
 
-def scenario_specs(settings: Settings, table: pd.DataFrame, fit: AdoptionFit) -> list[ScenarioSpec]:
-    """The kernel's view of every chosen scenario."""
-    return [scenario_spec(name, settings.config, table, fit) for name in settings.scenarios]
+def scenario_specs(
+    settings: Settings, table: pd.DataFrame, fit: AdoptionFit, history: pd.DataFrame | None = None
+) -> list[ScenarioSpec]:
+    """The kernel's view of every chosen scenario; with the ``history``, the grey-import curve runs through its
+    latest count (a newer actual than the register's)."""
+    grey_count = None
+    if history is not None:
+        counts = series(history, GREY_IMPORTS)
+        grey_count = (int(counts.index[-1]), float(counts.iloc[-1])) if len(counts) else None
+    return [scenario_spec(name, settings.config, table, fit, grey_count) for name in settings.scenarios]
 
 
 @dataclass(frozen=True)
@@ -158,10 +166,22 @@ def assumption_gate_frames(table: pd.DataFrame, specs: list[ScenarioSpec]) -> di
 
 
 def forecast_gate_frames(
-    forecasts: pd.DataFrame, table: pd.DataFrame, sensitivity_table: pd.DataFrame, settings: Settings
+    forecasts: pd.DataFrame,
+    table: pd.DataFrame,
+    sensitivity_table: pd.DataFrame,
+    settings: Settings,
+    specs: list[ScenarioSpec] = (),
 ) -> dict[str, pd.DataFrame]:
+    """The forecast suites' frames; the status quo is checked against the latest grey-import count each spec's
+    curve runs through (a newer actual's, else the register's)."""
     scenarios = settings.config.scenarios
     status_quo = tuple(n for n in settings.scenarios if scenarios[n].road_access == STATUS_QUO_ACCESS)
+    latest = GREY_KEYS["grey_latest"]
+    counts = {spec.name: spec.ranges[latest].base for spec in specs if latest in spec.ranges}
+    rows = (table.key == latest) & table.scenario.isin(list(counts))
+    if rows.any():
+        table = table.copy()
+        table.loc[rows, "value"] = table.loc[rows, "scenario"].map(counts)
     return gates.forecast_frames(forecasts, table, settings.run.horizon.start, status_quo, sensitivity_table)
 
 

@@ -110,3 +110,27 @@ def test_a_revision_keeps_the_earlier_value_in_the_warehouse(tmp_path):
     assert every.value.tolist() == [16.1e6, 16.3e6] and every.current.tolist() == [False, True]
     assert every.previous_value.iloc[1] == 16.1e6 and every.reason.iloc[1] == "revised"
     assert stored_actuals(settings.run.warehouse, 5).value.tolist() == [16.3e6]
+
+
+def test_a_newer_grey_import_count_becomes_the_curves_latest_point(tmp_path):
+    import numpy as np
+
+    from keicast import steps
+    from models import montecarlo
+    from models.scenario import kei_outcomes
+
+    settings = load_settings(write_config(tmp_path, base_config(tmp_path)))
+    evidence = steps.load_evidence(settings)
+    calibrated = steps.calibrate_assumptions(settings, evidence)
+    count = pd.DataFrame({"series": "us_kei_truck_imports_annual", "year": [2025], "value": [9100.0], "unit": "units"})
+    history = pd.concat([evidence.history, count.assign(partial=False)], ignore_index=True)
+    old, new = (
+        steps.scenario_specs(settings, calibrated.table, calibrated.calibration.fit, h)[0]
+        for h in (evidence.history, history)
+    )
+    assert (old.grey_latest_year, new.grey_latest_year) == (2023, 2025)
+    assert new.ranges["grey.imports_2023"].base == new.ranges["grey.imports_2023"].high == 9100.0
+    paths = np.full((10, 2), 16e6)
+    values, market = montecarlo.sample_chunk(new, paths, 500, 0, 0)
+    grey = kei_outcomes(new, values, market, np.array([2025, 2026]))["grey_imports"]
+    np.testing.assert_allclose(grey[:, 0], 9100.0)  # the curve runs through the new count
