@@ -207,7 +207,7 @@ def _news(outputs: dict, previous: dict | None, market: str) -> list[str]:
             held = "inside" if last.inside_80 else "outside"
             words += (
                 f". The last forecast of it ({last.vintage}) had median {fmt.count(last.p50, 3)}, "
-                f"80% range {fmt.count(last.p10)}–{fmt.count(last.p90)}: the actual fell {held} it "
+                f"80% range {fmt.count(last.p10, 3)}–{fmt.count(last.p90, 3)}: the actual fell {held} it "
                 f"(PIT {fmt.number(last.pit, 2)}, median off by {fmt.share(last.abs_pct_error)})"
             )
         moved = _market_move(outputs, previous, int(row.year) + 1) if SERIES[series].history == market else None
