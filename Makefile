@@ -8,7 +8,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export GX_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= 1
 
-.PHONY: run test lint bench clean browser
+.PHONY: run test lint bench clean browser docs
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -27,6 +27,10 @@ test: $(STAMP) browser
 # The report's browser test needs Debian's chromium + chromedriver; install them when missing.
 browser:
 	@bash .ci/install-browser
+
+# The warehouse schema page is generated from keicast/warehouse.py (a test fails when it is stale).
+docs: $(STAMP)
+	$(KEICAST) schema > docs/warehouse.md
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

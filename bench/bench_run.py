@@ -1,6 +1,6 @@
 """How long a what-if run takes: `keicast run` as a whole process against the import floor of its stack.
 
-The import floor is `python -c "import prefect, great_expectations, matplotlib, statsmodels.api, duckdb, pandas,
+The import floor is `python -c "import prefect, great_expectations, statsmodels.api, duckdb, pandas,
 scipy"`: no run can start faster than its libraries load. Three commands run in turn, ``--rounds`` times, so
 machine noise hits them alike, and medians are compared:
 
@@ -36,7 +36,8 @@ import time
 from pathlib import Path
 
 import httpx
-import yaml
+
+from keicast.yamlfile import dump_yaml, parse_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,12 +46,12 @@ from keicast import warehouse  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SOURCE_ARTICLES = ROOT / "data" / "articles"  # the five source articles the register cites
-FLOOR = "import prefect, great_expectations, matplotlib, statsmodels.api, duckdb, pandas, scipy"
+FLOOR = "import prefect, great_expectations, statsmodels.api, duckdb, pandas, scipy"
 
 
 def project(tmp: Path, draws: int | None) -> Path:
     """config.yaml with the run's outputs in ``tmp``; the inbox holds the source articles when present."""
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = parse_yaml((ROOT / "config.yaml").read_text(), 'test')
     inbox = tmp / "articles"
     inbox.mkdir()
     for article in (ROOT / "articles", SOURCE_ARTICLES):
@@ -69,7 +70,7 @@ def project(tmp: Path, draws: int | None) -> Path:
     if draws:
         config["run"]["draws"] = draws
     path = tmp / "config.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.write_text(dump_yaml(config))
     return path
 
 
@@ -104,7 +105,7 @@ def standing_server(env: dict, home: Path) -> tuple[subprocess.Popen, str]:
 
 
 def last_timings(config: Path) -> dict:
-    warehouse_path = Path(yaml.safe_load(config.read_text())["run"]["warehouse"])
+    warehouse_path = Path(parse_yaml(config.read_text(), 'test')["run"]["warehouse"])
     runs = warehouse.succeeded_runs(warehouse_path)
     return json.loads(runs.timings.iloc[0]) if len(runs) else {}
 

@@ -14,8 +14,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from keicast import warehouse
-from keicast.articles import scan
-from keicast.config import RunRequest, Settings, settings_for
+from keicast.articles import pending, scan
+from keicast.config import RunRequest, Settings, load_settings
 from keicast.errors import transient
 
 
@@ -48,11 +48,21 @@ def ingest(settings: Settings, inbox: Path) -> dict:
     return summary
 
 
+def ingest_new(settings: Settings) -> dict | None:
+    """The pipeline's article stage: scan the inbox when it holds anything new or changed; otherwise skip it at
+    once (no heavy imports)."""
+    inbox, run = settings.run.articles_dir, settings.run
+    if inbox.is_dir() and pending(inbox, warehouse.known_articles(run.warehouse, run.lock_timeout_seconds)):
+        return ingest(settings, inbox)
+    get_run_logger().info("articles: nothing new in %s", inbox)
+    return None
+
+
 @flow(name="keicast-articles")
 def keicast_articles(request: RunRequest = RunRequest(), directory: str | None = None) -> dict:
     """Read new or changed articles from the inbox (``directory``, default run.articles_dir) and record their
     claims, holding the warehouse's run lock."""
-    settings = settings_for(request)
+    settings = load_settings(request)
     inbox = Path(directory) if directory else settings.run.articles_dir
     if not inbox.is_dir():
         get_run_logger().info("no article inbox at %s; nothing to scan", inbox)

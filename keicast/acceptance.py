@@ -19,7 +19,6 @@ from pathlib import Path
 
 from keicast import warehouse
 from keicast.errors import ConfigError, Problem, WarehouseBusy
-from keicast.faults import pause_point
 from keicast.register_editor import RegisterEdit, register_edit, remove_stale_staging
 
 
@@ -66,17 +65,13 @@ def _accept_locked(run, claim_id: str, key: str, today: str) -> Acceptance:
             if row is None:
                 raise ConfigError([Problem("CLAIM_ID", "", claim_id, "a claim id from `keicast articles scan`")])
             edit = register_edit(register, row, key, today)
-            pause_point("accept_prepared")
             if edit is not None:
                 edit.write()
-                pause_point("register_written")
             completed = edit is None and row.get("accepted_key") != key
             if edit is not None or completed:
                 warehouse.mark_claim_accepted(con, claim_id, key)
-                pause_point("claim_marked")
     except BaseException:
         if edit is not None and register.read_text(encoding="utf-8") == edit.after:
             edit.undo()  # the commit failed after the rename: the register goes back, nothing changed
         raise
-    pause_point("accept_committed")
     return Acceptance(claim_id, key, register, edit, completed)

@@ -145,9 +145,7 @@ def validate(
     ``stored`` are the actuals in force, ``reference`` the reference history (its values count as stored).
     Raises ActualsRefused with every problem found.
     """
-    today = today or datetime.now(UTC)
     name, series, source = str(file.path), series or file.meta.get("series"), source or file.meta.get("source")
-    note = note or file.meta.get("note")
     if series not in SERIES:
         return _refuse([Problem(name, "--series", series, f"a known series: {', '.join(SERIES)}")])
     spec, problems, rows, seen = SERIES[series], [], [], set()
@@ -157,48 +155,55 @@ def validate(
         problems.append(Problem(name, "--reason", why, "why the stored values are revised (with --revise)"))
     before = _stored_values(series, spec, stored, reference)
     for line, period, raw, unit in file.rows:
-        where = f"line {line}"
-        parsed = _period(period, spec, today)
-        try:
-            value = float(raw)
-        except ValueError:
-            value = math.nan
-        if isinstance(parsed, str):
-            problems.append(Problem(name, f"{where}, period", period, parsed))
-            continue
-        key = period if spec.frequency == "month" else str(parsed[0])
-        if key in seen:
-            problems.append(Problem(name, f"{where}, period", period, "each period once"))
-        seen.add(key)
-        if not math.isfinite(value) or value < 0 or value > spec.max_value:
-            problems.append(Problem(name, f"{where}, value", raw, f"a number from 0 to {spec.max_value:,.0f}"))
-            continue
-        if unit and unit.lower() != spec.unit:
-            problems.append(Problem(name, f"{where}, unit", unit, f"the series' unit, '{spec.unit}'"))
-        old = before.get(key)
-        if old is not None and math.isclose(old[0], value, rel_tol=1e-9, abs_tol=1e-9):
-            continue  # already stored: nothing new
-        if old is not None and not revise:
-            expected = f"{old[0]:,.0f} as stored: a revision needs --revise --reason TEXT (the earlier value is kept)"
-            problems.append(Problem(name, f"{where}, value for {key}", value, expected))
-            continue
-        revision, previous = (old[1] + 1, old[0]) if old is not None else (1, None)
-        rows.append((series, key, parsed[0], parsed[1], value, revision, previous))
+        row = _checked_row(name, spec, (line, period, raw, unit), before, seen, revise, today or datetime.now(UTC))
+        if isinstance(row, Problem):
+            problems.append(row)
+        elif row is not None:
+            rows.append((series, *row))
     if problems:
         return _refuse(problems)
-    added = datetime.now(UTC).replace(tzinfo=None)
     frame = pd.DataFrame(rows, columns=["series", "period", "year", "month", "value", "revision", "previous_value"])
     frame = frame.assign(
         unit=spec.unit,
         source=(source or "").strip(),
-        note=note,
+        note=note or file.meta.get("note"),
         file=name,
         file_sha256=file.digest,
-        added_at=added,
+        added_at=datetime.now(UTC).replace(tzinfo=None),
         reason=why if revise else None,
     )
     frame["month"] = frame.month.astype("Int64")
     return frame[COLUMNS]
+
+
+def _checked_row(name: str, spec: ActualSeries, row: tuple, before: dict, seen: set, revise: bool, today: datetime):
+    """One data line: (period, year, month, value, revision, previous_value) to store, None when the value is
+    already stored, or the Problem that refuses it."""
+    line, period, raw, unit = row
+    where = f"line {line}"
+    parsed = _period(period, spec, today)
+    if isinstance(parsed, str):
+        return Problem(name, f"{where}, period", period, parsed)
+    key = period if spec.frequency == "month" else str(parsed[0])
+    if key in seen:
+        return Problem(name, f"{where}, period", period, "each period once")
+    seen.add(key)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or value > spec.max_value:
+        return Problem(name, f"{where}, value", raw, f"a number from 0 to {spec.max_value:,.0f}")
+    if unit and unit.lower() != spec.unit:
+        return Problem(name, f"{where}, unit", unit, f"the series' unit, '{spec.unit}'")
+    old = before.get(key)
+    if old is not None and math.isclose(old[0], value, rel_tol=1e-9, abs_tol=1e-9):
+        return None  # already stored: nothing new
+    if old is not None and not revise:
+        expected = f"{old[0]:,.0f} as stored: a revision needs --revise --reason TEXT (the earlier value is kept)"
+        return Problem(name, f"{where}, value for {key}", value, expected)
+    revision, previous = (old[1] + 1, old[0]) if old is not None else (1, None)
+    return key, parsed[0], parsed[1], value, revision, previous
 
 
 def _refuse(problems: list[Problem]) -> pd.DataFrame:
@@ -293,8 +298,7 @@ def scan_inbox(directory: Path, path: Path, reference: pd.DataFrame, timeout: fl
 def _stored(path: Path, timeout: float) -> tuple[pd.DataFrame, set[str]]:
     if not Path(path).exists():
         return pd.DataFrame(columns=[*COLUMNS, "current"]), set()
-    with warehouse.connect(path, read_only=True, timeout=timeout) as con:
-        return warehouse.actuals_in_force(con), warehouse.known_actual_files(con)
+    return warehouse.stored_actuals(path, timeout)
 
 
 def stored_actuals(path: Path, timeout: float) -> pd.DataFrame:

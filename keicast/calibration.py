@@ -11,11 +11,8 @@ The class share: the fit on the US small-car analogs (the US anchor of models.cl
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -23,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from keicast.cache import cached_frames, digest
 from keicast.config import AssumptionOverride, CalibrationSettings
 from keicast.errors import ConfigError, Problem
 from keicast.history import TABLES_DIR as TABLES
@@ -107,13 +105,9 @@ def analog_frame(history: pd.DataFrame, names: list[str], market_series: str) ->
     return pd.concat(frames, ignore_index=True).sort_values(["series", "year"], kind="stable", ignore_index=True)
 
 
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
 def _code_digest(*modules) -> str:
     """The code a cached fit ran and the sampler's version (read from its metadata: importing it takes ~1 s)."""
-    return _digest(*(inspect.getsource(m) for m in (adoption, diffusion, *modules)), version("numpyro"))
+    return digest(*(inspect.getsource(m) for m in (adoption, diffusion, *modules)), version("numpyro"))
 
 
 def _sampler(cal: CalibrationSettings) -> str:
@@ -122,22 +116,6 @@ def _sampler(cal: CalibrationSettings) -> str:
 
 DIAGNOSTIC_COLUMNS = ["fit", "shape", "left_out", "seed", "max_rhat", "min_ess", "divergences", "mean_steps",
                       "worst_parameter", "converged"]  # fmt: skip
-
-
-# ---------------------------------------------------------------------------------------------- cache
-def _cached(cache_dir: Path, key: str, compute, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
-    """Frames ``names`` from cache_dir/key, computing and storing them (atomically) when absent."""
-    folder = Path(cache_dir) / key
-    if all((folder / f"{n}.parquet").is_file() for n in names):
-        return {n: pd.read_parquet(folder / f"{n}.parquet") for n in names}
-    frames = compute()
-    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    for n in names:
-        frames[n].to_parquet(tmp / f"{n}.parquet", index=False)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
-    return frames
 
 
 def _compilation_cache(cache_dir: Path) -> None:
@@ -162,7 +140,7 @@ def fit_adoption(
         panel = panel.without(name)
     data = frame[frame.series.isin(names)].to_csv(index=False)
     parts = (data, ",".join(names), ",".join(sorted(leave_out)), shape, _sampler(cal), _code_digest())
-    key = "adoption-" + _digest(*parts)[:24]
+    key = "adoption-" + digest(*parts)[:24]
 
     def compute():
         _compilation_cache(cal.cache_dir)
@@ -174,7 +152,7 @@ def fit_adoption(
             "diagnostics": pd.DataFrame([model.diagnostics_]),
         }
 
-    frames = _cached(cal.cache_dir, key, compute, ("population", "analogs", "diagnostics"))
+    frames = cached_frames(cal.cache_dir, key, compute, ("population", "analogs", "diagnostics"))
     diagnostics = {k: v.item() if hasattr(v, "item") else v for k, v in frames["diagnostics"].iloc[0].items()}
     diagnostics |= {"shape": shape, "left_out": ",".join(sorted(leave_out)), "seed": cal.seed}
     return AdoptionFit(shape, frames["population"], frames["analogs"], diagnostics)
@@ -296,7 +274,7 @@ def backtest_adoption(
     shape = shape or cal.shape
     names = list(dict.fromkeys(frame.series))
     settings = json.dumps(cal.model_dump(mode="json", exclude={"shape", "compare_shapes", "cache_dir"}))
-    key = "backtest-" + _digest(frame.to_csv(index=False), settings, shape, _code_digest(adoption_backtest))[:24]
+    key = "backtest-" + digest(frame.to_csv(index=False), settings, shape, _code_digest(adoption_backtest))[:24]
 
     def compute():
         rows, bands, fits = [], [], {}
@@ -305,7 +283,7 @@ def backtest_adoption(
             left_out = sorted(_family(name, cal) & set(cal.analogs))
             fit = fit_adoption(frame, cal.analogs, cal, shape, leave_out=left_out)
             fits[",".join(left_out)] = diagnostics_row(fit, "backtest")
-            rng = np.random.default_rng([cal.seed, int(_digest(name)[:8], 16)])
+            rng = np.random.default_rng([cal.seed, int(digest(name)[:8], 16)])
             series = frame[frame.series == name].sort_values("year")
             others = frame[frame.series.isin(keep)].assign(share=lambda f: f.sales / f.market)
             rows += adoption_backtest.post_launch_cases(name, series, fit.population, shape, rng, bands)
@@ -316,7 +294,7 @@ def backtest_adoption(
             "fits": pd.DataFrame(list(fits.values()), columns=DIAGNOSTIC_COLUMNS),
         }
 
-    frames = _cached(cal.cache_dir, key, compute, ("cases", "bands", "fits"))
+    frames = cached_frames(cal.cache_dir, key, compute, ("cases", "bands", "fits"))
     cases = frames["cases"].astype({"fit_years": "Int64", "holdout_years": int})
     return cases, frames["bands"].astype({"fit_years": "Int64"}), frames["fits"]
 
@@ -361,11 +339,6 @@ NAIVE_ANALOG = "smart_fortwo"  # the single analog the class constant was calibr
 PERT_SD_SPAN = float(np.sqrt(7.0))  # a symmetric PERT (lambda 4) on mean -/+ sqrt(7) sd has standard deviation sd
 
 
-def _pert_moments(low: float, mode: float, high: float) -> tuple[float, float]:
-    mean = (low + 4 * mode + high) / 6
-    return mean, float(np.sqrt(max((mean - low) * (high - mean), 0.0) / 7))
-
-
 def analog_points(tables: dict[str, pd.DataFrame], history: pd.DataFrame, market_series: str) -> pd.DataFrame:
     """The analog table with each point's share of US new-vehicle sales and its price ratio."""
     points = tables[ANALOG_TABLE].copy()
@@ -380,7 +353,7 @@ def analog_points(tables: dict[str, pd.DataFrame], history: pd.DataFrame, market
 def fit_class_share(points: pd.DataFrame, register: Register) -> ClassShareFit:
     """ClassShareFit with the register's elasticity as prior and the FMVSS addressable share as the analogs'."""
     e = register.assumptions["demand.price_elasticity"]
-    mean, sd = _pert_moments(e.range_low, e.value, e.range_high)
+    mean, sd = montecarlo.pert_moments(e.range_low, e.value, e.range_high)
     try:
         return ClassShareFit(mean, sd, register.assumptions["access.fmvss.addressable_share"].value).fit(points)
     except ValueError as exc:

@@ -4,10 +4,39 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 HEADLINE_METRICS = ("kei_sales", "kei_share", "kei_in_use", "kei_sales_cumulative")
 REPORT_YEARS = (2030, 2035, 2040)  # the years the report and `keicast compare` show unless asked otherwise
+ALL_SCENARIOS = "(all)"  # the scenario label of a row that is the same in every scenario
+MOVED_PCT = 0.05  # a median that changed by less (in %) is Monte Carlo noise at most, shown as unchanged
+
+
+def once_for_all_scenarios(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Rows whose ``columns`` are the same in every scenario, once, with scenario ALL_SCENARIOS (in the place of
+    their first row); other rows as they are."""
+    if frame.empty:
+        return frame
+    keys = frame[columns].astype(str)
+    counts = keys.groupby(columns, dropna=False)[columns[0]].transform("size")
+    shared = counts == frame.scenario.nunique()
+    first = ~keys.duplicated()
+    out = frame[~shared | first].copy()
+    out.loc[shared[~shared | first], "scenario"] = ALL_SCENARIOS
+    return out.reset_index(drop=True)
+
+
+def moved(deltas: pd.DataFrame) -> pd.Series:
+    """Forecast cells whose median moved (a cell in one run only, or from zero, counts as moved)."""
+    return deltas.p50_change_pct.abs().fillna(np.inf) >= MOVED_PCT
+
+
+def market_check(forecasts: pd.DataFrame, article: float, year: int) -> pd.DataFrame:
+    """Each scenario's market quantiles in ``year`` (the first forecast year) beside the articles' figure."""
+    first = forecasts[(forecasts.metric == "total_market") & (forecasts.year == year)]
+    columns = ["scenario", "year", "p10", "p50", "p90"]
+    return first[columns].assign(article=article, ratio_to_article=first.p50 / article)
 
 
 def headline_cells(forecasts: pd.DataFrame, window_end: int) -> pd.DataFrame:

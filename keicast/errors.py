@@ -58,18 +58,20 @@ class ActualsRefused(ConfigError):
 
 
 class GateFailed(KeicastError):
-    """A data-quality gate failed (exit 3). ``failures`` holds (suite, expectation, column, observed) rows."""
+    """A data-quality gate failed (exit 3). ``failures`` holds (suite, expectation, column, observed) rows;
+    ``results`` every gate result of the run so far (a frame of gates.RESULT_COLUMNS), stored with the run."""
 
     exit_code = 3
 
-    def __init__(self, suite: str, failures: list[dict], docs_path: str | None = None):
+    def __init__(self, suite: str, failures: list[dict], docs_path: str | None = None, results=None):
         self.suite = suite
         self.failures = failures
         self.docs_path = docs_path
+        self.results = results
         super().__init__(suite)
 
     def __reduce__(self):
-        return (type(self), (self.suite, self.failures, self.docs_path))
+        return (type(self), (self.suite, self.failures, self.docs_path, self.results))
 
     def __str__(self) -> str:
         lines = [f"data-quality gate '{self.suite}' failed; nothing was published:"]

@@ -8,23 +8,19 @@ GX's SQL path does not work against DuckDB here, so frames are read into pandas 
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import logging
 import os
 import shutil
-import signal
-import threading
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from keicast.compare import market_check
 
 if TYPE_CHECKING:  # the validator process imports this module: it needs GX and pandas, not the config's stack
     from keicast.config import Config
@@ -92,8 +88,7 @@ def forecast_frames(
     wide["japan_kei_share_high"] = wide.scenario.map(ceiling)
     coverage = forecasts.groupby(["scenario", "metric"]).year.agg(years="nunique", first_year="min").reset_index()
     article = assumptions[assumptions.key == "market.us_new_vehicle_sales"].value.iloc[0]
-    first = forecasts[(forecasts.metric == "total_market") & (forecasts.year == start)]
-    market = first[["scenario", "p10", "p50", "p90"]].assign(article=article, ratio_to_article=first.p50 / article)
+    market = market_check(forecasts, article, start)
     reported = assumptions[assumptions.key == "grey.imports_2023"].set_index("scenario").value
     grey = forecasts[(forecasts.metric == "grey_imports") & (forecasts.year == start)]
     status = pd.DataFrame({"scenario": grey.scenario, "ratio_to_reported": grey.p50 / grey.scenario.map(reported)})
@@ -166,53 +161,6 @@ def parameters(config: Config) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------------------------- GX
-_VALIDATOR: list[ProcessPoolExecutor] = []  # the validator process, when preload started one
-_PRELOADED: list[threading.Thread | None] = []  # the loading thread (None: the validator loads GX)
-
-
-def preload(in_worker: bool = False) -> None:
-    """Load GX (about 2.5 s of imports) before the first gate, once per process, overlapping what runs next.
-
-    ``in_worker``: in a validator process of its own, where every gate then runs: the import takes a core that
-    would otherwise idle (a run against a standing Prefect server) instead of this process's interpreter lock.
-    Otherwise in a background thread, which pays off when this process waits anyway (for a temporary server).
-    """
-    if _PRELOADED:
-        return
-    if in_worker:
-        validator = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=_warm)
-        validator.submit(int)  # starts the process now; its initializer builds the GX context
-        _VALIDATOR.append(validator)
-        _PRELOADED.append(None)
-        return
-    thread = threading.Thread(target=_context, name="keicast-gx-preload", daemon=True)
-    thread.start()
-    _PRELOADED.append(thread)
-
-
-def ready() -> None:
-    """Wait until GX is loaded (where ``preload`` loads it; here if nothing did), so that gate timings measure
-    validation and the wait shows as its own stage."""
-    if _VALIDATOR:
-        try:
-            _VALIDATOR[0].submit(int).result()
-            return
-        except BrokenProcessPool:
-            _VALIDATOR.clear()
-    if _PRELOADED and _PRELOADED[0] is not None:
-        _PRELOADED[0].join()
-    _context()
-
-
-def _warm() -> None:
-    """The validator's start: build the GX context. Ctrl-C is the command's to handle (it reaches the whole
-    process group; the command then stops this process). At its end, skip the interpreter's teardown (its garbage
-    collection of GX's objects took about 1 s, which the command waited for)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    atexit.register(os._exit, 0)
-    _context()
-
-
 @lru_cache(maxsize=1)
 def _context():
     """An in-memory GX context with one pandas asset whose batches are the frames handed to ``check``."""
@@ -321,26 +269,7 @@ def check(
     expectations_dir: Path = EXPECTATIONS_DIR,
     build_docs: bool = False,
 ) -> pd.DataFrame:
-    """Validate a stage's frames with its suites; one result row per expectation (passing ones too). Runs in the
-    validator process when ``preload`` started one (here if that process has died)."""
-    arguments = (stage, frames, params, docs_dir, expectations_dir, build_docs)
-    if _VALIDATOR:
-        try:
-            return _VALIDATOR[0].submit(_check, *arguments).result()
-        except BrokenProcessPool:
-            _VALIDATOR.clear()
-    return _check(*arguments)
-
-
-def _check(
-    stage: str,
-    frames: dict[str, pd.DataFrame],
-    params: dict,
-    docs_dir: Path,
-    expectations_dir: Path = EXPECTATIONS_DIR,
-    build_docs: bool = False,
-) -> pd.DataFrame:
-    """See ``check``: the validation itself, in whichever process runs it.
+    """Validate a stage's frames with its suites; one result row per expectation (passing ones too).
 
     Each frame is validated directly as a batch (no checkpoint or store round trips). GX Data Docs are written
     only when a suite fails or ``build_docs`` is set (see ``write_data_docs``); every result is also returned
@@ -407,10 +336,12 @@ def docs_index(docs_dir: Path) -> Path:
     return Path(docs_dir).resolve() / "index.html"
 
 
-def raise_on_failure(stage: str, results: pd.DataFrame, docs_dir: Path) -> None:
-    """Raise GateFailed (exit 3) listing the failed expectations of ``results``, if any."""
+def passed(stage: str, results: pd.DataFrame, docs_dir: Path, earlier: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The run's gate results so far, ``earlier`` and then this stage's ``results``; raises GateFailed (exit 3,
+    carrying them all) listing the failed expectations of ``results``, if any."""
     from keicast.errors import GateFailed
 
+    so_far = results if earlier is None else pd.concat([earlier, results], ignore_index=True)
     failed = results[~results.success]
     if not failed.empty:
         failures = [
@@ -418,4 +349,5 @@ def raise_on_failure(stage: str, results: pd.DataFrame, docs_dir: Path) -> None:
              "expected": r.expected, "advice": r.advice}
             for r in failed.itertuples()
         ]  # fmt: skip
-        raise GateFailed(stage, failures, str(docs_index(docs_dir)))
+        raise GateFailed(stage, failures, str(docs_index(docs_dir)), so_far)
+    return so_far

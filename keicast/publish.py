@@ -13,7 +13,6 @@ from pathlib import Path
 
 from keicast import warehouse
 from keicast.errors import ConfigError, KeicastError, Problem
-from keicast.faults import pause_point
 
 
 def check_targets(settings) -> None:
@@ -80,7 +79,6 @@ def _place(writers: dict, run_id: str, make_latest: bool) -> None:
             staged.append(_stage(root, run_id))
             made.append(staged[-1])
             write(staged[-1])
-        pause_point("publish")
         for root, staging in zip(writers, staged, strict=True):
             final = root / run_id
             if final.exists():  # regenerating a report whose files went missing

@@ -31,7 +31,7 @@ from keicast import warehouse
 from keicast.actuals import SERIES, join_history, year_to_date
 from keicast.config import Settings
 from keicast.history import series as history_series
-from keicast.steps import GREY_IMPORTS, fit_market
+from keicast.steps import GREY_IMPORTS, Baseline, Vintage, fit_market
 from models import montecarlo, scoring
 from models.scenario import STATUS_QUO_ACCESS, ScenarioSpec, kei_outcomes
 
@@ -66,11 +66,15 @@ def cutoff(history: pd.DataFrame, name: str) -> int | None:
 
 
 def live_vintage(
-    settings: Settings, history: pd.DataFrame, paths: np.ndarray, specs: list[ScenarioSpec], model: str
-) -> dict[str, pd.DataFrame]:
-    """A run's vintage: its cut-offs and the quantile grids of the market and of grey imports (as run tables)."""
-    run, market = settings.run, settings.config.baseline.series
-    years = np.arange(run.horizon.start, run.horizon.end + 1)
+    settings: Settings, history: pd.DataFrame, baseline: Baseline, specs: list[ScenarioSpec], run
+) -> Vintage:
+    """A published run's vintage (``run``: its runner.RunRecord): its cut-offs and the quantile grids of the market
+    (its baseline paths) and of grey imports. A sweep stores none."""
+    if not run.publishing:
+        return Vintage.empty()
+    paths, model = baseline.paths, baseline.model
+    cfg, market = settings.run, settings.config.baseline.series
+    years = np.arange(cfg.horizon.start, cfg.horizon.end + 1)
     market_cut = cutoff(history, market)
     later = years > market_cut
     grids = [grid_frame(market, years[later], paths[:, later])]
@@ -78,13 +82,12 @@ def live_vintage(
     spec = next((s for s in specs if s.road_access == STATUS_QUO_ACCESS), specs[0] if specs else None)
     grey_cut = cutoff(history, GREY_SERIES)
     if spec is not None and grey_cut is not None:
-        size = min(run.draws, run.chunk_size)  # chunk 0 of the run: the same draws
-        values, draws = montecarlo.sample_chunk(spec, paths, size, run.seed, 0)
+        size = min(cfg.draws, cfg.chunk_size)  # chunk 0 of the run: the same draws
+        values, draws = montecarlo.sample_chunk(spec, paths, size, cfg.seed, 0)
         grey = kei_outcomes(spec, values, draws, years)["grey_imports"]
         grids.append(grid_frame(GREY_SERIES, years, grey))
         rows.append({"kind": "live", "series": GREY_SERIES, "cutoff": grey_cut, "model": "status quo"})
-    vintages = pd.DataFrame(rows).assign(created_at=_now())
-    return {"vintages": vintages, "vintage_quantiles": pd.concat(grids, ignore_index=True)}
+    return Vintage(pd.DataFrame(rows).assign(created_at=_now()), pd.concat(grids, ignore_index=True))
 
 
 def cut_history(history: pd.DataFrame, as_of: int) -> pd.DataFrame:
@@ -136,10 +139,13 @@ def rescore(con, reference: pd.DataFrame) -> pd.DataFrame:
     return record
 
 
-def run_scores(settings: Settings, history: pd.DataFrame) -> pd.DataFrame:
-    """The record a run stores: every earlier vintage against the history the run saw."""
-    run = settings.run
-    return score_record(*warehouse.stored_vintages(run.warehouse, run.lock_timeout_seconds), history)
+def run_scores(settings: Settings, history: pd.DataFrame, run) -> pd.DataFrame | None:
+    """The record a published run stores: every earlier vintage against the history the run saw (None for a
+    sweep, which leaves the stored record as it is)."""
+    if not run.publishing:
+        return None
+    cfg = settings.run
+    return score_record(*warehouse.stored_vintages(cfg.warehouse, cfg.lock_timeout_seconds), history)
 
 
 def store_actuals(settings: Settings, rows: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:

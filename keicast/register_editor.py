@@ -18,7 +18,6 @@ from pathlib import Path
 
 from keicast.claims import REGISTER_UNITS, unit_family
 from keicast.errors import ConfigError, KeicastError, Problem
-from keicast.faults import pause_point
 from keicast.register import KEY_PATTERN, validated_register
 from keicast.yamlfile import parse_yaml, read_yaml_bytes
 
@@ -96,9 +95,7 @@ def replace_text(path: Path, text: str) -> None:
             os.fsync(fd)  # the bytes are on disk before the name points at them
         finally:
             os.close(fd)
-        pause_point("register_staged")
         os.replace(staging, path)
-        pause_point("register_renamed")
         _fsync_folder(path.parent)  # the rename itself survives a power cut
     finally:
         staging.unlink(missing_ok=True)

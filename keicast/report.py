@@ -9,16 +9,24 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from keicast import charts
 from keicast import formatting as fmt
-from keicast.compare import REPORT_YEARS, assumption_changes, forecast_deltas, headline_cells
+from keicast.compare import (
+    REPORT_YEARS,
+    assumption_changes,
+    forecast_deltas,
+    headline_cells,
+    market_check,
+    moved,
+    once_for_all_scenarios,
+)
 from keicast.record import report_section as track_record_section
-from models.class_share import japan_price_ratio, kei_utility, logistic, logit
+from models.class_share import japan_price_ratio, kei_utility, logistic, logit, us_utility
+from models.grey_import import grey_buyer_price
 from models.scenario import required_keys
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -114,7 +122,7 @@ def class_share_context(outputs: dict, scenario_access: dict[str, str]) -> dict 
     )
     j = _base(a, "japan.kei_share")
     r_jp = float(japan_price_ratio(_base(a, "japan.kei_price_ratio"), _base(a, "japan.kei_ownership_advantage")))
-    u_us_at_jp = u_a + beta * np.log(r_jp / r_a)
+    u_us_at_jp = us_utility(r_jp, beta, u_a, r_a)
     check = float(logistic(kei_utility(r_jp, beta, u_a, r_a, j, r_jp, 1.0)))
     weights = []
     for name, access in scenario_access.items():
@@ -165,8 +173,10 @@ def status_quo_context(forecasts: pd.DataFrame, assumptions: pd.DataFrame, start
     if grey is None:
         return None
     reported = _base(assumptions, "grey.imports_2023")
-    duty = _base(assumptions, "policy.tariff_pass_through") * _base(assumptions, "policy.import_tariff")
-    price = _base(assumptions, "grey.used_price") * (1 + duty * _base(assumptions, "grey.customs_value_ratio"))
+    price = grey_buyer_price(
+        *(_base(assumptions, k) for k in ("grey.used_price", "policy.import_tariff", "policy.tariff_pass_through",
+                                          "grey.customs_value_ratio"))
+    )  # fmt: skip
     return {
         "year": start,
         "early": _base(assumptions, "grey.imports_2018"),
@@ -254,34 +264,21 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 
 def assumption_rows(assumptions: pd.DataFrame) -> list[dict]:
-    """Rows identical in every scenario once (scenario 'all'), scenario-specific ones per scenario."""
-    scenarios = assumptions.scenario.nunique()
-    by_key: dict[str, list[dict]] = {}
-    for record in _records(assumptions):
-        by_key.setdefault(record["key"], []).append(record)
-    rows = []
-    for key, part in by_key.items():
-        variants = {tuple(str(r[c]) for c in ("value", "low", "high", "override_origin")) for r in part}
-        shared = len(variants) == 1 and len(part) == scenarios
-        for r in part[:1] if shared else part:
-            rows.append(
-                {
-                    "scenario": "all" if shared else r["scenario"],
-                    "key": key,
-                    "value": _fmt_value(r["value"], r["unit"]),
-                    "low": _fmt_value(r["low"], r["unit"]),
-                    "high": _fmt_value(r["high"], r["unit"]),
-                    "unit": r["unit"],
-                    "kind": r["kind"],
-                    "source": r["source"],
-                    "quote": r["quote"],
-                    "use": r["use"],
-                    "rationale": r["rationale"],
-                    "overridden": bool(r["overridden"]),
-                    "origin": r["override_origin"],
-                }
-            )
-    return rows
+    """Rows identical in every scenario once (scenario '(all)'), scenario-specific ones per scenario, by key."""
+    order = {key: n for n, key in enumerate(dict.fromkeys(assumptions.key))}
+    collapsed = once_for_all_scenarios(assumptions, ["key", "value", "low", "high", "override_origin"])
+    collapsed = collapsed.sort_values("key", key=lambda k: k.map(order), kind="stable")
+    return [
+        {
+            "scenario": r["scenario"],
+            "key": r["key"],
+            **{c: _fmt_value(r[c], r["unit"]) for c in ("value", "low", "high")},
+            **{c: r[c] for c in ("unit", "kind", "source", "quote", "use", "rationale")},
+            "overridden": bool(r["overridden"]),
+            "origin": r["override_origin"],
+        }
+        for r in _records(collapsed)
+    ]
 
 
 def _fmt_value(v, unit: str | None = None) -> str:
@@ -311,12 +308,12 @@ def run_changes(previous: dict, outputs: dict, years: list[int]) -> dict:
     deltas = forecast_deltas(previous["forecasts"], outputs["forecasts"], years).query(
         "metric in ['kei_sales', 'kei_sales_cumulative']"
     )
-    moved = deltas.p50_change_pct.abs() >= 0.05  # under 0.05% is Monte Carlo noise at most, shown as unchanged
+    changed = moved(deltas)
     return {
         "run_id": previous["run"].iloc[0].run_id,
         "assumptions": assumption_changes(previous["assumptions"], outputs["assumptions"]).to_dict("records"),
-        "forecasts": deltas[moved].to_dict("records"),
-        "unchanged": int((~moved).sum()),
+        "forecasts": deltas[changed].to_dict("records"),
+        "unchanged": int((~changed).sum()),
     }
 
 
@@ -467,7 +464,7 @@ def market_section(outputs: dict, config) -> dict:
             base_series,
             (article_market, "articles: about 16 million"),
         ),
-        "market_check": market_check(market, article_market),
+        "market_check": market_check(market, article_market, int(market.year.min())).iloc[0].to_dict(),
         "selected_model": bt[bt.selected].model.iloc[0] if bt.selected.any() else "?",
         "backtests": bt.to_dict("records"),
         "selection_horizon": config.baseline.max_horizon,
@@ -512,13 +509,6 @@ def sweep_rows(sweep: pd.DataFrame | None) -> dict | None:
         for r in sweep.itertuples()
     ]
     return {"run_id": sweep.run_id.iloc[0], "rows": rows}
-
-
-def market_check(market: pd.DataFrame, article_market: float) -> dict:
-    """The first forecast year's market median and 80% interval beside the articles' figure."""
-    first = market.sort_values("year").iloc[0]
-    return {"year": int(first.year), "p10": first.p10, "p50": first.p50, "p90": first.p90,
-            "article": article_market, "ratio": first.p50 / article_market}  # fmt: skip
 
 
 def calibration_rows(fits: pd.DataFrame, curves: pd.DataFrame) -> list[dict]:

@@ -1,17 +1,19 @@
-"""Each pipeline step written once, as a plain function of validated settings and the step's inputs.
+"""Each pipeline step written once, as a plain function of validated settings and the step's inputs, returning
+a value (a frame or a frozen dataclass).
 
 The flow (flows/pipeline.py) wraps these as Prefect tasks; the CLI (`validate`, `assumptions`, `backtest`),
-the benches and the tests call them directly. None of them writes the warehouse or a file.
+the benches and the tests call them directly. None of them writes the warehouse; only the adoption fits write
+their own disk cache (keicast.cache).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 
-from keicast import gates
+from keicast import gates, validator
 from keicast.actuals import join_history, stored_actuals
 from keicast.assumptions import assemble, scenario_spec
 from keicast.calibration import (
@@ -21,11 +23,13 @@ from keicast.calibration import (
     analog_points,
     backtest_adoption,
     calibration_table,
+    class_share_tables,
     diagnostics_row,
     fit_adoption,
     fit_class_share,
     refinements,
 )
+from keicast.compare import sweep_comparison
 from keicast.config import Settings
 from keicast.history import baseline_history, load_history, load_tables, series
 from models import baseline, montecarlo, sensitivity
@@ -145,7 +149,49 @@ def calibrate_assumptions(settings: Settings, evidence: Evidence) -> Calibrated:
 # ---------------------------------------------------------------------------------------------- gates
 def check_gate(stage: str, frames: dict[str, pd.DataFrame], settings: Settings) -> pd.DataFrame:
     """Validate a stage's frames against its suite; one row per expectation (Data Docs written on failure)."""
-    return gates.check(stage, frames, gates.parameters(settings.config), settings.run.reports_dir / "data_docs")
+    return validator.check(stage, frames, gates.parameters(settings.config), docs_dir(settings))
+
+
+def docs_dir(settings: Settings):
+    return settings.run.reports_dir / "data_docs"
+
+
+def _gate(stage: str, frames: dict[str, pd.DataFrame], settings: Settings, earlier: pd.DataFrame | None):
+    return gates.passed(stage, check_gate(stage, frames, settings), docs_dir(settings), earlier)
+
+
+def gate_history(history: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """The history gate; returns its results, the run's first (GateFailed when an expectation fails)."""
+    return _gate("history", history_gate_frames(history, settings), settings, None)
+
+
+def gate_calibration(calibration: Calibration, settings: Settings, earlier: pd.DataFrame) -> pd.DataFrame:
+    """The calibration gate; returns the gate results so far."""
+    return _gate("calibration", calibration_gate_frames(calibration), settings, earlier)
+
+
+def gate_adoption(backtests: AdoptionBacktests, settings: Settings, earlier: pd.DataFrame) -> pd.DataFrame:
+    """The adoption-backtest gate; returns the gate results so far."""
+    return _gate("adoption", adoption_gate_frames(backtests, settings), settings, earlier)
+
+
+def gate_assumptions(
+    table: pd.DataFrame, specs: list[ScenarioSpec], settings: Settings, earlier: pd.DataFrame
+) -> pd.DataFrame:
+    """The assumptions gate; returns the gate results so far."""
+    return _gate("assumptions", assumption_gate_frames(table, specs), settings, earlier)
+
+
+def gate_forecasts(
+    simulation: Simulation,
+    table: pd.DataFrame,
+    settings: Settings,
+    earlier: pd.DataFrame,
+    specs: list[ScenarioSpec] = (),
+) -> pd.DataFrame:
+    """The forecasts gate; returns every gate result of the run."""
+    frames = forecast_gate_frames(simulation.forecasts, table, simulation.sensitivity, settings, specs)
+    return _gate("forecasts", frames, settings, earlier)
 
 
 def calibration_gate_frames(calibration: Calibration) -> dict[str, pd.DataFrame]:
@@ -252,3 +298,86 @@ def analyse_sensitivity(spec: ScenarioSpec, paths: np.ndarray, years: np.ndarray
         what_if = sensitivity.what_if(spec, "japan.kei_share", shares, median_market, years, window)
         parts.append(what_if.assign(method="what_if"))
     return pd.concat(parts, ignore_index=True).assign(scenario=spec.name)
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """The Monte Carlo forecasts of every scenario, and their sensitivity analysis (empty for a sweep)."""
+
+    forecasts: pd.DataFrame
+    sensitivity: pd.DataFrame
+
+
+# ---------------------------------------------------------------------------------------------- outputs
+@dataclass(frozen=True)
+class Vintage:
+    """What a published run forecast of the series actuals arrive for (keicast.record): the data cut-off per
+    series and a P01-P99 quantile grid per forecast year. Empty for a sweep."""
+
+    vintages: pd.DataFrame
+    quantiles: pd.DataFrame
+
+    @classmethod
+    def empty(cls) -> Vintage:
+        return cls(pd.DataFrame(), pd.DataFrame())
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """Everything a run commits, one field per warehouse run table (warehouse.RUN_TABLES)."""
+
+    calibration: pd.DataFrame
+    calibration_fit: pd.DataFrame
+    adoption_parameters: pd.DataFrame
+    adoption_backtests: pd.DataFrame
+    adoption_backtest_paths: pd.DataFrame
+    fit_diagnostics: pd.DataFrame
+    class_share_fit: pd.DataFrame
+    class_share_analogs: pd.DataFrame
+    assumptions: pd.DataFrame
+    forecasts: pd.DataFrame
+    backtests: pd.DataFrame
+    sensitivity: pd.DataFrame
+    gate_results: pd.DataFrame
+    sweep_results: pd.DataFrame
+    vintages: pd.DataFrame
+    vintage_quantiles: pd.DataFrame
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def run_outputs(
+    calibration: Calibration,
+    class_fit: ClassShareFit,
+    backtests: AdoptionBacktests,
+    table: pd.DataFrame,
+    market: Baseline,
+    simulation: Simulation,
+    gate_results: pd.DataFrame,
+    sweep: dict[str, dict] | None,
+    vintage: Vintage,
+    settings: Settings,
+) -> RunOutputs:
+    """The run's tables, named as the warehouse stores them; a sweep adds its comparison of the points, a published
+    run its vintage (keicast.record)."""
+    fit_share, share_analogs = class_share_tables(class_fit)
+    end = settings.run.headline_window[1]
+    return RunOutputs(
+        calibration=calibration.fits,
+        calibration_fit=calibration.curves,
+        adoption_parameters=calibration.parameters,
+        adoption_backtests=backtests.cases,
+        adoption_backtest_paths=backtests.bands,
+        fit_diagnostics=pd.concat([calibration.diagnostics, backtests.diagnostics], ignore_index=True),
+        class_share_fit=fit_share,
+        class_share_analogs=share_analogs,
+        assumptions=table,
+        forecasts=simulation.forecasts,
+        backtests=market.backtests,
+        sensitivity=simulation.sensitivity,
+        gate_results=gate_results,
+        sweep_results=sweep_comparison(simulation.forecasts, sweep, end) if sweep else pd.DataFrame(),
+        vintages=vintage.vintages,
+        vintage_quantiles=vintage.quantiles,
+    )

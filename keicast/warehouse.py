@@ -117,6 +117,72 @@ alter table sensitivity add column if not exists headline double;
 alter table sensitivity add column if not exists samples integer;
 """
 
+# What each table holds, and the columns that need a word: the schema page (docs/warehouse.md, `keicast schema`).
+TABLE_NOTES = {
+    "runs": "Every run, with how it ended and its stage timings.",
+    "sources": "The register's articles (a snapshot, replaced by each run).",
+    "assumptions": "One row per scenario x assumption key of a run: value, range, provenance, override.",
+    "history": "The reference series the run saw (a snapshot).",
+    "history_sources": "The source notes of the reference files (a snapshot).",
+    "forecasts": "Monte Carlo quantiles per scenario, year and metric.",
+    "backtests": "Rolling-origin skill and interval coverage of the baseline market's candidates.",
+    "calibration": "The adoption fit per analog (posterior summaries).",
+    "calibration_fit": "Observed and fitted (posterior median) analog paths.",
+    "adoption_backtests": "Post- and pre-launch backtests of the adoption chain per analog and case.",
+    "adoption_backtest_paths": "The chain's yearly bands in the backtests, for the report's charts.",
+    "fit_diagnostics": "Every NUTS fit of the run (calibration and backtests), gated.",
+    "adoption_parameters": "Prior and posterior quantiles of a new launch's adoption parameters.",
+    "sensitivity": "Tornado swings, Sobol indices and Japan's share what-if per scenario.",
+    "class_share_fit": "The class-share fit on the US small-car analogs.",
+    "class_share_analogs": "The class-share fit's points, with leave-one-analog-out predictions.",
+    "gate_results": "Every expectation checked by the run's data-quality gates, passing ones too.",
+    "sweep_results": "A sweep's headline per generated scenario.",
+    "articles": "Articles scanned from the inbox.",
+    "claims": "Figures found in the articles, matched against the register.",
+    "actuals": "What happened since the reference files: every actual added, with its source and every revision.",
+    "vintages": "Each published run's or backfill's data cut-off per series it forecast (keicast.record).",
+    "vintage_quantiles": "A vintage's forecast distribution: a P01-P99 quantile grid per series and year.",
+    "scores": "Every vintage scored against every actual it forecast (derived: replaced whole on every change).",
+}
+COLUMN_NOTES = {
+    ("runs", "status"): "running, publishing, succeeded, failed_gate, failed, interrupted",
+    ("runs", "timings"): "seconds per stage",
+    ("forecasts", "metric"): "total_market; kei_sales (grey imports + new kei cars); kei_share; kei_in_use; "
+    "kei_sales_cumulative; new_kei_sales, new_kei_sales_cumulative (over the status quo); grey_imports; "
+    "launched (its mean is P(a maker has launched by the year's end))",
+    ("backtests", "skill_vs_naive"): "1 - MASE / MASE of naive, same origins",
+    ("backtests", "coverage_80"): "out-of-sample share of outcomes inside the 80% interval",
+    ("backtests", "spread_scale"): "conformal factor of the model's paths",
+    ("calibration", "form"): "the adoption shape",
+    ("calibration", "m"): "long-run share",
+    ("fit_diagnostics", "left_out"): "the analogs a backtest fit did not see",
+    ("fit_diagnostics", "max_rhat"): "rank-normalised split R-hat",
+    ("fit_diagnostics", "min_ess"): "bulk ESS",
+    ("fit_diagnostics", "mean_steps"): "leapfrog steps per draw",
+    ("adoption_backtests", "mode"): "post_launch, pre_launch",
+    ("adoption_backtests", "model"): "chain, naive",
+    ("adoption_backtests", "crps"): "mean over hold-out years, over the mean actual",
+    ("sensitivity", "method"): "tornado, sobol, what_if",
+    ("gate_results", "observed"): "the failing rows named, with their values",
+    ("gate_results", "expected"): "the bound, from gates:",
+    ("gate_results", "advice"): "what to do",
+    ("history", "partial"): "a year its file marks '# partial: YEAR (why)', never fitted as a full year",
+    ("articles", "status"): "processed, duplicate, rejected, superseded",
+    ("claims", "status"): "confirms, contradicts, new",
+    ("actuals", "period"): "YYYY, or YYYY-MM for a monthly series",
+    ("actuals", "revision"): "1 for the first value; a revision keeps the earlier row",
+    ("actuals", "current"): "false once revised",
+    ("vintages", "run_id"): "a run id, or backfill-YEAR",
+    ("vintages", "kind"): "live, backfill",
+    ("vintages", "cutoff"): "the last year of the series the vintage saw",
+    ("vintage_quantiles", "quantile"): "0.01 ... 0.99",
+    ("scores", "horizon"): "year - the vintage's cutoff",
+    ("scores", "pit"): "F(actual) read off the quantile grid",
+    ("scores", "crps_scaled"): "crps over the actual",
+    ("scores", "abs_pct_error"): "abs(P50 - actual) / actual",
+}
+
+
 # Tables holding one run's outputs (run_id column); written together in the run's final transaction.
 RUN_TABLES = (
     "assumptions",
@@ -379,14 +445,16 @@ def commit_run(
     A run that publishes commits as 'publishing' and becomes 'succeeded' only once its report and exports are
     in place (:func:`finish_run`).
     """
+    missing, unknown = set(RUN_TABLES) - set(outputs), set(outputs) - set(RUN_TABLES)
+    if missing or unknown:  # a misspelt or forgotten table must not be dropped silently
+        raise ValueError(f"run outputs: missing tables {sorted(missing)}, unknown tables {sorted(unknown)}")
     with transaction(path, timeout) as con:
         for table in SNAPSHOT_TABLES:
             if table in snapshot:
                 con.execute(f"delete from {table}")
                 insert(con, table, snapshot[table])
         for table in RUN_TABLES:
-            if table in outputs:
-                insert(con, table, outputs[table].assign(run_id=run_id))
+            insert(con, table, outputs[table].assign(run_id=run_id))
         con.execute(
             "update runs set status = ?, finished_at = ?, timings = ? where run_id = ?",
             [status, _now(), json.dumps(timings or {}), run_id],
@@ -506,6 +574,35 @@ def read_only_query(path: Path, sql: str, timeout: float = 30.0) -> pd.DataFrame
         return con.execute(sql).df()
 
 
+def schema_page() -> str:
+    """The warehouse schema as a Markdown page, built from SCHEMA itself (docs/warehouse.md is this page)."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(SCHEMA)
+        columns = con.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "order by table_name, ordinal_position"
+        ).fetchall()
+    finally:
+        con.close()
+    lines = [
+        "# Warehouse schema",
+        "",
+        "<!-- generated from keicast/warehouse.py by `keicast schema > docs/warehouse.md`; a test keeps it current -->",
+        "",
+        "One DuckDB file (`run.warehouse`). A run's outputs (the tables with `run_id`) are written in one",
+        "transaction with its status; DuckDB allows one writer or many readers, never both, so `keicast sql`",
+        "opens it read-only.",
+    ]
+    tables = list(dict.fromkeys(n for n, _, _ in columns))
+    if missing := sorted(set(tables) - set(TABLE_NOTES)):
+        raise ValueError(f"warehouse tables without a TABLE_NOTES entry: {missing}")
+    for table in sorted(tables, key=list(TABLE_NOTES).index):
+        lines += ["", f"## `{table}`", "", TABLE_NOTES[table], "", "| column | type | note |", "|---|---|---|"]
+        lines += [f"| {c} | {t.lower()} | {COLUMN_NOTES.get((table, c), '')} |" for n, c, t in columns if n == table]
+    return "\n".join(lines) + "\n"
+
+
 # ---------------------------------------------------------------------------------------------- track record
 def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether a table exists (a read-only connection to a warehouse of an earlier version lacks new ones)."""
@@ -517,6 +614,16 @@ def actuals_in_force(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     if not _has_table(con, "actuals"):
         return pd.DataFrame(columns=["series", "period", "year", "month", "value", "revision", "current"])
     return con.execute("select * from actuals where current order by series, period").df()
+
+
+def stored_actuals(path: Path, timeout: float = 30.0) -> tuple[pd.DataFrame, set[str]]:
+    """The actuals in force and the digests of every file added, on a read-only connection (a file DuckDB cannot
+    read end to end is WarehouseDamaged, as :func:`check` would say)."""
+    with connect(path, read_only=True, timeout=timeout) as con:
+        try:
+            return actuals_in_force(con), known_actual_files(con)
+        except duckdb.Error as exc:
+            raise WarehouseDamaged(Path(path), str(exc)) from None
 
 
 def known_actual_files(con: duckdb.DuckDBPyConnection) -> set[str]:

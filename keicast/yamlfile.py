@@ -10,61 +10,76 @@ import errno
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer, ComposerError, MaxDepthExceededError
+from ruamel.yaml.constructor import ConstructorError, SafeConstructor
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.events import AliasEvent
 
 from keicast.errors import ConfigError, Problem
 from keicast.inputs import InputRefused, read_bounded, reason
 
-MAX_YAML_BYTES = 1_000_000  # the file's bytes as stored (README: Limits), never a size after parsing
+MAX_YAML_BYTES = 1_000_000  # the file's bytes as stored (docs/configuration.md: Limits), never a size after parsing
 MAX_YAML_DEPTH = 32  # the config nests 5 deep and the register 4; deeper is a mistake or an attack
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader (no python/* tags) that also refuses aliases (alias bombs cannot expand), nesting deeper
-    than MAX_YAML_DEPTH (a deep file cannot exhaust the stack) and a key given twice in one mapping (a second
-    ``run:`` block would silently replace the first)."""
+class _NoAliasComposer(Composer):
+    """Refuses aliases: an alias bomb cannot expand."""
 
-    depth = 0
+    def compose_node(self, parent, index):  # noqa: D102 - ruamel.yaml hook
+        if self.parser.check_event(AliasEvent):
+            mark = self.parser.peek_event().start_mark
+            raise ComposerError(None, None, "YAML aliases (*name) are not allowed in keicast files", mark)
+        return super().compose_node(parent, index)
 
-    def compose_node(self, parent, index):  # noqa: D102 - PyYAML hook
-        event = self.peek_event()
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(
-                None, None, "YAML aliases (*name) are not allowed in keicast files", event.start_mark
+
+class _UniqueKeyConstructor(SafeConstructor):
+    """The safe constructor (no python/* tags) that refuses a key given twice in one mapping: a second ``run:``
+    block would silently replace the first."""
+
+    def check_mapping_key(self, node, key_node, mapping, key, value):  # noqa: D102 - ruamel.yaml hook
+        if key in mapping:
+            raise ConstructorError(
+                None, None, f"duplicate key '{key}' (each key may appear once per mapping)", key_node.start_mark
             )
-        if self.depth >= MAX_YAML_DEPTH:
-            raise yaml.composer.ComposerError(
-                None, None, f"nesting deeper than {MAX_YAML_DEPTH} levels", event.start_mark
-            )
-        self.depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
+        return True
 
-    def construct_mapping(self, node, deep=False):  # noqa: D102 - PyYAML hook
-        seen = set()
-        for key_node, _ in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key is not None and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key '{key}' (each key may appear once per mapping)", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep)
+
+def _safe_yaml() -> YAML:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Composer, yaml.Constructor = _NoAliasComposer, _UniqueKeyConstructor
+    yaml.max_depth = MAX_YAML_DEPTH  # a deep file cannot exhaust the stack
+    return yaml
 
 
 def parse_yaml(text: str, name: str) -> Any:
-    """Parse YAML text with :class:`_NoAliasLoader`. Raises ConfigError naming ``name`` and the position."""
+    """Parse YAML text safely (plain values, no aliases, no duplicate keys, limited nesting). Raises ConfigError
+    naming ``name`` and the position."""
     try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - _NoAliasLoader is a SafeLoader
-    except yaml.YAMLError as exc:
+        return _safe_yaml().load(text)
+    except MaxDepthExceededError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(unknown position)"
+        raise ConfigError([Problem(name, where, f"nesting deeper than {MAX_YAML_DEPTH} levels",
+                                   "well-formed YAML with plain values only")]) from None  # fmt: skip
+    except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(unknown position)"
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([Problem(name, where, problem, "well-formed YAML with plain values only")]) from None
     except RecursionError:
         raise ConfigError([Problem(name, "", "(deeply nested)", f"at most {MAX_YAML_DEPTH} levels")]) from None
+
+
+def dump_yaml(data: Any) -> str:
+    """Plain YAML text of ``data`` (block style, keys in their order)."""
+    import io
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style, yaml.sort_base_mapping_type_on_output = False, False
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
 
 
 def load_yaml(path: Path) -> Any:

@@ -34,6 +34,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from models.ar1 import ar1_paths
 from models.diffusion import ADOPTION_SHAPES, adoption_path
 
 Shape = Literal[ADOPTION_SHAPES]  # type: ignore[valid-type]
@@ -103,19 +104,9 @@ def ar1_deviations(shocks: np.ndarray, sigma, phi, active: np.ndarray | None = N
     """AR(1) paths u_t = phi u_t-1 + sigma e_t from standard normal ``shocks`` (draws, years), zero before launch.
 
     ``active`` (broadcast to ``shocks``) marks the years since launch (t >= 1); before them u stays 0, so a path
-    starts at zero the year before launch, as :func:`ar1_loglik` assumes. ``sigma``, ``phi`` broadcast against
-    (draws, 1).
+    starts at zero the year before launch, as :func:`ar1_loglik` assumes (models.ar1).
     """
-    shocks = np.asarray(shocks, float)
-    active = np.ones(shocks.shape, bool) if active is None else np.broadcast_to(active, shocks.shape)
-    sigma = np.broadcast_to(np.reshape(np.asarray(sigma, float), (-1, 1)), (shocks.shape[0], 1))[:, 0]
-    phi = np.broadcast_to(np.reshape(np.asarray(phi, float), (-1, 1)), (shocks.shape[0], 1))[:, 0]
-    u = np.zeros_like(shocks)
-    prev = np.zeros(shocks.shape[0])
-    for j in range(shocks.shape[1]):
-        prev = np.where(active[:, j], phi * prev + sigma * shocks[:, j], 0.0)
-        u[:, j] = prev
-    return u
+    return ar1_paths(shocks, sigma, phi, active=active)
 
 
 # ---------------------------------------------------------------------------------------------- hierarchical fit
@@ -150,10 +141,13 @@ class Priors:
     decline: float = 0.03  # centre of the decline rate d (bass_decline)
 
 
-# Each shape's trend site: shape -> (site, centre, sd of the mean and between analogs, site -> trend).
+# Each shape's trend site: shape -> (site, centre, sd of the mean and between analogs, site -> trend,
+# trend -> site). Bass has none (trend 0).
 SHAPE_TRENDS = {
-    "gbm_potential": ("trend", lambda pr: 0.0, lambda pr: pr.trend_sd, lambda x, xp: x),
-    "bass_decline": ("log_decline", lambda pr: np.log(pr.decline), lambda pr: 1.0, lambda x, xp: -xp.exp(x)),
+    "gbm_potential": ("trend", lambda pr: 0.0, lambda pr: pr.trend_sd, lambda x, xp: x, lambda g: g),
+    "bass_decline": (
+        "log_decline", lambda pr: np.log(pr.decline), lambda pr: 1.0, lambda x, xp: -xp.exp(x), lambda g: np.log(-g)
+    ),
 }
 
 
@@ -172,7 +166,7 @@ def _site_priors(priors: Priors, shape: str) -> dict[str, tuple[float, float, fl
         "log_sigma": (np.log(priors.sigma), priors.sigma_sd, priors.sigma_spread),
     }
     if shape in SHAPE_TRENDS:
-        site, centre, scale, _ = SHAPE_TRENDS[shape]
+        site, centre, scale, *_ = SHAPE_TRENDS[shape]
         sites[site] = (centre(priors), scale(priors), scale(priors))
     return sites
 
@@ -196,7 +190,7 @@ def _parameters(values: dict, shape: str, xp=np) -> dict:
     p, q = bass_pq(values["log_speed"], values["log_ratio"], xp)
     trend = xp.zeros_like(p)
     if shape in SHAPE_TRENDS:
-        site, *_, to_trend = SHAPE_TRENDS[shape]
+        site, _, _, to_trend, _ = SHAPE_TRENDS[shape]
         trend = to_trend(values[site], xp)
     return {"p": p, "q": q, "trend": trend, "log_share": values["log_share"], "sigma": xp.exp(values["log_sigma"])}
 
@@ -369,20 +363,14 @@ class HierarchicalAdoption:
 def _to_vector(draws: pd.DataFrame, shape: str) -> np.ndarray:
     """Draws -> unconstrained vectors (ln p, ln q, [g or ln d], ln s, ln sigma, logit phi)."""
     cols = [np.log(draws.p), np.log(draws.q)]
-    if shape == "gbm_potential":
-        cols.append(draws.trend)
-    elif shape == "bass_decline":
-        cols.append(np.log(-draws.trend))
+    if shape in SHAPE_TRENDS:
+        cols.append(SHAPE_TRENDS[shape][4](draws.trend))
     cols += [draws.log_share, np.log(draws.sigma), np.log(draws.phi / (1 - draws.phi))]
     return np.column_stack([np.asarray(c, dtype=float) for c in cols])
 
 
 def _from_vector(x: np.ndarray, shape: str) -> pd.DataFrame:
-    trend = np.zeros(len(x))
-    if shape == "gbm_potential":
-        trend = x[:, 2]
-    elif shape == "bass_decline":
-        trend = -np.exp(x[:, 2])
+    trend = SHAPE_TRENDS[shape][3](x[:, 2], np) if shape in SHAPE_TRENDS else np.zeros(len(x))
     return pd.DataFrame(
         {
             "p": np.exp(x[:, 0]),
@@ -465,15 +453,10 @@ def simulate_sales(
     t = np.asarray(t, float)
     path = adoption_path(t[None, :], col("p"), col("q"), col("trend"), shape)
     scale = np.exp(col("log_share")) if share is None else np.reshape(np.asarray(share, float), (-1, 1))
-    sigma, phi = draws.sigma.to_numpy(), draws.phi.to_numpy()
-    stationary = sigma / np.sqrt(1 - phi**2)
-    u = np.empty((len(draws), len(t)))
-    prev, prev_t = np.zeros(len(draws)), 0.0
+    start, start_t = np.zeros(len(draws)), 0.0
     if last is not None:
         first = adoption_path(np.array([[last[0]]]), col("p"), col("q"), col("trend"), shape)[:, 0]
-        prev, prev_t = last[1] - draws.log_share.to_numpy() - np.log(first), last[0]
-    for j in range(len(t)):
-        decay = phi ** (t[j] - prev_t)
-        prev = decay * prev + stationary * np.sqrt(1 - decay**2) * rng.standard_normal(len(draws))
-        u[:, j], prev_t = prev, t[j]
+        start, start_t = last[1] - draws.log_share.to_numpy() - np.log(first), last[0]
+    shocks = rng.standard_normal((len(t), len(draws))).T  # year by year, as drawn one year at a time
+    u = ar1_paths(shocks, draws.sigma.to_numpy(), draws.phi.to_numpy(), np.diff(t, prepend=start_t), start)
     return np.minimum(scale * path * np.exp(u), 1.0) * np.asarray(market, float)[None, :]

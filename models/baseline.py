@@ -45,6 +45,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from models.ar1 import ar1_paths
+
 SINGLE_MODELS = ("naive", "drift", "ar1", "ar2_trend", "ets_damped", "theta")
 COMBINATIONS = ("combo", "combo_weighted")
 CANDIDATES = SINGLE_MODELS + COMBINATIONS
@@ -96,10 +98,7 @@ def error_sd(phi: float, sigma: float, horizon: int) -> np.ndarray:
 
 def error_paths(phi: float, sigma: float, horizon: int, n_paths: int, seed: int) -> np.ndarray:
     """Draws (n_paths, horizon) of the AR(1) error process a_h = phi a_{h-1} + sigma e_h from a_0 = 0."""
-    from scipy.signal import lfilter
-
-    shocks = sigma * np.random.default_rng(seed).standard_normal((n_paths, horizon))
-    return lfilter([1.0], [1.0, -phi], shocks, axis=1)
+    return ar1_paths(np.random.default_rng(seed).standard_normal((n_paths, horizon)), sigma, phi)
 
 
 def spread_scale(abs_z: np.ndarray, level: float = COVERAGE_LEVELS[0]) -> float:

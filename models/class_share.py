@@ -59,17 +59,23 @@ def japan_price_ratio(price_ratio: ArrayLike, ownership_advantage: ArrayLike) ->
 def kei_utility(
     price_ratio: ArrayLike,
     elasticity: ArrayLike,
-    us_utility: ArrayLike,
+    us_utility_at_analog: ArrayLike,
     us_price_ratio: ArrayLike,
     japan_share: ArrayLike,
     japan_ratio: ArrayLike,
     japan_weight: ArrayLike,
 ) -> np.ndarray:
     """u = (1 - w) [U_a + beta ln(r / r_a)] + w [logit(J) + beta ln(r / r_JP)]."""
-    log_r = np.log(price_ratio)
-    u_us = np.add(us_utility, np.multiply(elasticity, log_r - np.log(us_price_ratio)))
-    u_jp = np.add(logit(japan_share), np.multiply(elasticity, log_r - np.log(japan_ratio)))
+    u_us = us_utility(price_ratio, elasticity, us_utility_at_analog, us_price_ratio)
+    u_jp = np.add(logit(japan_share), np.multiply(elasticity, np.log(price_ratio) - np.log(japan_ratio)))
     return np.multiply(np.subtract(1.0, japan_weight), u_us) + np.multiply(japan_weight, u_jp)
+
+
+def us_utility(
+    price_ratio: ArrayLike, elasticity: ArrayLike, us_utility_at_analog: ArrayLike, us_price_ratio: ArrayLike
+) -> np.ndarray:
+    """The US anchor's utility at price ratio r: U_a + beta ln(r / r_a)."""
+    return np.add(us_utility_at_analog, np.multiply(elasticity, np.log(price_ratio) - np.log(us_price_ratio)))
 
 
 def kei_class_share(utility: ArrayLike, addressable: ArrayLike) -> np.ndarray:

@@ -66,6 +66,13 @@ def pert_ppf(u: np.ndarray, r: Range) -> np.ndarray:
     return r.low + width * (table[index] + fraction * (table[index + 1] - table[index]))
 
 
+def pert_moments(low: float, mode: float, high: float) -> tuple[float, float]:
+    """Mean and sd of PERT(low, mode, high) with lambda 4: (low + 4 mode + high) / 6, sqrt((m - low)(high - m) / 7)
+    (Malcolm et al. 1959; exact for the symmetric case)."""
+    mean = (low + PERT_LAMBDA * mode + high) / (PERT_LAMBDA + 2)
+    return mean, float(np.sqrt(max((mean - low) * (high - mean), 0.0) / (PERT_LAMBDA + 3)))
+
+
 def pert_sample(rng: np.random.Generator, r: Range, size: int) -> np.ndarray:
     """Draws from PERT(low, base, high) by the inverse CDF of uniforms."""
     return pert_ppf(rng.random(size), r)

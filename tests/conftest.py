@@ -16,11 +16,24 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("PREFECT_API_URL", None)
 
 import pytest  # noqa: E402
-import yaml  # noqa: E402
+
+from keicast.yamlfile import dump_yaml, parse_yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+# Adoption fits of the session's projects: one cache per session, never the project's own data/cache
+FIT_CACHE = tempfile.mkdtemp(prefix="keicast-fits-")
 SOURCE_ARTICLES = ROOT / "data" / "articles"  # the five source articles the register cites
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_configure(config):
+    """``-m "not slow"`` (the fast tier) runs no NUTS fit: every adoption fit comes from tests/fixtures/adoption,
+    and a test that would start a sampler fails (tests/frozen_fits.py)."""
+    if "not slow" in (config.option.markexpr or ""):
+        from models.adoption import HierarchicalAdoption
+        from tests.frozen_fits import frozen_fit
+
+        HierarchicalAdoption.fit = frozen_fit
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +43,13 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+def paused_at(point: str | None) -> dict[str, str]:
+    """Environment for a keicast subprocess that pauses at ``point`` (tests/faults/sitecustomize.py)."""
+    if not point:
+        return {}
+    return {"KEICAST_PAUSE_AT": point, "PYTHONPATH": str(ROOT / "tests" / "faults")}
 
 
 def query_warehouse(project: Path, sql: str, params: list | None = None):
@@ -45,7 +65,7 @@ def query_warehouse(project: Path, sql: str, params: list | None = None):
 
 def base_config(tmp: Path, **run_overrides) -> dict:
     """The shipped config.yaml, pointed at a temporary warehouse/reports/exports and made quick."""
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = parse_yaml((ROOT / "config.yaml").read_text(), 'test')
     config["run"].update(
         {
             "warehouse": str(tmp / "warehouse.duckdb"),
@@ -63,13 +83,13 @@ def base_config(tmp: Path, **run_overrides) -> dict:
     config["run"].update(run_overrides)
     config["gates"]["max_sobol_halfwidth"] = 10.0  # quick runs use few Sobol samples; precision is gated in real runs
     config["calibration"]["compare_shapes"] = []  # the shape comparison is for the shipped report, not the tests
-    config["calibration"]["cache_dir"] = str(ROOT / "data" / "cache")  # one fit cache for the session's projects
+    config["calibration"]["cache_dir"] = FIT_CACHE  # one fit cache for the session's projects
     return config
 
 
 def write_config(tmp: Path, config: dict, name: str = "config.yaml") -> Path:
     path = tmp / name
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.write_text(dump_yaml(config))
     return path
 
 

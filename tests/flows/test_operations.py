@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from keicast.cli import app
 
-from ..conftest import base_config, query_warehouse, write_config
+from ..conftest import base_config, paused_at, query_warehouse, write_config
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -29,7 +29,7 @@ def api_env(prefect_server):
 
 
 def start_run(config, env, *extra, pause_at=None):
-    env = {**env, **({"KEICAST_PAUSE_AT": pause_at} if pause_at else {})}
+    env = {**env, **paused_at(pause_at)}
     return subprocess.Popen(
         [str(BIN / "keicast"), "run", "--config", str(config), *extra],
         env=env,

@@ -1,0 +1,59 @@
+"""Printing for people and programs: tables by the one formatting policy (keicast.formatting), CSV, JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    pass
+from keicast.cli.options import (
+    Format,
+)
+
+out = Console(width=None if sys.stdout.isatty() else 180, markup=False, highlight=False)
+
+
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 180, markup=False, highlight=False)
+
+
+def emit(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
+    """Print a frame as a rich table, CSV or JSON records."""
+    if fmt is Format.json:
+        sys.stdout.write(frame.to_json(orient="records", indent=2, date_format="iso") + "\n")
+    elif fmt is Format.csv:
+        sys.stdout.write(frame.to_csv(index=False))
+    else:
+        table = Table(title=title, show_lines=False, header_style="bold")
+        for col in frame.columns:
+            table.add_column(str(col), overflow="fold")
+        shows = [_column_format(str(c)) for c in frame.columns]
+        for row in frame.itertuples(index=False):
+            table.add_row(*[Text(show(v)) for show, v in zip(shows, row, strict=True)])
+        out.print(table)
+
+
+def _column_format(column: str):
+    """The formatting policy for a table column: counts to 2 significant figures, other numbers to 3."""
+    from keicast import formatting
+
+    count = column in ("mae", "mean", "m", "se_m", "rse") or column.startswith(("p0", "p1", "p5", "p9", "cumulative_"))
+
+    def show(value) -> str:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return ""
+        if isinstance(value, float):
+            return formatting.count(value) if count else formatting.number(value)
+        return str(value)
+
+    return show
+
+
+def as_json(value):
+    return json.loads(value.to_json(orient="records")) if isinstance(value, pd.DataFrame) else value

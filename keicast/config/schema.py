@@ -1,0 +1,254 @@
+"""The shape of config.yaml: typed sections (every nested model forbids unknown keys), the validated Settings a
+run receives, and the RunRequest that asks for one."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from keicast.register import Register
+from models.adoption import MAX_DIVERGENCES, MAX_RHAT, MIN_BULK_ESS
+from models.diffusion import ADOPTION_SHAPES
+from models.scenario import METRICS, PRODUCTION, ROAD_ACCESS
+
+MAX_CHUNK_BYTES = 1 << 30  # one Monte Carlo chunk's metric arrays (draws x years x metrics x 8 bytes)
+
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+DEFAULT_CONFIG = Path("config.yaml")
+
+
+# ---------------------------------------------------------------------------------------------- schema
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class OverrideRange(Strict):
+    """An assumption override: a bare number, or a mapping with its own range and the analyst's reason."""
+
+    value: float
+    low: float | None = None
+    high: float | None = None
+    rationale: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_number(cls, data):
+        return {"value": data} if isinstance(data, int | float) and not isinstance(data, bool) else data
+
+
+Override = OverrideRange
+
+
+class Horizon(Strict):
+    start: int = Field(2026, ge=2000, le=2100)
+    end: int = Field(2040, ge=2000, le=2100)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) must not be before start ({self.start})")
+        return self
+
+
+class RunSettings(Strict):
+    horizon: Horizon = Horizon()
+    headline_window: tuple[int, int] = (2026, 2035)
+    draws: int = Field(20_000, ge=100, le=100_000_000)
+    seed: int = Field(20251204, ge=0, le=2**63 - 1)  # stored as a DuckDB BIGINT
+    chunk_size: int = Field(200_000, ge=1_000, le=5_000_000)
+    market_paths: int = Field(2_000, ge=100, le=100_000)
+    sobol_base_samples: int = Field(256, ge=16, le=65_536)
+    warehouse: Path = Path("data/keicast.duckdb")
+    register_file: Path = Path("data/register.yaml")
+    reference_dir: Path = Path("data/reference")
+    articles_dir: Path = Path("articles")
+    actuals_dir: Path = Path("actuals")  # inbox of actuals files (keicast.actuals), scanned at every run
+    reports_dir: Path = Path("reports")
+    exports_dir: Path = Path("exports")
+    lock_timeout_seconds: float = Field(120.0, ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _powers(self):
+        if self.sobol_base_samples & (self.sobol_base_samples - 1):
+            raise ValueError(f"sobol_base_samples ({self.sobol_base_samples}) must be a power of 2")
+        lo, hi = self.headline_window
+        if not (self.horizon.start <= lo <= hi <= self.horizon.end):
+            raise ValueError(f"headline_window {list(self.headline_window)} must lie inside the horizon")
+        years = self.horizon.end - self.horizon.start + 1
+        chunk_bytes = self.chunk_size * years * len(METRICS) * 8
+        if chunk_bytes > MAX_CHUNK_BYTES:
+            raise ValueError(
+                f"chunk_size {self.chunk_size:,} x {years} years x {len(METRICS)} metrics x 8 bytes is "
+                f"{chunk_bytes / 2**30:.1f} GiB per chunk, over the {MAX_CHUNK_BYTES / 2**30:.0f} GiB limit: "
+                f"use chunk_size <= {MAX_CHUNK_BYTES // (years * len(METRICS) * 8):,}"
+            )
+        return self
+
+
+BaselineModel = Literal["auto", "naive", "drift", "ar1", "ar2_trend", "ets_damped", "theta", "combo", "combo_weighted"]
+
+
+class BaselineSettings(Strict):
+    series: str = "us_light_vehicle_sales_annual"
+    model: BaselineModel = "auto"
+    max_horizon: int = Field(5, ge=1, le=15)
+    coverage_horizon: int = Field(10, ge=1, le=15)
+    min_train: int = Field(20, ge=10)  # ETS heuristic initial states need 10 years
+
+    @model_validator(mode="after")
+    def _horizons(self):
+        if self.coverage_horizon < self.max_horizon:
+            raise ValueError(
+                f"coverage_horizon ({self.coverage_horizon}) must be at least max_horizon ({self.max_horizon}):"
+                " the backtest runs to coverage_horizon and the choice of model scores horizons 1..max_horizon"
+            )
+        return self
+
+
+ANALOG_SALES = (
+    "us_hev_sales_annual",
+    "us_plugin_ev_sales_total_owid_iea",
+    "us_mini_brand_sales_annual",
+    "us_smart_fortwo_sales_annual",
+)
+
+
+PLUGIN_PARTS = ("us_bev_sales_annual", "us_phev_sales_annual")
+
+
+class CalibrationSettings(Strict):
+    """The adoption path: its shape, the analogs pooled by the hierarchical fit, the sampler and its cache."""
+
+    shape: Literal[ADOPTION_SHAPES] = "bass"  # type: ignore[valid-type]
+    analogs: list[str] = Field(list(ANALOG_SALES), min_length=2)
+    backtest_also: list[str] = list(PLUGIN_PARTS)  # scored by the backtests, not pooled
+    # Series that are parts or sums of each other: a pre-launch case leaves out its whole family.
+    families: list[list[str]] = [[*PLUGIN_PARTS, "us_plugin_ev_sales_total_owid_iea"]]
+    warmup: int = Field(500, ge=10, le=20_000)
+    samples: int = Field(750, ge=10, le=20_000)
+    chains: int = Field(4, ge=1, le=8)
+    seed: int = Field(0, ge=0)
+    cache_dir: Path = Path("data/cache")
+    compare_shapes: list[Literal[ADOPTION_SHAPES]] = ["bass"]  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        repeated = sorted(
+            {s for s in self.analogs + self.backtest_also if (self.analogs + self.backtest_also).count(s) > 1}
+        )
+        if repeated:
+            raise ValueError(f"series listed twice in analogs/backtest_also: {repeated}")
+        return self
+
+
+class Scenario(Strict):
+    title: str | None = Field(None, min_length=1, max_length=120)  # the report's plain-words name
+    description: str = Field(min_length=1, max_length=4000)
+    launch_year: int = Field(ge=1990, le=2100)
+    production: Literal[PRODUCTION] = "domestic"  # type: ignore[valid-type]
+    road_access: Literal[ROAD_ACCESS]  # type: ignore[valid-type]
+    assumptions: dict[str, Override] = {}
+
+
+class TaskRunnerSettings(Strict):
+    kind: Literal["local", "dask"] = "local"
+    address: str | None = None
+    workers: int = Field(2, ge=1, le=64)
+
+
+class ScheduleSettings(Strict):
+    cron: str = "0 6 * * 1"
+    timezone: str = "UTC"
+
+
+class GateSettings(Strict):
+    """Plausibility bounds handed to the Great Expectations suites as expectation parameters."""
+
+    min_avg_price: float = 15_000
+    max_avg_price: float = 150_000
+    min_kei_price: float = 3_000
+    max_kei_price: float = 60_000
+    min_market: float = 5_000_000
+    max_market: float = 30_000_000
+    max_history_value: float = 40_000_000
+    min_history_year: int = 1950
+    max_bass_p: float = 1.0
+    max_bass_q: float = 10.0
+    min_bass_q: float = 0.01
+    market_check_tolerance: float = Field(0.2, gt=0, lt=1)
+    status_quo_tolerance: float = Field(0.3, gt=0, lt=1)  # first-year grey imports vs the latest reported count
+    max_sobol_halfwidth: float = Field(0.03, gt=0)  # every Sobol index's 95% half-width
+    min_adoption_coverage: float = Field(0.5, ge=0, le=1)  # pooled 80% interval coverage of the adoption backtests
+    max_adoption_coverage: float = Field(0.98, ge=0, le=1)
+    max_rhat: float = Field(MAX_RHAT, gt=1)  # every NUTS fit: rank-normalised R-hat, bulk ESS, divergent
+    min_bulk_ess: float = Field(MIN_BULK_ESS, gt=0)  # transitions (models.adoption.converged)
+    max_divergences: int = Field(MAX_DIVERGENCES, ge=0)
+
+
+class Config(Strict):
+    run: RunSettings = RunSettings()
+    baseline: BaselineSettings = BaselineSettings()
+    calibration: CalibrationSettings = CalibrationSettings()
+    assumptions: dict[str, Override] = {}
+    scenarios: dict[str, Scenario] = Field(min_length=1)
+    gates: GateSettings = GateSettings()
+    task_runner: TaskRunnerSettings = TaskRunnerSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+
+
+# ---------------------------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class AssumptionOverride:
+    """One override after validation: where it applies (scenario or '*') and where it came from."""
+
+    key: str
+    value: float
+    low: float | None
+    high: float | None
+    scenario: str
+    origin: str
+    rationale: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs, validated: the config, the register, the overrides and the chosen scenarios."""
+
+    config: Config
+    config_path: str
+    config_sha256: str
+    register: Register
+    overrides: tuple[AssumptionOverride, ...]
+    scenarios: tuple[str, ...]
+
+    @property
+    def run(self) -> RunSettings:
+        return self.config.run
+
+
+# ---------------------------------------------------------------------------------------------- run request
+class SweepPoint(Strict):
+    """One generated scenario of a sweep: a copy of scenario ``base`` with ``factors`` as assumption overrides
+    (``launch_year`` sets the launch year)."""
+
+    base: str
+    factors: dict[str, int | float]
+
+
+class RunRequest(Strict):
+    """What a run was asked for, typed once at the edge (the CLI's options, a deployment's parameters) and passed
+    down: the flow, its steps and the tests take this, never raw option strings."""
+
+    config_path: str = str(DEFAULT_CONFIG)
+    scenarios: tuple[str, ...] | None = None
+    overrides: tuple[tuple[str, float], ...] = ()  # --set KEY=VALUE, parsed
+    draws: int | None = None
+    seed: int | None = None
+    sweep: dict[str, SweepPoint] | None = None  # generated scenario name -> its definition

@@ -1,0 +1,69 @@
+"""The reference history: series and tables with their source notes, and what it refuses."""
+
+import os
+
+import pytest
+
+from keicast.config import load_settings
+from keicast.errors import ConfigError
+from keicast.history import baseline_history, load_history, load_tables, read_series, series
+
+from ..conftest import ROOT, base_config, write_config
+
+REFERENCE = ROOT / "data" / "reference"
+
+
+def test_reference_units_may_contain_commas():
+    frame = read_series(REFERENCE / "us_new_vehicle_atp_kbb_december.csv")
+    assert frame.unit.iloc[0] == "USD (December ATP, nominal)"
+    assert frame.set_index("year").value[2025] == 50326
+
+
+def test_history_loads_every_series_with_its_sources():
+    history, sources = load_history(REFERENCE)
+    assert len(sources) == len(list(REFERENCE.glob("*.csv")))
+    assert all(sources.notes.str.len() > 20)
+    us = series(history, "us_light_vehicle_sales_annual")
+    assert us.index.min() == 1976 and us.index.max() == 2025
+
+
+def test_malformed_reference_line_names_file_and_line(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("# source\nyear,value,unit\n2020,abc,units\n")
+    with pytest.raises(ConfigError) as info:
+        read_series(path)
+    assert "x.csv" in str(info.value) and "data line 2" in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------- hardening (#18)
+def test_infinite_values_and_special_files_in_reference_data_are_refused(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("year,value,unit\n2020,inf,units\n")
+    with pytest.raises(ConfigError, match="finite value"):
+        read_series(path)
+    path.unlink()
+    os.mkfifo(path)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_history(tmp_path)
+
+
+def test_a_baseline_needs_more_history_than_min_train(tmp_path):
+    config = base_config(tmp_path)
+    config["baseline"]["min_train"] = 60
+    settings = load_settings(write_config(tmp_path, config))
+    history, _ = load_history(REFERENCE)
+    with pytest.raises(ConfigError) as info:
+        baseline_history(history, settings)
+    problem = info.value.problems[0]
+    assert problem.key == "baseline.min_train" and "fewer years than the 50 of" in problem.expected
+
+
+def test_tables_load_with_their_sources_and_a_missing_cell_is_refused(tmp_path):
+    tables, notes = load_tables(REFERENCE)
+    assert set(tables) == {p.stem for p in (REFERENCE / "tables").glob("*.csv")}
+    assert list(notes.series) == [f"tables/{name}" for name in sorted(tables)]
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "gap.csv").write_text("# source\nyear,rate\n2020,0.1\n2021,\n")
+    with pytest.raises(ConfigError) as info:
+        load_tables(tmp_path)
+    assert "gap.csv" in str(info.value) and "no missing cells" in str(info.value)
