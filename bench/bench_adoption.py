@@ -21,14 +21,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", default="config.yaml")
     args = parser.parse_args()
-    from keicast.assumptions import assemble
+    from keicast import steps
     from keicast.calibration import (
         analog_frame,
         analog_points,
         backtest_adoption,
         fit_adoption,
         fit_class_share,
-        refinements,
         replay_smart,
     )
     from keicast.config import load_settings
@@ -55,8 +54,8 @@ def main() -> None:
     print(summarise(cases).round(3).to_string(index=False))
     tables, _ = load_tables(settings.run.reference_dir)
     class_fit = fit_class_share(analog_points(tables, history, market), settings.register)
-    refined = refinements(fit, class_fit, settings.register)
-    table = assemble(settings.register, settings.config, ("full_fmvss_compliance",), (), refined)
+    fmvss = load_settings(Path(args.config), scenarios=["full_fmvss_compliance"])
+    table = steps.assemble_assumptions(fmvss, fit, class_fit)  # the table a run makes
     replay = replay_smart(fit, table, tables, history, market)
     cumulative = replay[(replay.metric == "new_kei_sales_cumulative") & (replay.year == 2014)].iloc[0]
     first = replay[(replay.metric == "new_kei_sales") & (replay.year == 2008)].iloc[0]

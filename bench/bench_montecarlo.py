@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from keicast.assumptions import assemble, scenario_spec  # noqa: E402
+from keicast import steps  # noqa: E402
 from keicast.config import load_settings  # noqa: E402
 from models import montecarlo  # noqa: E402
 from models.montecarlo import QUANTILES  # noqa: E402
@@ -117,8 +117,8 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="also measure peak memory at 10M draws")
     args = parser.parse_args()
     settings = load_settings("config.yaml")
-    table = assemble(settings.register, settings.config, settings.scenarios, settings.overrides)
-    spec = scenario_spec("japan_imports_tariff", settings.config, table)
+    calibrated = steps.calibrate_assumptions(settings, steps.load_evidence(settings))  # the table a run makes
+    spec = next(s for s in calibrated.specs(settings) if s.name == "japan_imports_tariff")
     paths = 16e6 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.05, (2000, len(YEARS))), axis=1))
     engine = marginal_cost(lambda n: montecarlo.simulate_chunk(spec, paths, YEARS, n, 1, 0))
     kernel = marginal_cost(lambda n: minimal_kernel(spec, paths, n, 1))
@@ -128,13 +128,13 @@ def main() -> None:
     if args.memory:
         code = (
             "import numpy as np, sys; sys.path.insert(0, '.');"
-            "from keicast.config import load_settings; from keicast.assumptions import assemble, scenario_spec;"
+            "from keicast.config import load_settings; from keicast import steps;"
             "from models import montecarlo;"
             "s = load_settings('config.yaml', draws=10_000_000);"
-            "t = assemble(s.register, s.config, s.scenarios, s.overrides);"
+            "c = steps.calibrate_assumptions(s, steps.load_evidence(s));"
             "p = 16e6 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.05, (2000, 15)), axis=1));"
-            "[montecarlo.monte_carlo(scenario_spec(n, s.config, t), p, np.arange(2026, 2041), s.run.draws, 1, "
-            "s.run.chunk_size) for n in s.scenarios]"
+            "[montecarlo.monte_carlo(spec, p, np.arange(2026, 2041), s.run.draws, 1, s.run.chunk_size) "
+            "for spec in c.specs(s)]"
         )
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], check=True)

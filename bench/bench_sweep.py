@@ -31,9 +31,9 @@ import numpy as np  # noqa: E402
 from prefect import flow  # noqa: E402
 
 from flows.pipeline import simulate  # noqa: E402
-from keicast.assumptions import assemble, scenario_spec  # noqa: E402
+from keicast import steps  # noqa: E402
 from keicast.config import TaskRunnerSettings, load_settings  # noqa: E402
-from keicast.runner import warm_dask_workers  # noqa: E402
+from keicast.runner import RunRecord, warm_dask_workers  # noqa: E402
 
 
 def main() -> None:
@@ -55,8 +55,7 @@ def main() -> None:
     if args.chunk_size:
         run_settings = settings.run.model_copy(update={"chunk_size": args.chunk_size})
         settings = replace(settings, config=settings.config.model_copy(update={"run": run_settings}))
-    table = assemble(settings.register, settings.config, settings.scenarios, settings.overrides)
-    specs = [scenario_spec(n, settings.config, table) for n in settings.scenarios]
+    specs = steps.calibrate_assumptions(settings, steps.load_evidence(settings)).specs(settings)  # as a run makes them
     years = np.arange(2026, 2041)
     paths = 16e6 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.05, (2000, len(years))), axis=1))
 
@@ -65,7 +64,7 @@ def main() -> None:
         config = settings.config.model_copy(update={"task_runner": TaskRunnerSettings(kind=kind, workers=workers)})
         local = replace(settings, config=config)
         start = time.perf_counter()
-        forecasts, _ = simulate(local, specs, paths, with_sensitivity=False)
+        forecasts = simulate(local, specs, paths, RunRecord("bench", sweep={})).forecasts  # a sweep: no sensitivity
         return time.perf_counter() - start, forecasts
 
     from prefect.testing.utilities import prefect_test_harness

@@ -5,16 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
 import typer
 
-from keicast.errors import ConfigError, Problem
-
-if TYPE_CHECKING:
-    pass
 from keicast.cli.options import (
     BassForm,
     ConfigOpt,
@@ -23,6 +19,7 @@ from keicast.cli.options import (
 )
 from keicast.cli.output import emit, out
 from keicast.cli.process import guarded
+from keicast.errors import ConfigError, Problem
 
 
 @guarded

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from keicast.errors import ConfigError, Problem
-from keicast.server import start_temporary_server
-
-if TYPE_CHECKING:
-    pass
 from keicast.cli.options import (
     ConfigOpt,
     Format,
@@ -23,6 +18,8 @@ from keicast.cli.options import (
 from keicast.cli.output import emit, err, out
 from keicast.cli.process import attended, guarded, quiet_environment, quiet_known_errors
 from keicast.cli.runs import resolve_run_id
+from keicast.errors import ConfigError, Problem
+from keicast.server import start_temporary_server
 
 
 def calibrated_inputs(config: Path, sets: list[str] | None, scenarios: list[str] | None):

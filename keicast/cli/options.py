@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-
-if TYPE_CHECKING:
-    pass
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", metavar="PATH", help="Path to config.yaml.")]
 

@@ -12,15 +12,11 @@ import os
 import sys
 import traceback
 import warnings
-from typing import TYPE_CHECKING
 
 import typer
 
-from keicast.errors import KeicastError
-
-if TYPE_CHECKING:
-    pass
 from keicast.cli.output import err
+from keicast.errors import KeicastError
 
 
 def quiet_environment() -> None:

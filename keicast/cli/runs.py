@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import pandas as pd
 import typer
 
-from keicast.errors import ConfigError, KeicastError, Problem
-
-if TYPE_CHECKING:
-    pass
 from keicast.cli.options import (
     ConfigOpt,
     Format,
@@ -22,6 +18,7 @@ from keicast.cli.options import (
 )
 from keicast.cli.output import as_json, emit, out
 from keicast.cli.process import guarded
+from keicast.errors import ConfigError, KeicastError, Problem
 
 
 @guarded

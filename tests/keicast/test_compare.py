@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -65,3 +66,29 @@ def test_sweep_comparison_orders_by_median_and_keeps_factors():
     table = sweep_comparison(forecasts, {"s1": {"launch_year": 2030}, "s2": {"launch_year": 2027}}, 2035)
     assert list(table.scenario) == ["s2", "s1"] and list(table.cumulative_p50) == [9.0, 2.0]
     assert table.factors.iloc[0] == '{"launch_year": 2027}'
+
+
+def test_a_row_shared_by_every_scenario_is_shown_once_in_its_first_place():
+    from keicast.compare import ALL_SCENARIOS, once_for_all_scenarios
+
+    frame = pd.DataFrame({"scenario": ["a", "b", "a", "b", "a"], "key": ["x", "x", "y", "y", "z"],
+                          "value": [1.0, 1.0, 2.0, 3.0, 4.0]})  # fmt: skip
+    shown = once_for_all_scenarios(frame, ["key", "value"])
+    assert shown.values.tolist() == [[ALL_SCENARIOS, "x", 1.0], ["a", "y", 2.0], ["b", "y", 3.0], ["a", "z", 4.0]]
+    assert once_for_all_scenarios(frame.iloc[:0], ["key"]).empty
+
+
+def test_moved_counts_a_cell_new_in_one_run_and_ignores_monte_carlo_noise():
+    from keicast.compare import moved
+
+    deltas = pd.DataFrame({"p50_change_pct": [0.0, 0.049, -0.05, 3.0, np.nan]})
+    assert moved(deltas).tolist() == [False, False, True, True, True]
+
+
+def test_the_market_check_is_the_first_year_median_over_the_articles_figure():
+    from keicast.compare import market_check
+
+    forecasts = pd.DataFrame({"scenario": ["a", "a", "b"], "year": [2026, 2027, 2026], "metric": "total_market",
+                              "p10": 15e6, "p50": [16e6, 17e6, 15.2e6], "p90": 17e6})  # fmt: skip
+    check = market_check(forecasts, 16e6, 2026)
+    assert check.scenario.tolist() == ["a", "b"] and check.ratio_to_article.tolist() == pytest.approx([1.0, 0.95])
