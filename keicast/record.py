@@ -265,7 +265,6 @@ def report_section(outputs: dict, previous: dict | None, config) -> dict | None:
         "news": _news(outputs, previous, market),
         "year_to_date": year_to_date(outputs.get("actuals", pd.DataFrame())),
         "coverage": coverage.to_dict("records"),
-        "statement": scoring.held_statement(scores.inside_80) if len(scores) else None,
         "statements": statements,
         "rows": len(scores),
         "vintages": outputs["vintages"].run_id.nunique() if "vintages" in outputs else 0,
