@@ -1,10 +1,11 @@
 """The keicast pipeline as a Prefect flow: the table of contents of one run, read top to bottom.
 
-validate the request -> load evidence -> preflight (warehouse, output folders) -> open the run -> scan new
-articles -> gate history -> calibrate the adoption path on US analogs, fit the class share -> gate calibration ->
-backtest the adoption chain -> gate it -> assemble assumptions -> gate them -> fit the baseline market ->
-simulate scenarios (Monte Carlo chunks, sensitivity) -> gate forecasts -> commit (one transaction) -> publish ->
-finish -> Prefect artifacts
+validate the request -> add the actuals inbox -> load evidence (reference series joined with the actuals) ->
+preflight (warehouse, output folders) -> open the run -> scan new articles -> gate history -> calibrate the
+adoption path on US analogs, fit the class share -> gate calibration -> backtest the adoption chain -> gate it ->
+assemble assumptions -> gate them -> fit the baseline market -> simulate scenarios (Monte Carlo chunks,
+sensitivity) -> gate forecasts -> the run's vintage and the record of every earlier one (keicast.record) ->
+commit (one transaction) -> publish -> finish -> Prefect artifacts
 
 What each step computes is written once in keicast.steps; how the run is held together (the run lock, its row
 in ``runs``, a failure recorded with the gate results so far, stage timings, the task runner, cache keys) lives in
@@ -20,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 
 from flows.articles import ingest_new
-from keicast import runner, steps
+from keicast import record, runner, steps
 from keicast.config import RunRequest, Settings, load_settings
 from keicast.errors import transient
 from keicast.runner import (
@@ -37,6 +38,7 @@ from models import montecarlo
 from models.scenario import ScenarioSpec
 
 validate = Step(load_settings, "validate-request", stage="load_evidence")
+ingest_actuals = Step(record.ingest_inbox, "ingest-actuals")
 load_evidence = Step(steps.load_evidence, "load-evidence", **IO_RETRIES)
 preflight = Step(runner.preflight, "preflight", stage="load_evidence")
 open_run = Step(runner.open_run, "open-run", stage="load_evidence")
@@ -52,15 +54,15 @@ scenario_specs = Step(steps.scenario_specs, "scenario-specs", stage="assemble_as
 gate_assumptions = Step(steps.gate_assumptions, "gate-assumptions", stage="gates")
 fit_baseline = Step(steps.fit_baseline, "fit-baseline", cache_key_fn=baseline_key)
 gate_forecasts = Step(steps.gate_forecasts, "gate-forecasts", stage="gates")
+store_vintage = Step(record.live_vintage, "vintage", stage="commit")
+score_record = Step(record.run_scores, "score-record", stage="commit")
 run_outputs = Step(steps.run_outputs, "run-outputs", stage="commit")
 commit = Step(runner.commit, "commit", **IO_RETRIES)
 # publishing retries once: a transient file-system fault; a keicast error (bad target) is not retried
 publish = Step(runner.publish, "publish", retries=1, retry_delay_seconds=[2], retry_condition_fn=transient)
 finish = Step(runner.finish, "finish", stage="publish", **IO_RETRIES)
 record_artifacts = Step(runner.record_artifacts, "record-artifacts")
-analyse_sensitivity = Step(
-    steps.analyse_sensitivity, "sensitivity-{spec.name}", cache_key_fn=sensitivity_key
-)
+analyse_sensitivity = Step(steps.analyse_sensitivity, "sensitivity-{spec.name}", cache_key_fn=sensitivity_key)
 
 
 @flow(name="keicast-pipeline", log_prints=True)
@@ -69,6 +71,7 @@ def keicast_pipeline(request: RunRequest = RunRequest(), run_id: str | None = No
     """Forecast kei-car demand for the requested scenarios and publish the run (a sweep: store its comparison).
     Returns the run id."""
     settings = validate(request)
+    ingest_actuals(settings)
     evidence = load_evidence(settings)
     preflight(settings, request)
     run = open_run(settings, request, run_id)
@@ -80,13 +83,17 @@ def keicast_pipeline(request: RunRequest = RunRequest(), run_id: str | None = No
     backtests = backtest_adoption(evidence.history, settings)
     gated = gate_adoption(backtests, settings, gated)
     table = assemble_assumptions(settings, calibration.fit, class_share)
-    specs = scenario_specs(settings, table, calibration.fit)
+    specs = scenario_specs(settings, table, calibration.fit, evidence.history)
     gated = gate_assumptions(table, specs, settings, gated)
     market = fit_baseline(evidence.history, settings)
     simulation = simulate(settings, specs, market.paths, run)
-    gated = gate_forecasts(simulation, table, settings, gated)
-    outputs = run_outputs(calibration, class_share, backtests, table, market, simulation, gated, run.sweep, settings)
-    commit(settings, run, outputs, evidence)
+    gated = gate_forecasts(simulation, table, settings, gated, specs)
+    vintage = store_vintage(settings, evidence.history, market, specs, run)
+    scores = score_record(settings, evidence.history, run)
+    outputs = run_outputs(
+        calibration, class_share, backtests, table, market, simulation, gated, run.sweep, vintage, settings
+    )
+    commit(settings, run, outputs, evidence, scores)
     report = publish(settings, run)
     finish(settings, run)
     record_artifacts(settings, run, report, simulation.forecasts)

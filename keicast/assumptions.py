@@ -9,7 +9,7 @@ from keicast.calibration import (
 )
 from keicast.config import AssumptionOverride, Config
 from keicast.register import Register
-from models.scenario import STATUS_QUO_ACCESS, Posterior, Range, ScenarioSpec
+from models.scenario import GREY_COUNT_YEARS, GREY_KEYS, STATUS_QUO_ACCESS, Posterior, Range, ScenarioSpec
 
 COLUMNS = [
     "scenario",
@@ -111,15 +111,23 @@ def assemble(
     return table.astype({"value": float, "low": float, "high": float, "overridden": bool})
 
 
-def scenario_spec(name: str, config: Config, table: pd.DataFrame, fit=None) -> ScenarioSpec:
+def scenario_spec(
+    name: str, config: Config, table: pd.DataFrame, fit=None, grey_count: tuple[int, float] | None = None
+) -> ScenarioSpec:
     """The kernel's view of one scenario from its assumption rows.
 
     With an adoption ``fit`` (keicast.calibration.AdoptionFit), the adoption keys still at their calibrated
-    value (not overridden in config.yaml or by --set) are drawn jointly from its posterior rows.
+    value (not overridden in config.yaml or by --set) are drawn jointly from its posterior rows. A
+    ``grey_count`` (year, imports) newer than the register's latest count (an actual, keicast.actuals) becomes the
+    grey-import curve's latest point, a measured value, unless the latest count is overridden.
     """
     sc = config.scenarios[name]
     rows = table[table.scenario == name].set_index("key")
     ranges = {key: Range(float(r.low), float(r.value), float(r.high)) for key, r in rows.iterrows()}
+    latest_year, latest_key = GREY_COUNT_YEARS[1], GREY_KEYS["grey_latest"]
+    if grey_count is not None and grey_count[0] > latest_year and not rows.loc[latest_key].overridden:
+        latest_year, count = int(grey_count[0]), float(grey_count[1])
+        ranges[latest_key] = Range(count, count, count)
     calibrated = rows.index[rows.override_origin == "calibration"].tolist()
     draws = adoption_draws(fit, calibrated) if fit is not None else None
     policy = sc.road_access != STATUS_QUO_ACCESS  # the status quo has no adoption path to draw
@@ -136,4 +144,5 @@ def scenario_spec(name: str, config: Config, table: pd.DataFrame, fit=None) -> S
         ranges=ranges,
         posteriors=posteriors,
         adoption_shape=config.calibration.shape,
+        grey_latest_year=latest_year,
     )

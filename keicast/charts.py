@@ -367,3 +367,57 @@ def prior_posterior_chart(parameters: pd.DataFrame, title: str) -> str:
                     f'{" (log scale)" if log else ""}</text>')  # fmt: skip
     legend = [("prior", "#999999", "line"), ("posterior", PALETTE[0], "line")]
     return _svg(plot, title, body + _legend(plot.left, 30, legend))
+
+
+def vintage_chart(bands: pd.DataFrame, actual: pd.Series, title: str) -> str:
+    """Past vintages' medians and 80% ranges against the actuals, as in the EIA's AEO Retrospective: one fan per
+    vintage (run_id), from its first forecast year."""
+    start = float(bands.year.min()) - 5
+    history = actual[actual.index >= start]
+    years_all = np.r_[history.index.to_numpy(dtype=float), bands.year.to_numpy(dtype=float)]
+    plot, ticks = _time_plot(
+        years_all, np.r_[history.to_numpy(dtype=float), bands.p90.to_numpy(dtype=float)], fmt.count
+    )
+    body = _y_axis(plot, ticks, "vehicles per year", fmt.count) + _x_axis(
+        plot, _year_ticks(years_all), "year", fmt.year
+    )
+    hover = []
+    for i, (vintage, part) in enumerate(bands.groupby("run_id", sort=False)):
+        part = part.sort_values("year")
+        color = PALETTE[i % len(PALETTE)]
+        years = part.year.to_numpy(dtype=float)
+        body += [_band(plot, years, part.p10, part.p90, color, 0.12), _line(plot, years, part.p50, color, 1.2)]
+        labels = [
+            f"{vintage}, {fmt.year(r.year)}: median {fmt.count(r.p50)}, 80% range {fmt.count(r.p10)}–{fmt.count(r.p90)}"
+            for r in part.itertuples()
+        ]
+        hover += _hover(plot, years, part.p50, labels, color)
+    body.append(_line(plot, history.index, history.to_numpy(dtype=float), "#222", 2))
+    hover += _hover(
+        plot, history.index, history, [f"{fmt.year(y)}: actual {fmt.count(v)}" for y, v in history.items()], "#222"
+    )
+    legend = [
+        ("actual", "#222", "line"),
+        ("a vintage's median", PALETTE[0], "line"),
+        ("its 80% range", PALETTE[0], "band"),
+    ]
+    return _svg(plot, title, body + hover + _legend(plot.left + 6, plot.top + 8, legend))
+
+
+def pit_chart(histogram: pd.DataFrame, title: str) -> str:
+    """PIT histogram: counts per tenth of [0, 1]; a calibrated record is flat at the dashed line."""
+    counts = histogram["count"].to_numpy(dtype=float)
+    ticks = nice_ticks(0.0, max(float(counts.max(initial=0)), 1.0))
+    plot = Plot(0.0, 1.0, 0.0, ticks[-1], height=220)
+    body = _y_axis(plot, ticks, "forecasts", fmt.number) + _x_axis(plot, nice_ticks(0, 1), "PIT", fmt.number)
+    for r in histogram.itertuples():
+        x0, x1, y = float(plot.x(r.low)) + 1, float(plot.x(r.high)) - 1, float(plot.y(r.count))
+        base = plot.height - plot.bottom
+        tip = f"PIT {fmt.number(r.low, 2)}–{fmt.number(r.high, 2)}: {r.count} forecast(s)"
+        body.append(
+            f'<path d="M{x0:.1f},{base} V{y:.1f} H{x1:.1f} V{base} Z" fill="{PALETTE[0]}" fill-opacity="0.7">'
+            f"<title>{escape(tip)}</title></path>"
+        )
+    flat = counts.sum() / max(len(counts), 1)
+    body.append(_line(plot, [0.0, 1.0], [flat, flat], PALETTE[1], 1, dash=True))
+    return _svg(plot, title, body)

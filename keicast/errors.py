@@ -48,6 +48,15 @@ class ConfigError(KeicastError):
         return head + "\n" + "\n".join(f"  - {p}" for p in self.problems)
 
 
+class ActualsRefused(ConfigError):
+    """An actuals file the gate refused (exit 2): every problem, each naming the file, line and value."""
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        head = f"actuals refused ({count} problem{'s' if count != 1 else ''}); nothing was stored or changed:"
+        return head + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
 class GateFailed(KeicastError):
     """A data-quality gate failed (exit 3). ``failures`` holds (suite, expectation, column, observed) rows;
     ``results`` every gate result of the run so far (a frame of gates.RESULT_COLUMNS), stored with the run."""

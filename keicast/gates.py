@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -151,7 +151,8 @@ def parameters(config: Config) -> dict[str, float]:
         **g.model_dump(),
         "horizon_years": h.end - h.start + 1,
         "horizon_start": h.start,
-        "last_history_year": h.start - 1,
+        # an actual may report a horizon year that has happened (keicast.actuals): no year after this one
+        "last_history_year": max(h.start - 1, date.today().year),
         "market_ratio_min": 1 - g.market_check_tolerance,
         "market_ratio_max": 1 + g.market_check_tolerance,
         "status_quo_ratio_min": 1 - g.status_quo_tolerance,

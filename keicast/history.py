@@ -95,19 +95,20 @@ def series(history: pd.DataFrame, name: str) -> pd.Series:
 
 
 def baseline_history(history: pd.DataFrame, settings: Settings) -> pd.Series:
-    """The baseline series before the horizon, long enough for ``baseline.min_train`` plus one year to test
-    on. Raises ConfigError naming the setting and the years available."""
+    """The baseline series, every year the history holds (an actual for a horizon year included), with enough
+    years before the horizon for ``baseline.min_train`` plus one to test on. Raises ConfigError naming the
+    setting and the years available."""
     cfg, start = settings.config.baseline, settings.run.horizon.start
     y = series(history, cfg.series)
-    y = y[y.index < start]
-    if len(y) <= cfg.min_train:
+    before = y[y.index < start]
+    if len(before) <= cfg.min_train:
         raise ConfigError(
             [
                 Problem(
                     settings.config_path,
                     "baseline.min_train",
                     cfg.min_train,
-                    f"fewer years than the {len(y)} of {cfg.series} before {start} (one must be left to test on)",
+                    f"fewer years than the {len(before)} of {cfg.series} before {start} (one must be left to test on)",
                 )
             ]
         )

@@ -24,6 +24,7 @@ from keicast.compare import (
     moved,
     once_for_all_scenarios,
 )
+from keicast.record import report_section as track_record_section
 from models.class_share import japan_price_ratio, kei_utility, logistic, logit, us_utility
 from models.grey_import import grey_buyer_price
 from models.scenario import required_keys
@@ -423,6 +424,7 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
         "fmt": _fmt,
         "f": fmt,
         "evidence": _records(outputs["evidence"]) if "evidence" in outputs else [],
+        "track_record": track_record_section(outputs, previous, config),
     }
     _write(directory, context)
 

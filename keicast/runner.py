@@ -182,11 +182,20 @@ def open_run(settings: Settings, request: RunRequest, run_id: str) -> RunRecord:
     return RunRecord(run_id, {name: point.factors for name, point in sweep.items()} if sweep else None)
 
 
-def commit(settings: Settings, run: RunRecord, outputs: steps.RunOutputs, evidence: steps.Evidence) -> None:
+def commit(
+    settings: Settings,
+    run: RunRecord,
+    outputs: steps.RunOutputs,
+    evidence: steps.Evidence,
+    scores: pd.DataFrame | None = None,
+) -> None:
     """Every output table, the evidence snapshot and the run's status (publishing, or succeeded for a sweep), in
-    one transaction."""
+    one transaction; ``scores`` (the track record, keicast.record) replace the stored ones, like the history they
+    are scored against."""
     sources = pd.DataFrame([s.model_dump() for s in settings.register.sources]).rename(columns={"id": "source_id"})
     snapshot = {"sources": sources, "history": evidence.history, "history_sources": evidence.sources}
+    if scores is not None:
+        snapshot["scores"] = scores
     status = "publishing" if run.publishing else "succeeded"
     path, timeout = settings.run.warehouse, settings.run.lock_timeout_seconds
     warehouse.commit_run(path, run.run_id, outputs.tables(), snapshot, timeout, timings(), status)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from keicast import gates, validator
+from keicast.actuals import join_history, stored_actuals
 from keicast.assumptions import assemble, scenario_spec
 from keicast.calibration import (
     AdoptionFit,
@@ -30,11 +31,12 @@ from keicast.calibration import (
 )
 from keicast.compare import sweep_comparison
 from keicast.config import Settings
-from keicast.history import baseline_history, load_history, load_tables
+from keicast.history import baseline_history, load_history, load_tables, series
 from models import baseline, montecarlo, sensitivity
 from models.class_share import ClassShareFit
-from models.scenario import STATUS_QUO_ACCESS, ScenarioSpec, base_buyer_price
+from models.scenario import GREY_KEYS, STATUS_QUO_ACCESS, ScenarioSpec, base_buyer_price
 
+GREY_IMPORTS = "us_kei_truck_imports_annual"  # the reference series of grey-import counts (and their actuals)
 MAX_SOBOL_SAMPLES = 262_144  # Sobol base samples are doubled up to this cap while a half-width exceeds the gate
 JAPAN_WHAT_IF = (0.05, 0.6)  # Japan's kei share far outside its 2003-2025 range, to show the weight it carries
 
@@ -49,8 +51,10 @@ class Evidence:
 
 
 def load_evidence(settings: Settings) -> Evidence:
-    """Read the reference folder; the baseline series must have enough history (ConfigError otherwise)."""
+    """Read the reference folder joined with the stored actuals (keicast.actuals); the baseline series must have
+    enough history (ConfigError otherwise)."""
     history, sources = load_history(settings.run.reference_dir)
+    history = join_history(history, stored_actuals(settings.run.warehouse, settings.run.lock_timeout_seconds))
     tables, table_sources = load_tables(settings.run.reference_dir)
     baseline_history(history, settings)
     return Evidence(history, pd.concat([sources, table_sources], ignore_index=True), tables)
@@ -111,9 +115,16 @@ def assemble_assumptions(settings: Settings, fit: AdoptionFit, class_fit: ClassS
     return assemble(settings.register, settings.config, settings.scenarios, settings.overrides, refined)
 
 
-def scenario_specs(settings: Settings, table: pd.DataFrame, fit: AdoptionFit) -> list[ScenarioSpec]:
-    """The kernel's view of every chosen scenario."""
-    return [scenario_spec(name, settings.config, table, fit) for name in settings.scenarios]
+def scenario_specs(
+    settings: Settings, table: pd.DataFrame, fit: AdoptionFit, history: pd.DataFrame | None = None
+) -> list[ScenarioSpec]:
+    """The kernel's view of every chosen scenario; with the ``history``, the grey-import curve runs through its
+    latest count (a newer actual than the register's)."""
+    grey_count = None
+    if history is not None:
+        counts = series(history, GREY_IMPORTS)
+        grey_count = (int(counts.index[-1]), float(counts.iloc[-1])) if len(counts) else None
+    return [scenario_spec(name, settings.config, table, fit, grey_count) for name in settings.scenarios]
 
 
 @dataclass(frozen=True)
@@ -172,10 +183,14 @@ def gate_assumptions(
 
 
 def gate_forecasts(
-    simulation: Simulation, table: pd.DataFrame, settings: Settings, earlier: pd.DataFrame
+    simulation: Simulation,
+    table: pd.DataFrame,
+    settings: Settings,
+    earlier: pd.DataFrame,
+    specs: list[ScenarioSpec] = (),
 ) -> pd.DataFrame:
     """The forecasts gate; returns every gate result of the run."""
-    frames = forecast_gate_frames(simulation.forecasts, table, simulation.sensitivity, settings)
+    frames = forecast_gate_frames(simulation.forecasts, table, simulation.sensitivity, settings, specs)
     return _gate("forecasts", frames, settings, earlier)
 
 
@@ -197,10 +212,22 @@ def assumption_gate_frames(table: pd.DataFrame, specs: list[ScenarioSpec]) -> di
 
 
 def forecast_gate_frames(
-    forecasts: pd.DataFrame, table: pd.DataFrame, sensitivity_table: pd.DataFrame, settings: Settings
+    forecasts: pd.DataFrame,
+    table: pd.DataFrame,
+    sensitivity_table: pd.DataFrame,
+    settings: Settings,
+    specs: list[ScenarioSpec] = (),
 ) -> dict[str, pd.DataFrame]:
+    """The forecast suites' frames; the status quo is checked against the latest grey-import count each spec's
+    curve runs through (a newer actual's, else the register's)."""
     scenarios = settings.config.scenarios
     status_quo = tuple(n for n in settings.scenarios if scenarios[n].road_access == STATUS_QUO_ACCESS)
+    latest = GREY_KEYS["grey_latest"]
+    counts = {spec.name: spec.ranges[latest].base for spec in specs if latest in spec.ranges}
+    rows = (table.key == latest) & table.scenario.isin(list(counts))
+    if rows.any():
+        table = table.copy()
+        table.loc[rows, "value"] = table.loc[rows, "scenario"].map(counts)
     return gates.forecast_frames(forecasts, table, settings.run.horizon.start, status_quo, sensitivity_table)
 
 
@@ -229,11 +256,15 @@ class Baseline:
 
 
 def fit_baseline(history: pd.DataFrame, settings: Settings) -> Baseline:
-    """The chosen baseline model, its backtests and simulated market paths over the horizon."""
+    """The chosen baseline model, its backtests and simulated market paths over the horizon (a horizon year that
+    already has an actual is that actual in every path)."""
     run = settings.run
     market = fit_market(history, settings)
-    last = int(baseline_history(history, settings).index.max())
+    observed = baseline_history(history, settings)
+    last = int(observed.index.max())
     paths = market.simulate(run.horizon.end - last, run.market_paths, run.seed)
+    known = observed[observed.index >= run.horizon.start].to_numpy(dtype=float)  # horizon years with an actual
+    paths = np.hstack([np.tile(known, (len(paths), 1)), paths])
     backtests = market.backtests_.assign(series=settings.config.baseline.series)
     return Baseline(market.model_, backtests, paths[:, -(run.horizon.end - run.horizon.start + 1) :])
 
@@ -279,6 +310,19 @@ class Simulation:
 
 # ---------------------------------------------------------------------------------------------- outputs
 @dataclass(frozen=True)
+class Vintage:
+    """What a published run forecast of the series actuals arrive for (keicast.record): the data cut-off per
+    series and a P01-P99 quantile grid per forecast year. Empty for a sweep."""
+
+    vintages: pd.DataFrame
+    quantiles: pd.DataFrame
+
+    @classmethod
+    def empty(cls) -> Vintage:
+        return cls(pd.DataFrame(), pd.DataFrame())
+
+
+@dataclass(frozen=True)
 class RunOutputs:
     """Everything a run commits, one field per warehouse run table (warehouse.RUN_TABLES)."""
 
@@ -296,6 +340,8 @@ class RunOutputs:
     sensitivity: pd.DataFrame
     gate_results: pd.DataFrame
     sweep_results: pd.DataFrame
+    vintages: pd.DataFrame
+    vintage_quantiles: pd.DataFrame
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -310,9 +356,11 @@ def run_outputs(
     simulation: Simulation,
     gate_results: pd.DataFrame,
     sweep: dict[str, dict] | None,
+    vintage: Vintage,
     settings: Settings,
 ) -> RunOutputs:
-    """The run's tables, named as the warehouse stores them; a sweep adds its comparison of the points."""
+    """The run's tables, named as the warehouse stores them; a sweep adds its comparison of the points, a published
+    run its vintage (keicast.record)."""
     fit_share, share_analogs = class_share_tables(class_fit)
     end = settings.run.headline_window[1]
     return RunOutputs(
@@ -330,4 +378,6 @@ def run_outputs(
         sensitivity=simulation.sensitivity,
         gate_results=gate_results,
         sweep_results=sweep_comparison(simulation.forecasts, sweep, end) if sweep else pd.DataFrame(),
+        vintages=vintage.vintages,
+        vintage_quantiles=vintage.quantiles,
     )

@@ -90,6 +90,18 @@ create table if not exists claims (
     family varchar, qualifier varchar, subject varchar, sentence varchar, start_char integer, end_char integer,
     key varchar, status varchar, registered_value double, reason varchar, scanned_at timestamp,
     accepted_key varchar);
+create table if not exists actuals (
+    series varchar, period varchar, year integer, month integer, value double, unit varchar, source varchar,
+    note varchar, file varchar, file_sha256 varchar, added_at timestamp, revision integer, reason varchar,
+    previous_value double, current boolean);
+create table if not exists vintages (
+    run_id varchar, kind varchar, series varchar, cutoff integer, model varchar, created_at timestamp);
+create table if not exists vintage_quantiles (
+    run_id varchar, series varchar, year integer, quantile double, value double);
+create table if not exists scores (
+    vintage varchar, kind varchar, series varchar, period varchar, year integer, horizon integer, actual double,
+    p10 double, p50 double, p90 double, pit double, inside_80 boolean, inside_90 boolean, crps double,
+    crps_scaled double, abs_pct_error double, scored_at timestamp);
 -- migrations for warehouses created by earlier versions
 alter table runs add column if not exists timings json;
 alter table history add column if not exists partial boolean;
@@ -127,6 +139,10 @@ TABLE_NOTES = {
     "sweep_results": "A sweep's headline per generated scenario.",
     "articles": "Articles scanned from the inbox.",
     "claims": "Figures found in the articles, matched against the register.",
+    "actuals": "What happened since the reference files: every actual added, with its source and every revision.",
+    "vintages": "Each published run's or backfill's data cut-off per series it forecast (keicast.record).",
+    "vintage_quantiles": "A vintage's forecast distribution: a P01-P99 quantile grid per series and year.",
+    "scores": "Every vintage scored against every actual it forecast (derived: replaced whole on every change).",
 }
 COLUMN_NOTES = {
     ("runs", "status"): "running, publishing, succeeded, failed_gate, failed, interrupted",
@@ -153,6 +169,17 @@ COLUMN_NOTES = {
     ("history", "partial"): "a year its file marks '# partial: YEAR (why)', never fitted as a full year",
     ("articles", "status"): "processed, duplicate, rejected, superseded",
     ("claims", "status"): "confirms, contradicts, new",
+    ("actuals", "period"): "YYYY, or YYYY-MM for a monthly series",
+    ("actuals", "revision"): "1 for the first value; a revision keeps the earlier row",
+    ("actuals", "current"): "false once revised",
+    ("vintages", "run_id"): "a run id, or backfill-YEAR",
+    ("vintages", "kind"): "live, backfill",
+    ("vintages", "cutoff"): "the last year of the series the vintage saw",
+    ("vintage_quantiles", "quantile"): "0.01 ... 0.99",
+    ("scores", "horizon"): "year - the vintage's cutoff",
+    ("scores", "pit"): "F(actual) read off the quantile grid",
+    ("scores", "crps_scaled"): "crps over the actual",
+    ("scores", "abs_pct_error"): "abs(P50 - actual) / actual",
 }
 
 
@@ -172,9 +199,11 @@ RUN_TABLES = (
     "class_share_analogs",
     "gate_results",
     "sweep_results",
+    "vintages",
+    "vintage_quantiles",
 )
 # Tables holding the current snapshot of inputs; replaced in the same transaction.
-SNAPSHOT_TABLES = ("sources", "history", "history_sources")
+SNAPSHOT_TABLES = ("sources", "history", "history_sources", "scores")
 
 
 def _now() -> datetime:
@@ -474,6 +503,7 @@ def run_outputs(path: Path, run_id: str, timeout: float = 30.0) -> dict[str, pd.
         out["history"] = con.execute("select * from history").df()
         out["sources"] = con.execute("select * from sources").df()
         out["evidence"] = evidence(con)
+        out.update(track_record(con))
         out["latest_sweep"] = con.execute(
             """
             with sweeps as (
@@ -571,3 +601,133 @@ def schema_page() -> str:
         lines += ["", f"## `{table}`", "", TABLE_NOTES[table], "", "| column | type | note |", "|---|---|---|"]
         lines += [f"| {c} | {t.lower()} | {COLUMN_NOTES.get((table, c), '')} |" for n, c, t in columns if n == table]
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------- track record
+def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether a table exists (a read-only connection to a warehouse of an earlier version lacks new ones)."""
+    found = con.execute("select count(*) from duckdb_tables() where table_name = ?", [table]).fetchone()
+    return bool(found and found[0])
+
+
+def actuals_in_force(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    if not _has_table(con, "actuals"):
+        return pd.DataFrame(columns=["series", "period", "year", "month", "value", "revision", "current"])
+    return con.execute("select * from actuals where current order by series, period").df()
+
+
+def stored_actuals(path: Path, timeout: float = 30.0) -> tuple[pd.DataFrame, set[str]]:
+    """The actuals in force and the digests of every file added, on a read-only connection (a file DuckDB cannot
+    read end to end is WarehouseDamaged, as :func:`check` would say)."""
+    with connect(path, read_only=True, timeout=timeout) as con:
+        try:
+            return actuals_in_force(con), known_actual_files(con)
+        except duckdb.Error as exc:
+            raise WarehouseDamaged(Path(path), str(exc)) from None
+
+
+def known_actual_files(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Digests of every actuals file already added (an inbox file seen before is skipped)."""
+    if not _has_table(con, "actuals"):
+        return set()
+    return {d for (d,) in con.execute("select distinct file_sha256 from actuals").fetchall()}
+
+
+def add_actuals(con: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> None:
+    """Append actuals; a row that revises a stored period retires the earlier one (kept, current = false)."""
+    for row in rows[rows.revision > 1].itertuples():
+        con.execute(
+            "update actuals set current = false where series = ? and period = ? and current", [row.series, row.period]
+        )
+    insert(con, "actuals", rows.assign(current=True))
+
+
+COUNTED_VINTAGES = """
+with source as (select v.*, r.status from vintages v left join runs r using (run_id)),
+final as (select * from source where kind = 'backfill' or status = 'succeeded')
+select run_id, kind, series, cutoff, model, created_at from final order by created_at
+"""
+
+
+def vintage_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every stored vintage (run_id, kind, series, cutoff) and its quantile grid (run_id, series, year, quantile,
+    value), for scoring. A live vintage counts once its run has succeeded."""
+    if not _has_table(con, "vintages"):
+        return vintage_inputs_empty()
+    vintages = con.execute(COUNTED_VINTAGES).df()
+    grid = con.execute(
+        "select q.* from vintage_quantiles q semi join (select distinct run_id from vintages) v using (run_id)"
+    ).df()
+    return vintages, grid[grid.run_id.isin(set(vintages.run_id))]
+
+
+def stored_vintages(path: Path, timeout: float = 30.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`vintage_inputs` on a read-only connection (empty without a warehouse)."""
+    if not Path(path).exists():
+        return vintage_inputs_empty()
+    with connect(path, read_only=True, timeout=timeout) as con:
+        return vintage_inputs(con)
+
+
+def vintage_inputs_empty() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return pd.DataFrame(columns=["run_id", "kind", "series", "cutoff"]), pd.DataFrame(
+        columns=["run_id", "series", "year", "quantile", "value"]
+    )
+
+
+def replace_scores(con: duckdb.DuckDBPyConnection, scores: pd.DataFrame) -> None:
+    """The record is derived: every score is recomputed from the vintages and the actuals in force."""
+    con.execute("delete from scores")
+    insert(con, "scores", scores)
+
+
+def replace_backfill(con: duckdb.DuckDBPyConnection, run_id: str, vintages: pd.DataFrame, grid: pd.DataFrame) -> None:
+    """Store one backfill vintage, replacing an earlier backfill of the same cut-off."""
+    for table in ("vintages", "vintage_quantiles"):
+        con.execute(f"delete from {table} where run_id = ?", [run_id])
+    insert(con, "vintages", vintages.assign(run_id=run_id))
+    insert(con, "vintage_quantiles", grid.assign(run_id=run_id))
+
+
+def track_record(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+    """What the report's track record shows: the scores, every vintage's P10 / P50 / P90, the actuals (every
+    revision) and the vintages."""
+    if not _has_table(con, "scores"):
+        return {}
+    bands = con.execute(
+        """
+        with source as (select * from vintage_quantiles where quantile in (0.1, 0.5, 0.9)),
+        final as (
+            select run_id, series, year,
+                   max(value) filter (where quantile = 0.1) as p10,
+                   max(value) filter (where quantile = 0.5) as p50,
+                   max(value) filter (where quantile = 0.9) as p90
+            from source group by run_id, series, year
+        )
+        select * from final order by run_id, series, year
+        """
+    ).df()
+    return {
+        "scores": con.execute("select * from scores order by series, year, vintage").df(),
+        "vintage_bands": bands,
+        "actuals": con.execute("select * from actuals order by series, period, revision").df(),
+        "vintages": con.execute(COUNTED_VINTAGES).df(),
+    }
+
+
+def record_rows(path: Path, series: str | None, timeout: float = 30.0) -> pd.DataFrame:
+    """`keicast record`: the stored scores, one row per vintage x series x period (optionally one series)."""
+    return query(
+        path,
+        """
+        with source as (select * from scores where ? is null or series = ?),
+        final as (
+            select vintage, kind, series, period, horizon, actual, p10, p50, p90, pit, inside_80, inside_90, crps,
+                   abs_pct_error
+            from source order by series, year, kind, vintage
+        )
+        select * from final
+        """,
+        [series, series],
+        timeout,
+    )

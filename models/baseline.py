@@ -268,6 +268,13 @@ class BaselineMarket:
             return members.mean(axis=0)
         return combine(members, inverse_mse_weights(self.forecasts_, horizon))
 
+    def predict_quantiles(self, horizon: int, levels) -> np.ndarray:
+        """Quantiles (levels x horizon) in levels of the distribution :meth:`simulate` draws from, in closed form:
+        log sales at h are normal, median ``predict_log`` and sd k sd_h (the AR(1) error process is Gaussian)."""
+        z = np.array([NormalDist().inv_cdf(p) for p in levels])[:, None]
+        spread = self.spread_scale_ * error_sd(self.phi_, self.sigma_, horizon)[None, :]
+        return np.exp(self.predict_log(horizon)[None, :] + z * spread)
+
     def simulate(self, horizon: int, n_paths: int, seed: int) -> np.ndarray:
         """Paths (n_paths, horizon) in levels: the median times exp(k a_h), a the AR(1) error process."""
         errors = error_paths(self.phi_, self.sigma_, horizon, n_paths, seed)

@@ -134,6 +134,7 @@ class ScenarioSpec:
     ranges: Mapping[str, Range]
     posteriors: tuple[Posterior, ...] = field(default=())
     adoption_shape: str = "bass"  # models.diffusion.ADOPTION_SHAPES, chosen by the analog backtests
+    grey_latest_year: int = GREY_COUNT_YEARS[1]  # the year of the latest grey-import count (a newer actual's)
 
     @property
     def has_policy(self) -> bool:
@@ -180,8 +181,9 @@ def _columns(spec: ScenarioSpec, values: Mapping[str, np.ndarray | float]) -> di
     return {param: np.reshape(np.asarray(values[key], dtype=float), (-1, 1)) for param, key in spec.keys.items()}
 
 
-def grey_layer(v: dict[str, np.ndarray], years: np.ndarray) -> np.ndarray:
-    """Grey imports per draw for ``years`` (which may start before the horizon)."""
+def grey_layer(v: dict[str, np.ndarray], years: np.ndarray, latest_year: int = GREY_COUNT_YEARS[1]) -> np.ndarray:
+    """Grey imports per draw for ``years`` (which may start before the horizon), through the early count and the
+    latest one (``grey_latest``, counted in ``latest_year``)."""
     price = grey_buyer_price(v["grey_used_price"], v["tariff"], v["pass_through"], v["grey_customs_ratio"])
     price_counted = grey_buyer_price(
         v["grey_used_price"], v["tariff_counted"], v["pass_through"], v["grey_customs_ratio"]
@@ -189,12 +191,12 @@ def grey_layer(v: dict[str, np.ndarray], years: np.ndarray) -> np.ndarray:
     return grey_imports(
         years,
         (GREY_COUNT_YEARS[0], v["grey_early"]),
-        (GREY_COUNT_YEARS[1], v["grey_latest"]),
+        (latest_year, v["grey_latest"]),
         v["grey_headroom"],
         v["grey_states"] / v["grey_states_counted"],
         price / price_counted,
         v["elasticity"],
-        first_forecast_year=GREY_COUNT_YEARS[1] + 1,
+        first_forecast_year=latest_year + 1,
     )
 
 
@@ -233,7 +235,7 @@ def kei_sales_layers(
     """
     v = _columns(spec, values)
     market = np.atleast_2d(np.asarray(market, dtype=float))
-    grey = grey_layer(v, years)
+    grey = grey_layer(v, years, spec.grey_latest_year)
     draws = max(len(market), len(grey))
     if not spec.has_policy:
         zeros = np.zeros((draws, len(years)))
@@ -275,7 +277,7 @@ def kei_outcomes(
     v = _columns(spec, values)
     sales = layers["grey"] + layers["new"]
     past = np.arange(GREY_FLEET_START, years[0])
-    grey_history = np.broadcast_to(grey_layer(v, past), (len(sales), len(past)))
+    grey_history = np.broadcast_to(grey_layer(v, past, spec.grey_latest_year), (len(sales), len(past)))
     grey_fleet = cars_in_use(np.hstack([grey_history, layers["grey"]]), v["grey_life"].ravel(), v["survival_shape"])
     in_use = grey_fleet[:, len(past) :]
     if spec.has_policy:

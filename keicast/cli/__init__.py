@@ -1,5 +1,5 @@
 """The keicast command line: the commands, one module per group (keicast.cli.running, evidence, calibration,
-runs), registered here; keicast.cli.process maps errors to exit codes."""
+runs, track_record), registered here; keicast.cli.process maps errors to exit codes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from keicast.cli import calibration, evidence, process, running, runs
+from keicast.cli import calibration, evidence, process, running, runs, track_record
 from keicast.cli.output import out
 
 app = typer.Typer(
@@ -23,6 +23,10 @@ articles_app = typer.Typer(
     help="The article inbox: claims found in new articles.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(articles_app, name="articles")
+actuals_app = typer.Typer(
+    help="Actuals: what happened, scored against past forecasts.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(actuals_app, name="actuals")
 
 for command in (
     running.run,
@@ -38,11 +42,14 @@ for command in (
     runs.compare,
     runs.sql,
     runs.schema,
+    track_record.record,
+    track_record.backfill,
 ):
     app.command()(command)
 sources_app.command("verify")(evidence.sources_verify)
 articles_app.command("scan")(evidence.articles_scan)
 articles_app.command("accept")(evidence.articles_accept)
+actuals_app.command("add")(track_record.actuals_add)
 
 
 def _version(value: bool) -> None:

@@ -8,7 +8,9 @@ from pathlib import Path
 from keicast.config.schema import RunSettings
 from keicast.errors import Problem
 
-PATH_FIELDS = ("warehouse", "register_file", "reference_dir", "articles_dir", "reports_dir", "exports_dir")
+PATH_FIELDS = (
+    "warehouse", "register_file", "reference_dir", "articles_dir", "actuals_dir", "reports_dir", "exports_dir",
+)  # fmt: skip
 
 
 OUTPUT_DIRS = ("reports_dir", "exports_dir")

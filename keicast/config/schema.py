@@ -69,6 +69,7 @@ class RunSettings(Strict):
     register_file: Path = Path("data/register.yaml")
     reference_dir: Path = Path("data/reference")
     articles_dir: Path = Path("articles")
+    actuals_dir: Path = Path("actuals")  # inbox of actuals files (keicast.actuals), scanned at every run
     reports_dir: Path = Path("reports")
     exports_dir: Path = Path("exports")
     lock_timeout_seconds: float = Field(120.0, ge=0, le=86_400)
