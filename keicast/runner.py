@@ -11,7 +11,6 @@ import os
 import secrets
 import time
 from contextlib import contextmanager, nullcontext
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,7 +80,28 @@ class RunFrame:
     opened: bool = False
 
 
-FRAME: ContextVar[RunFrame | None] = ContextVar("keicast_run_frame", default=None)
+class _CurrentFrame:
+    """The frame of the run this process is executing (one at a time: runs hold the warehouse's run lock).
+
+    Process-wide rather than a ContextVar: Prefect copies the context into what it submits to Dask, and a
+    ContextVar cannot be pickled."""
+
+    def __init__(self) -> None:
+        self._frame: RunFrame | None = None
+
+    def get(self) -> RunFrame | None:
+        return self._frame
+
+    def set(self, frame: RunFrame | None) -> RunFrame | None:
+        """Make ``frame`` current; returns the one it replaces (the token for :meth:`reset`)."""
+        previous, self._frame = self._frame, frame
+        return previous
+
+    def reset(self, previous: RunFrame | None) -> None:
+        self._frame = previous
+
+
+FRAME = _CurrentFrame()
 
 
 def recorded(pipeline):

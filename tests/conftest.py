@@ -49,7 +49,8 @@ def paused_at(point: str | None) -> dict[str, str]:
     """Environment for a keicast subprocess that pauses at ``point`` (tests/faults/sitecustomize.py)."""
     if not point:
         return {}
-    return {"KEICAST_PAUSE_AT": point, "PYTHONPATH": str(ROOT / "tests" / "faults")}
+    path = os.pathsep.join(p for p in (str(ROOT / "tests" / "faults"), str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {"KEICAST_PAUSE_AT": point, "PYTHONPATH": path}  # this checkout's code, whatever is installed
 
 
 def query_warehouse(project: Path, sql: str, params: list | None = None):

@@ -152,6 +152,7 @@ def outputs(settings, calibration, class_fit, sweep):
         steps.Simulation(forecasts(end), pd.DataFrame()),
         pd.DataFrame({"suite": ["history"]}),
         sweep,
+        steps.Vintage.empty(),
         settings,
     )
 
