@@ -21,8 +21,6 @@ actuals) whenever either changes, so a revised actual re-scores every vintage th
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
 import pandas as pd
 
@@ -35,15 +33,10 @@ from keicast.steps import GREY_IMPORTS, Baseline, Vintage, fit_market
 from models import montecarlo, scoring
 from models.scenario import STATUS_QUO_ACCESS, ScenarioSpec, kei_outcomes
 
-GREY_SERIES = GREY_IMPORTS
 RECORD_COLUMNS = [
     "vintage", "kind", "series", "period", "year", "horizon", "actual", "p10", "p50", "p90", "pit", "inside_80",
     "inside_90", "crps", "crps_scaled", "abs_pct_error",
 ]  # fmt: skip
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def grid_frame(series: str, years: np.ndarray, samples: np.ndarray) -> pd.DataFrame:
@@ -80,14 +73,14 @@ def live_vintage(
     grids = [grid_frame(market, years[later], paths[:, later])]
     rows = [{"kind": "live", "series": market, "cutoff": market_cut, "model": model}]
     spec = next((s for s in specs if s.road_access == STATUS_QUO_ACCESS), specs[0] if specs else None)
-    grey_cut = cutoff(history, GREY_SERIES)
+    grey_cut = cutoff(history, GREY_IMPORTS)
     if spec is not None and grey_cut is not None:
         size = min(cfg.draws, cfg.chunk_size)  # chunk 0 of the run: the same draws
         values, draws = montecarlo.sample_chunk(spec, paths, size, cfg.seed, 0)
         grey = kei_outcomes(spec, values, draws, years)["grey_imports"]
-        grids.append(grid_frame(GREY_SERIES, years, grey))
-        rows.append({"kind": "live", "series": GREY_SERIES, "cutoff": grey_cut, "model": "status quo"})
-    return Vintage(pd.DataFrame(rows).assign(created_at=_now()), pd.concat(grids, ignore_index=True))
+        grids.append(grid_frame(GREY_IMPORTS, years, grey))
+        rows.append({"kind": "live", "series": GREY_IMPORTS, "cutoff": grey_cut, "model": "status quo"})
+    return Vintage(pd.DataFrame(rows).assign(created_at=warehouse.now()), pd.concat(grids, ignore_index=True))
 
 
 def cut_history(history: pd.DataFrame, as_of: int) -> pd.DataFrame:
@@ -103,7 +96,15 @@ def backfill_vintage(settings: Settings, history: pd.DataFrame, as_of: int) -> t
     years = np.arange(as_of + 1, as_of + cfg.coverage_horizon + 1)
     q = market.predict_quantiles(cfg.coverage_horizon, scoring.GRID)
     vintage = pd.DataFrame(
-        [{"kind": "backfill", "series": cfg.series, "cutoff": as_of, "model": market.model_, "created_at": _now()}]
+        [
+            {
+                "kind": "backfill",
+                "series": cfg.series,
+                "cutoff": as_of,
+                "model": market.model_,
+                "created_at": warehouse.now(),
+            }
+        ]
     )
     return vintage, _long(cfg.series, years, q)
 
@@ -127,7 +128,9 @@ def score_record(vintages: pd.DataFrame, grid: pd.DataFrame, history: pd.DataFra
     meta = vintages.rename(columns={"run_id": "vintage"})[["vintage", "series", "kind", "cutoff"]]
     scored = scored.merge(meta, on=["vintage", "series"])
     scored = scored[scored.year > scored.cutoff]
-    scored = scored.assign(horizon=scored.year - scored.cutoff, period=scored.year.astype(str), scored_at=_now())
+    scored = scored.assign(
+        horizon=scored.year - scored.cutoff, period=scored.year.astype(str), scored_at=warehouse.now()
+    )
     return scored[[*RECORD_COLUMNS, "scored_at"]].reset_index(drop=True)
 
 
@@ -274,7 +277,7 @@ def report_section(outputs: dict, previous: dict | None, config) -> dict | None:
         "pit": charts.pit_chart(scoring.pit_histogram(scores.pit), "PIT of every scored forecast")
         if len(scores)
         else None,
-        "grey": scoring.coverage_by_horizon(scores[scores.series == GREY_SERIES], ("kind", "horizon")).to_dict(
+        "grey": scoring.coverage_by_horizon(scores[scores.series == GREY_IMPORTS], ("kind", "horizon")).to_dict(
             "records"
         ),
     }

@@ -206,7 +206,8 @@ RUN_TABLES = (
 SNAPSHOT_TABLES = ("sources", "history", "history_sources", "scores")
 
 
-def _now() -> datetime:
+def now() -> datetime:
+    """The time stored with rows: UTC, as DuckDB's naive timestamp."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -365,7 +366,7 @@ def begin_run(path: Path, run_id: str, settings, flow_run_id: str | None, timeou
             "seed, flow_run_id, code_version, pid, host) values (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
-                _now(),
+                now(),
                 settings.config_path,
                 settings.config_sha256,
                 json.dumps(overrides),
@@ -457,7 +458,7 @@ def commit_run(
             insert(con, table, outputs[table].assign(run_id=run_id))
         con.execute(
             "update runs set status = ?, finished_at = ?, timings = ? where run_id = ?",
-            [status, _now(), json.dumps(timings or {}), run_id],
+            [status, now(), json.dumps(timings or {}), run_id],
         )
 
 
@@ -467,7 +468,7 @@ def finish_run(path: Path, run_id: str, timings: dict[str, float], timeout: floa
         con.execute(
             "update runs set status = 'succeeded', finished_at = ?, timings = ? "
             "where run_id = ? and status in ('publishing', 'succeeded')",
-            [_now(), json.dumps(timings), run_id],
+            [now(), json.dumps(timings), run_id],
         )
 
 
@@ -482,7 +483,7 @@ def fail_run(
         con.execute(
             "update runs set status = ?, finished_at = ?, message = ? "
             "where run_id = ? and status in ('running', 'publishing')",
-            [status, _now(), message[:4000], run_id],
+            [status, now(), message[:4000], run_id],
         )
 
 
