@@ -26,6 +26,7 @@ from models.class_share import buyer_price, japan_price_ratio, kei_class_share, 
 from models.diffusion import annual_adoption_fraction
 from models.fleet import cars_in_use
 from models.grey_import import grey_buyer_price, grey_imports
+from models.reference_class import REFERENCE_PRICE_RATIO, log_share_path
 
 ROAD_ACCESS = ("grey_import", "low_speed", "kei_class", "fmvss")
 STATUS_QUO_ACCESS = "grey_import"  # no policy layer: grey imports only
@@ -40,7 +41,11 @@ METRICS = (
     "new_kei_sales_cumulative",
     "grey_imports",
     "launched",
+    "new_kei_sales_if_launched",
+    "new_kei_sales_cumulative_if_launched",
 )
+# Metrics over the draws in which a maker has launched by that year (NaN elsewhere): the forecast given a launch.
+CONDITIONAL_METRICS = ("new_kei_sales_if_launched", "new_kei_sales_cumulative_if_launched")
 LAUNCH_TIME = "launch"  # values[LAUNCH_TIME]: launch time per draw in years (inf: no maker launches)
 GREY_COUNT_YEARS = (2018, 2023)  # the years of grey.imports_2018 and grey.imports_2023
 GREY_FLEET_START = 2005  # grey imports from this year on are counted in cars in use
@@ -92,6 +97,36 @@ GREY_KEYS: dict[str, str] = {
     "grey_life": "grey.median_remaining_life_years",
     "survival_shape": "fleet.survival_shape",
 }
+# The reference-class model of the new-kei layer (models.reference_class): kernel parameter -> the column of its
+# joint posterior draws (keicast.reference), drawn one row per Monte Carlo draw.
+REFERENCE_POSTERIOR = "reference_class.posterior"
+REFERENCE_KEYS: dict[str, str] = {
+    "level": "reference.level",
+    "price_slope": "reference.price_slope",
+    "rise": "reference.rise",
+    "decline": "reference.decline",
+    "deviation_sd": "reference.deviation_sd",
+    "deviation_ar": "reference.deviation_ar",
+}
+# The analog model's parameters (Bass path x class share): not read when the reference class sets the level.
+ANALOG_PARAMETERS = (
+    "japan_price_ratio",
+    "japan_advantage",
+    "japan_weight",
+    "us_utility",
+    "us_price_ratio",
+    "bass_p",
+    "bass_q",
+    "price_trend",
+    "price_coefficient",
+    "adoption_trend",
+    "noise_sd",
+    "noise_ar",
+)
+# What a launch under each road access is in the reference class's terms: (kind, created by a policy).
+LAUNCH_KIND = {"low_speed": ("class", True), "kei_class": ("class", True), "fmvss": ("nameplate", False)}
+FULL_ACCESS = "kei_class"  # the reference class's classes had full road access: restricted access scales from it
+LEVEL_MODELS = ("reference_class", "analogs")
 # Parameters that only reach cars in use, never sales.
 FLEET_PARAMETERS = ("median_life", "survival_shape", "grey_life")
 # Keys whose range shapes another input's draw (the launch delay inside the launch time), not drawn on their own.
@@ -134,6 +169,7 @@ class ScenarioSpec:
     ranges: Mapping[str, Range]
     posteriors: tuple[Posterior, ...] = field(default=())
     adoption_shape: str = "bass"  # models.diffusion.ADOPTION_SHAPES, chosen by the analog backtests
+    level_model: str = "analogs"  # LEVEL_MODELS: what sets the new-kei layer (config: calibration.model)
     grey_latest_year: int = GREY_COUNT_YEARS[1]  # the year of the latest grey-import count (a newer actual's)
 
     @property
@@ -149,6 +185,9 @@ class ScenarioSpec:
     def keys(self) -> dict[str, str]:
         """Kernel parameter -> assumption key for this scenario."""
         policy = {p: k.format(access=self.road_access, route=self.route) for p, k in PARAMETER_KEYS.items()}
+        if self.level_model == "reference_class":
+            policy = {p: k for p, k in policy.items() if p not in ANALOG_PARAMETERS}
+            policy["addressable_full"] = PARAMETER_KEYS["addressable"].format(access=FULL_ACCESS)
         return {**GREY_KEYS, **(policy if self.has_policy else {})}
 
     def base_values(self) -> dict[str, float]:
@@ -161,9 +200,9 @@ def route(road_access: str, imported: bool) -> str:
     return f"{road_access}_{'import' if imported else 'domestic'}"
 
 
-def required_keys(road_access: str, imported: bool = False) -> set[str]:
+def required_keys(road_access: str, imported: bool = False, level_model: str = "analogs") -> set[str]:
     """Assumption keys a scenario with this road access and production needs."""
-    return set(ScenarioSpec("", 0, imported, road_access, {}).keys.values())
+    return set(ScenarioSpec("", 0, imported, road_access, {}, level_model=level_model).keys.values())
 
 
 def base_buyer_price(spec: ScenarioSpec) -> float:
@@ -217,6 +256,46 @@ def long_run_share(spec: ScenarioSpec, v: dict[str, np.ndarray]) -> np.ndarray:
     return kei_class_share(utility, v["addressable"])
 
 
+def analog_layer(spec: ScenarioSpec, v: dict[str, np.ndarray], values: Mapping, since_launch: np.ndarray):
+    """The analog model's new-kei share per draw and year: long-run class share x adoption fraction x e^{u_t}."""
+    adoption = annual_adoption_fraction(
+        since_launch,
+        v["bass_p"],
+        v["bass_q"],
+        v["price_trend"],
+        v["price_coefficient"],
+        v["adoption_trend"],
+        spec.adoption_shape,
+    )
+    if ADOPTION_SHOCKS in values:
+        shocks = values[ADOPTION_SHOCKS]
+        adoption = adoption * np.exp(ar1_deviations(shocks, v["noise_sd"], v["noise_ar"], since_launch > 0))
+    return long_run_share(spec, v) * adoption
+
+
+def reference_layer(spec: ScenarioSpec, v: dict[str, np.ndarray], values: Mapping, since_launch: np.ndarray):
+    """The reference-class model's new-kei share per draw and year (models.reference_class): one level of demand.
+
+    ln s_t = level + price_slope ln(price / avg_price / 0.5) + rise ln t + decline (t - 1) + u_t
+             + ln(addressable / addressable of the full-access kei class),
+
+    with t = years on sale (from 1: a first calendar year partly on sale sells its fraction of the year), u_t the
+    AR(1) yearly deviations starting at zero at launch, and the launch's own level inside ``level``.
+    """
+    r = {p: np.reshape(np.asarray(values[k], dtype=float), (-1, 1)) for p, k in REFERENCE_KEYS.items()}
+    price = buyer_price(
+        v["target_price"], v["compliance_cost"], v["tariff"], v["pass_through"], v["customs_ratio"], spec.imported
+    )
+    t = np.maximum(since_launch, 1.0)
+    log_share = log_share_path(
+        r["level"], r["price_slope"], r["rise"], r["decline"], np.log(price / v["avg_price"] / REFERENCE_PRICE_RATIO), t
+    ) + np.log(v["addressable"] / v["addressable_full"])
+    if ADOPTION_SHOCKS in values:
+        shocks = values[ADOPTION_SHOCKS]
+        log_share = log_share + ar1_deviations(shocks, r["deviation_sd"], r["deviation_ar"], since_launch > 0)
+    return np.exp(log_share) * np.clip(since_launch, 0.0, 1.0)
+
+
 def kei_sales_layers(
     spec: ScenarioSpec,
     values: Mapping[str, np.ndarray | float],
@@ -242,20 +321,9 @@ def kei_sales_layers(
         return {"grey": np.broadcast_to(grey, zeros.shape), "new": zeros, "launched": zeros, "market": market}
     launch = np.reshape(np.asarray(values[LAUNCH_TIME], dtype=float), (-1, 1))
     since_launch = np.asarray(years)[None, :] - launch + 1.0
-    adoption = annual_adoption_fraction(
-        since_launch,
-        v["bass_p"],
-        v["bass_q"],
-        v["price_trend"],
-        v["price_coefficient"],
-        v["adoption_trend"],
-        spec.adoption_shape,
-    )
-    if ADOPTION_SHOCKS in values:
-        shocks = values[ADOPTION_SHOCKS]
-        adoption = adoption * np.exp(ar1_deviations(shocks, v["noise_sd"], v["noise_ar"], since_launch > 0))
-    ceiling = v["japan_share"] * v["addressable"]  # deviations never lift the new layer above Japan's share
-    new = np.minimum(long_run_share(spec, v) * adoption, ceiling) * market
+    layer = reference_layer if spec.level_model == "reference_class" else analog_layer
+    ceiling = v["japan_share"] * v["addressable"]  # never above Japan's share of the addressed buyers
+    new = np.minimum(layer(spec, v, values, since_launch), ceiling) * market
     launched = (launch < np.asarray(years)[None, :] + 1.0).astype(float)
     shape = np.broadcast_shapes(grey.shape, new.shape)
     return {
@@ -283,6 +351,7 @@ def kei_outcomes(
     if spec.has_policy:
         in_use = in_use + cars_in_use(layers["new"], v["median_life"].ravel(), v["survival_shape"].ravel())
     market = np.broadcast_to(layers["market"], sales.shape)
+    launched = layers["launched"] > 0
     return {
         "total_market": market,
         "kei_sales": sales,
@@ -293,4 +362,6 @@ def kei_outcomes(
         "new_kei_sales_cumulative": np.cumsum(layers["new"], axis=1),
         "grey_imports": layers["grey"],
         "launched": layers["launched"],
+        "new_kei_sales_if_launched": np.where(launched, layers["new"], np.nan),
+        "new_kei_sales_cumulative_if_launched": np.where(launched, np.cumsum(layers["new"], axis=1), np.nan),
     }

@@ -9,7 +9,8 @@ from keicast.config.schema import RunSettings
 from keicast.errors import Problem
 
 PATH_FIELDS = (
-    "warehouse", "register_file", "reference_dir", "articles_dir", "actuals_dir", "reports_dir", "exports_dir",
+    "warehouse", "register_file", "reference_dir", "reference_class_dir", "articles_dir", "actuals_dir",
+    "reports_dir", "exports_dir",
 )  # fmt: skip
 
 

@@ -13,7 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from keicast.register import Register
 from models.adoption import MAX_DIVERGENCES, MAX_RHAT, MIN_BULK_ESS
 from models.diffusion import ADOPTION_SHAPES
-from models.scenario import METRICS, PRODUCTION, ROAD_ACCESS
+from models.reference_class import SHAPES
+from models.scenario import LEVEL_MODELS, METRICS, PRODUCTION, ROAD_ACCESS
+
+REFERENCE_SHAPES = ("auto", *SHAPES)  # auto: the shape with the lowest median pre-launch CRPS
 
 MAX_CHUNK_BYTES = 1 << 30  # one Monte Carlo chunk's metric arrays (draws x years x metrics x 8 bytes)
 
@@ -68,6 +71,7 @@ class RunSettings(Strict):
     warehouse: Path = Path("data/keicast.duckdb")
     register_file: Path = Path("data/register.yaml")
     reference_dir: Path = Path("data/reference")
+    reference_class_dir: Path = Path("data/reference_class")  # past launches (keicast.reference_class)
     articles_dir: Path = Path("articles")
     actuals_dir: Path = Path("actuals")  # inbox of actuals files (keicast.actuals), scanned at every run
     reports_dir: Path = Path("reports")
@@ -126,6 +130,10 @@ PLUGIN_PARTS = ("us_bev_sales_annual", "us_phev_sales_annual")
 class CalibrationSettings(Strict):
     """The adoption path: its shape, the analogs pooled by the hierarchical fit, the sampler and its cache."""
 
+    model: Literal[LEVEL_MODELS] = "reference_class"  # type: ignore[valid-type]
+    reference_shape: Literal[REFERENCE_SHAPES] = "auto"  # type: ignore[valid-type]
+    reference_left_out: list[str] = ["us_plugin_total"]  # launches that are sums of others: counted once
+    reference_draws: int = Field(4000, ge=100, le=100_000)
     shape: Literal[ADOPTION_SHAPES] = "bass"  # type: ignore[valid-type]
     analogs: list[str] = Field(list(ANALOG_SALES), min_length=2)
     backtest_also: list[str] = list(PLUGIN_PARTS)  # scored by the backtests, not pooled
@@ -187,6 +195,9 @@ class GateSettings(Strict):
     max_sobol_halfwidth: float = Field(0.03, gt=0)  # every Sobol index's 95% half-width
     min_adoption_coverage: float = Field(0.5, ge=0, le=1)  # pooled 80% interval coverage of the adoption backtests
     max_adoption_coverage: float = Field(0.98, ge=0, le=1)
+    min_reference_coverage: float = Field(0.7, ge=0, le=1)  # pooled 80% coverage of the pre-launch backtests
+    max_reference_coverage: float = Field(0.9, ge=0, le=1)
+    max_interval_ratio_80: float = Field(500.0, gt=1)  # median pre-launch P90 / P10: the sharpness bound
     max_rhat: float = Field(MAX_RHAT, gt=1)  # every NUTS fit: rank-normalised R-hat, bulk ESS, divergent
     min_bulk_ess: float = Field(MIN_BULK_ESS, gt=0)  # transitions (models.adoption.converged)
     max_divergences: int = Field(MAX_DIVERGENCES, ge=0)

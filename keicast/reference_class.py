@@ -1,0 +1,142 @@
+"""The reference class of past launches (data/reference_class): read, checked, and turned into model rows.
+
+Two files, each opening with '#' lines naming its sources (kept verbatim beside the numbers, as in data/reference):
+
+    launches.csv      one row per launch: launch, family, kind (class | nameplate | technology), country,
+                      launch_year, price_ratio (launch price / the market's average new car; empty = not sourced),
+                      policy_created, name, notes
+    launch_sales.csv  launch, year, units, market_units (empty = not found), partial (true: not a full year)
+
+A year with no market total or marked partial is kept in the table but never fitted or scored.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from keicast.errors import ConfigError, Problem
+from keicast.history import MAX_REFERENCE_BYTES, source_notes
+from keicast.inputs import read_bounded, reason
+from models.reference_class import covariates
+
+LAUNCHES, SALES = "launches.csv", "launch_sales.csv"
+LAUNCH_COLUMNS = [
+    "launch",
+    "family",
+    "kind",
+    "country",
+    "launch_year",
+    "price_ratio",
+    "policy_created",
+    "name",
+    "notes",
+]
+SALES_COLUMNS = ["launch", "year", "units", "market_units", "partial"]
+KINDS = ("class", "nameplate", "technology")
+
+
+def _read(path: Path, expected: list[str]) -> tuple[pd.DataFrame, str]:
+    try:
+        text = read_bounded(path, MAX_REFERENCE_BYTES).decode("utf-8")
+        frame = pd.read_csv(io.StringIO(text), comment="#", skip_blank_lines=True, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        why = reason(exc) if isinstance(exc, OSError) else str(exc).splitlines()[0]
+        raise ConfigError([Problem(str(path), "", str(path), f"a readable reference-class CSV ({why})")]) from None
+    if list(frame.columns) != expected:
+        raise ConfigError([Problem(str(path), "header", list(frame.columns), f"the columns {','.join(expected)}")])
+    return frame, text
+
+
+def _number(path: Path, frame: pd.DataFrame, column: str, positive: bool, blank_ok: bool) -> pd.Series:
+    values = pd.to_numeric(frame[column].replace("", np.nan), errors="coerce")
+    bad = (values.isna() & (frame[column] != "" if blank_ok else True)) | (values <= 0 if positive else False)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        need = "a positive number" + (" or empty" if blank_ok else "")
+        raise ConfigError(
+            [Problem(str(path), f"row {row + 1} ({frame.launch.iloc[row]}): {column}", frame[column].iloc[row], need)]
+        )
+    return values
+
+
+def _flag(path: Path, frame: pd.DataFrame, column: str) -> pd.Series:
+    words = frame[column].astype(str).str.strip().str.lower()
+    bad = ~words.isin(["true", "false", ""])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ConfigError([Problem(str(path), f"row {row + 1}: {column}", frame[column].iloc[row], "true or false")])
+    return words == "true"
+
+
+def load_reference_class(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The reference class in long form, one row per launch and year (launch, family, kind, country,
+    launch_year, price_ratio, policy_created, year, t, units, market_units, share, partial, scored), and the
+    sources (series, file, notes). Raises ConfigError naming the file, row, column and value."""
+    folder = Path(folder)
+    launches, launch_text = _read(folder / LAUNCHES, LAUNCH_COLUMNS)
+    sales, sales_text = _read(folder / SALES, SALES_COLUMNS)
+    path = folder / LAUNCHES
+    launches["price_ratio"] = _number(path, launches, "price_ratio", True, True)
+    launches["launch_year"] = _number(path, launches, "launch_year", True, False).astype(int)
+    launches["policy_created"] = _flag(path, launches, "policy_created")
+    for column, allowed in (("kind", KINDS), ("family", None), ("launch", None)):
+        bad = ~launches[column].isin(allowed) if allowed else launches[column].str.strip() == ""
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            want = f"one of {', '.join(allowed)}" if allowed else "a non-empty name"
+            raise ConfigError([Problem(str(path), f"row {row + 1}: {column}", launches[column].iloc[row], want)])
+    if launches.launch.duplicated().any():
+        raise ConfigError(
+            [Problem(str(path), "launch", launches.launch[launches.launch.duplicated()].iloc[0], "each launch once")]
+        )
+    path = folder / SALES
+    unknown = ~sales.launch.isin(launches.launch)
+    if unknown.any():
+        raise ConfigError(
+            [Problem(str(path), "launch", sales.launch[unknown].iloc[0], f"a launch listed in {LAUNCHES}")]
+        )
+    sales["year"] = _number(path, sales, "year", True, False).astype(int)
+    sales["units"] = _number(path, sales, "units", True, False)
+    sales["market_units"] = _number(path, sales, "market_units", True, True)
+    sales["partial"] = _flag(path, sales, "partial")
+    frame = sales.merge(launches.drop(columns=["name", "notes"]), on="launch")
+    frame["t"] = frame.year - frame.launch_year + 1
+    if (frame.t < 1).any():
+        row = frame[frame.t < 1].iloc[0]
+        raise ConfigError(
+            [
+                Problem(
+                    str(path), f"{row.launch}: year", int(row.year), f"a year from its launch year {row.launch_year} on"
+                )
+            ]
+        )
+    frame["share"] = frame.units / frame.market_units
+    frame["scored"] = ~frame.partial & frame.market_units.notna()
+    sources = pd.DataFrame(
+        [
+            {"series": f"reference_class/{p.stem}", "file": str(folder / p.name), "notes": source_notes(text)}
+            for p, text in ((Path(LAUNCHES), launch_text), (Path(SALES), sales_text))
+        ]
+    )
+    return frame.sort_values(["family", "launch", "year"], ignore_index=True), sources
+
+
+def model_rows(frame: pd.DataFrame, left_out: list[str] = ()) -> pd.DataFrame:
+    """The full, market-sized years as model rows: the covariates of models.reference_class and log_share."""
+    rows = frame[frame.scored & ~frame.launch.isin(list(left_out))].copy()
+    values = [covariates(*v) for v in zip(rows.kind, rows.policy_created, rows.price_ratio, rows.country, strict=True)]
+    rows = pd.concat([rows.drop(columns=["policy_created"]).reset_index(drop=True), pd.DataFrame(values)], axis=1)
+    return rows.assign(log_share=np.log(rows.share))
+
+
+def launch_covariates(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per launch with its covariate values (for predicting a held-out launch)."""
+    first = frame.drop_duplicates("launch").reset_index(drop=True)
+    values = [
+        covariates(*v) for v in zip(first.kind, first.policy_created, first.price_ratio, first.country, strict=True)
+    ]
+    return pd.concat([first[["launch", "family", "kind", "price_ratio"]], pd.DataFrame(values)], axis=1)
