@@ -2,10 +2,11 @@
 
 validate the request -> add the actuals inbox -> load evidence (reference series joined with the actuals) ->
 preflight (warehouse, output folders) -> open the run -> scan new articles -> gate history -> calibrate the
-adoption path on US analogs, fit the class share -> gate calibration -> backtest the adoption chain -> gate it ->
-assemble assumptions -> gate them -> fit the baseline market -> simulate scenarios (Monte Carlo chunks,
-sensitivity) -> gate forecasts -> the run's vintage and the record of every earlier one (keicast.record) ->
-commit (one transaction) -> publish -> finish -> Prefect artifacts
+adoption path on US analogs, fit the class share, backtest and fit the reference class of past launches -> gate
+calibration -> backtest the adoption chain -> gate it -> gate the reference class -> assemble assumptions -> gate
+them -> fit the baseline market -> simulate scenarios (Monte Carlo chunks, sensitivity) -> gate forecasts -> the
+run's vintage and the record of every earlier one (keicast.record) -> commit (one transaction) -> publish ->
+finish -> Prefect artifacts
 
 What each step computes is written once in keicast.steps; how the run is held together (the run lock, its row
 in ``runs``, a failure recorded with the gate results so far, stage timings, the task runner, cache keys) lives in
@@ -46,9 +47,11 @@ scan_articles = Step(ingest_new, "ingest-articles", as_task=False)
 gate_history = Step(steps.gate_history, "gate-history", stage="gates")
 calibrate = Step(steps.calibrate, "calibrate-adoption", stage="calibrate")
 fit_class_shares = Step(steps.fit_class_shares, "fit-class-share", stage="calibrate")
+calibrate_reference = Step(steps.calibrate_reference_class, "calibrate-reference-class", stage="calibrate")
 gate_calibration = Step(steps.gate_calibration, "gate-calibration", stage="gates")
 backtest_adoption = Step(steps.backtest_adoption_chain, "backtest-adoption")
 gate_adoption = Step(steps.gate_adoption, "gate-adoption", stage="gates")
+gate_reference = Step(steps.gate_reference, "gate-reference-class", stage="gates")
 assemble_assumptions = Step(steps.assemble_assumptions, "assemble-assumptions")
 scenario_specs = Step(steps.scenario_specs, "scenario-specs", stage="assemble_assumptions")
 gate_assumptions = Step(steps.gate_assumptions, "gate-assumptions", stage="gates")
@@ -79,11 +82,13 @@ def keicast_pipeline(request: RunRequest = RunRequest(), run_id: str | None = No
     gated = gate_history(evidence.history, settings)
     calibration = calibrate(evidence.history, settings)
     class_share = fit_class_shares(evidence, settings)
+    reference = calibrate_reference(settings)
     gated = gate_calibration(calibration, settings, gated)
     backtests = backtest_adoption(evidence.history, settings)
     gated = gate_adoption(backtests, settings, gated)
-    table = assemble_assumptions(settings, calibration.fit, class_share)
-    specs = scenario_specs(settings, table, calibration.fit, evidence.history)
+    gated = gate_reference(reference, settings, gated)
+    table = assemble_assumptions(settings, calibration.fit, class_share, reference)
+    specs = scenario_specs(settings, table, calibration.fit, evidence.history, reference)
     gated = gate_assumptions(table, specs, settings, gated)
     market = fit_baseline(evidence.history, settings)
     simulation = simulate(settings, specs, market.paths, run)
@@ -91,7 +96,7 @@ def keicast_pipeline(request: RunRequest = RunRequest(), run_id: str | None = No
     vintage = store_vintage(settings, evidence.history, market, specs, run)
     scores = score_record(settings, evidence.history, run)
     outputs = run_outputs(
-        calibration, class_share, backtests, table, market, simulation, gated, run.sweep, vintage, settings
+        calibration, class_share, backtests, reference, table, market, simulation, gated, run.sweep, vintage, settings
     )
     commit(settings, run, outputs, evidence, scores)
     report = publish(settings, run)

@@ -8,8 +8,17 @@ from keicast.calibration import (
     adoption_draws,
 )
 from keicast.config import AssumptionOverride, Config
+from keicast.reference_class import ReferenceClass, reference_draws
 from keicast.register import Register
-from models.scenario import GREY_COUNT_YEARS, GREY_KEYS, STATUS_QUO_ACCESS, Posterior, Range, ScenarioSpec
+from models.scenario import (
+    GREY_COUNT_YEARS,
+    GREY_KEYS,
+    REFERENCE_POSTERIOR,
+    STATUS_QUO_ACCESS,
+    Posterior,
+    Range,
+    ScenarioSpec,
+)
 
 COLUMNS = [
     "scenario",
@@ -111,17 +120,33 @@ def assemble(
     return table.astype({"value": float, "low": float, "high": float, "overridden": bool})
 
 
+def _posterior(name: str, draws: pd.DataFrame | None, calibrated: list[str]) -> tuple[Posterior, ...]:
+    """The joint draws of the keys still at their calibrated value (an overridden key is drawn on its own)."""
+    if draws is None:
+        return ()
+    keep = [k for k in draws.columns if k in calibrated]
+    return (Posterior(name, {k: draws[k].to_numpy(float) for k in keep}),) if keep else ()
+
+
 def scenario_spec(
-    name: str, config: Config, table: pd.DataFrame, fit=None, grey_count: tuple[int, float] | None = None
+    name: str,
+    config: Config,
+    table: pd.DataFrame,
+    fit=None,
+    grey_count: tuple[int, float] | None = None,
+    reference: ReferenceClass | None = None,
 ) -> ScenarioSpec:
     """The kernel's view of one scenario from its assumption rows.
 
-    With an adoption ``fit`` (keicast.calibration.AdoptionFit), the adoption keys still at their calibrated
-    value (not overridden in config.yaml or by --set) are drawn jointly from its posterior rows. A
-    ``grey_count`` (year, imports) newer than the register's latest count (an actual, keicast.actuals) becomes the
-    grey-import curve's latest point, a measured value, unless the latest count is overridden.
+    The new-kei layer's level model is ``config.calibration.model``. Under "analogs", with an adoption ``fit``
+    (keicast.calibration.AdoptionFit), the adoption keys still at their calibrated value (not overridden in
+    config.yaml or by --set) are drawn jointly from its posterior rows; under "reference_class", with the
+    ``reference`` class, the reference keys likewise from its draws for the scenario's launch. Without them, the
+    keys are drawn from their rows' ranges. A ``grey_count`` (year, imports) newer than the register's latest count
+    (an actual, keicast.actuals) becomes the grey-import curve's latest point, a measured value, unless the latest
+    count is overridden.
     """
-    sc = config.scenarios[name]
+    sc, model = config.scenarios[name], config.calibration.model
     rows = table[table.scenario == name].set_index("key")
     ranges = {key: Range(float(r.low), float(r.value), float(r.high)) for key, r in rows.iterrows()}
     latest_year, latest_key = GREY_COUNT_YEARS[1], GREY_KEYS["grey_latest"]
@@ -129,13 +154,13 @@ def scenario_spec(
         latest_year, count = int(grey_count[0]), float(grey_count[1])
         ranges[latest_key] = Range(count, count, count)
     calibrated = rows.index[rows.override_origin == "calibration"].tolist()
-    draws = adoption_draws(fit, calibrated) if fit is not None else None
-    policy = sc.road_access != STATUS_QUO_ACCESS  # the status quo has no adoption path to draw
-    posteriors = (
-        (Posterior("adoption.posterior", {k: draws[k].to_numpy(float) for k in draws.columns}),)
-        if policy and draws is not None and not draws.empty
-        else ()
-    )
+    posteriors: tuple[Posterior, ...] = ()
+    if sc.road_access != STATUS_QUO_ACCESS:  # the status quo has no new-kei layer to draw
+        if model == "analogs" and fit is not None:
+            posteriors = _posterior("adoption.posterior", adoption_draws(fit, calibrated), calibrated)
+        if model == "reference_class" and reference is not None:
+            draws = reference_draws(reference, sc.road_access, config.calibration)
+            posteriors = _posterior(REFERENCE_POSTERIOR, draws, calibrated)
     return ScenarioSpec(
         name=name,
         launch_year=sc.launch_year,
@@ -144,5 +169,6 @@ def scenario_spec(
         ranges=ranges,
         posteriors=posteriors,
         adoption_shape=config.calibration.shape,
+        level_model=model,
         grey_latest_year=latest_year,
     )

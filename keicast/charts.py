@@ -421,3 +421,25 @@ def pit_chart(histogram: pd.DataFrame, title: str) -> str:
     flat = counts.sum() / max(len(counts), 1)
     body.append(_line(plot, [0.0, 1.0], [flat, flat], PALETTE[1], 1, dash=True))
     return _svg(plot, title, body)
+
+
+def reference_class_chart(launches: pd.DataFrame, kei: pd.DataFrame, title: str) -> str:
+    """The reference class's launches (launch, t, share: one grey line each, shares on a log scale) against the
+    kei forecast given a launch (t, p10, p50, p90 of its share by year on sale)."""
+    values = np.r_[launches.share.to_numpy(float), kei[["p10", "p90"]].to_numpy(float).ravel()]
+    values = values[np.isfinite(values) & (values > 0)]
+    lo, hi = math.floor(np.log10(values.min())), math.ceil(np.log10(values.max()))
+    t_max = float(max(launches.t.max(), kei.t.max()))
+    plot = Plot(1.0, t_max, float(lo), float(hi), width=640, height=300, left=64, top=40)
+    ticks = [float(p) for p in range(lo, hi + 1)]
+    body = _y_axis(plot, ticks, "share of the market's new cars", lambda p: fmt.share(10**p))
+    body += _x_axis(plot, [t for t in nice_ticks(1, t_max, 8) if t >= 1 and float(t).is_integer()], "year on sale",
+                    lambda t: str(int(t)))  # fmt: skip
+    for launch, part in launches.sort_values("t").groupby("launch"):
+        line = _line(plot, part.t, np.log10(part.share), "#9a9a9a", 1.0)
+        body.append(line.replace("/>", f"><title>{escape(str(launch))}</title></path>", 1))
+    k = kei.sort_values("t")
+    body.append(_band(plot, k.t, np.log10(k.p10), np.log10(k.p90), PALETTE[0], 0.25))
+    body.append(_line(plot, k.t, np.log10(k.p50), PALETTE[0], 2.2))
+    legend = [("past launches", "#9a9a9a", "line"), ("kei given a launch (P10–P90, P50)", PALETTE[0], "band")]
+    return _svg(plot, title, body + _legend(plot.left + 6, 30, legend))

@@ -31,6 +31,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     "assumptions": ("assumptions", "scenario_prices"),
     "calibration": ("calibration", "fit_diagnostics"),
     "adoption": ("adoption_backtests", "fit_diagnostics"),
+    "reference": ("reference_backtests",),
     "forecasts": (
         "forecasts",
         "forecast_bounds",
@@ -94,7 +95,7 @@ def forecast_frames(
     status = pd.DataFrame({"scenario": grey.scenario, "ratio_to_reported": grey.p50 / grey.scenario.map(reported)})
     sobol = sensitivity[sensitivity.method == "sobol"] if sensitivity is not None and not sensitivity.empty else None
     return {
-        "forecasts": forecasts,
+        "forecasts": gated_forecasts(forecasts),
         "forecast_bounds": wide,
         "forecast_coverage": coverage,
         "market_check": market,
@@ -102,6 +103,17 @@ def forecast_frames(
         "status_quo_check": status,
         "sensitivity_precision": sobol if sobol is not None else pd.DataFrame(columns=["s1_conf", "st_conf"]),
     }
+
+
+def gated_forecasts(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """The forecasts the suite checks: every row but a forecast given a launch in a year no draw has launched by
+    (it has no draws to be over, so it is NaN by design)."""
+    from models.scenario import CONDITIONAL_METRICS
+
+    launched = forecasts[forecasts.metric == "launched"].set_index(["scenario", "year"])["mean"]
+    index = pd.MultiIndex.from_frame(forecasts[["scenario", "year"]])
+    none = launched.reindex(index).fillna(0).to_numpy() == 0
+    return forecasts[~(forecasts.metric.isin(CONDITIONAL_METRICS).to_numpy() & none)]
 
 
 def layering_frame(forecasts: pd.DataFrame, status_quo: tuple[str, ...]) -> pd.DataFrame:
@@ -141,6 +153,30 @@ def adoption_frames(cases: pd.DataFrame, shape: str) -> dict[str, pd.DataFrame]:
             }
         )
     }
+
+
+def reference_frames(cases: pd.DataFrame, shape: str) -> dict[str, pd.DataFrame]:
+    """The reference suite's frame, one row: the chosen shape's pre-launch chain (cases, families, pooled coverage,
+    median interval ratio, median CRPS and abs % error) beside the reference-class benchmark, and post-launch the
+    chain beside naive."""
+    from models.reference_backtest import summarise
+
+    summary = summarise(cases[cases["shape"] == shape]).set_index(["mode", "model"])
+
+    def pick(mode: str, model: str, column: str) -> float:
+        return float(summary[column].get((mode, model), float("nan")))
+
+    row = {
+        "shape": shape,
+        "cases": pick("pre_launch", "chain", "cases"),
+        "families": pick("pre_launch", "chain", "families"),
+    }
+    for column in ("coverage_80", "interval_ratio_80", "median_crps", "median_ape"):
+        row[f"chain_{column}"] = pick("pre_launch", "chain", column)
+        row[f"reference_{column}"] = pick("pre_launch", "reference_class", column)
+        row[f"post_chain_{column}"] = pick("post_launch", "chain", column)
+        row[f"post_naive_{column}"] = pick("post_launch", "naive", column)
+    return {"reference_backtests": pd.DataFrame([row])}
 
 
 def parameters(config: Config) -> dict[str, float]:

@@ -8,20 +8,32 @@ Two files, each opening with '#' lines naming its sources (kept verbatim beside 
     launch_sales.csv  launch, year, units, market_units (empty = not found), partial (true: not a full year)
 
 A year with no market total or marked partial is kept in the table but never fitted or scored.
+
+:func:`calibrate_reference` is the pipeline's step: the family hold-out backtests of every shape (disk-cached on
+data + settings + code, keicast.cache), the shape they choose, and the fit on every launch; :func:`reference_draws`
+turns the fit into the Monte Carlo's joint draws for a scenario's launch, and :func:`reference_refinements` into
+the assumption rows that carry their provenance.
 """
 
 from __future__ import annotations
 
 import io
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from keicast.cache import cached_frames, code_digest, digest
+from keicast.config.schema import AssumptionOverride, CalibrationSettings, Scenario
 from keicast.errors import ConfigError, Problem
 from keicast.history import MAX_REFERENCE_BYTES, source_notes
 from keicast.inputs import read_bounded, reason
-from models.reference_class import covariates
+from models import reference_backtest
+from models import reference_class as rc
+from models.reference_class import REFERENCE_PRICE_RATIO, covariates
+from models.scenario import LAUNCH_KIND, REFERENCE_KEYS, STATUS_QUO_ACCESS
 
 LAUNCHES, SALES = "launches.csv", "launch_sales.csv"
 LAUNCH_COLUMNS = [
@@ -140,3 +152,99 @@ def launch_covariates(frame: pd.DataFrame) -> pd.DataFrame:
         covariates(*v) for v in zip(first.kind, first.policy_created, first.price_ratio, first.country, strict=True)
     ]
     return pd.concat([first[["launch", "family", "kind", "price_ratio"]], pd.DataFrame(values)], axis=1)
+
+
+# ---------------------------------------------------------------------------------------------- the pipeline step
+@dataclass(frozen=True)
+class ReferenceClass:
+    """The reference class as the run uses it: the launches (long form), the model rows, the fit of the chosen
+    shape, every shape's backtest cases (column ``shape``), the chosen shape's yearly bands, and the sources."""
+
+    launches: pd.DataFrame
+    rows: pd.DataFrame
+    fit: rc.ReferenceFit
+    cases: pd.DataFrame
+    bands: pd.DataFrame
+    sources: pd.DataFrame
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The warehouse's reference_* run tables."""
+        launches = self.launches.assign(fitted=self.launches.launch.isin(self.rows.launch) & self.launches.scored)
+        return {
+            "reference_launches": launches,
+            "reference_fit": self.fit.table().assign(shape=self.fit.shape),
+            "reference_backtests": self.cases,
+            "reference_backtest_paths": self.bands.assign(shape=self.fit.shape),
+        }
+
+
+def backtests(rows: pd.DataFrame, shape: str, cal: CalibrationSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The family hold-out backtests of ``shape`` (models.reference_backtest), from the cache if there."""
+    code = code_digest(rc, reference_backtest)
+    key = "reference-" + digest(rows.to_csv(index=False), shape, str(cal.seed), code)[:24]
+
+    def compute():
+        cases, bands = reference_backtest.backtest(rows, shape, cal.seed)
+        return {"cases": cases, "bands": bands}
+
+    frames = cached_frames(cal.cache_dir, key, compute, ("cases", "bands"))
+    cases = frames["cases"].astype({"fit_years": "Int64", "holdout_years": int}).assign(shape=shape)
+    return cases, frames["bands"].astype({"fit_years": "Int64"})
+
+
+def chosen_shape(cases: pd.DataFrame) -> str:
+    """The shape whose chain has the lowest median pre-launch CRPS (the kei case is a pre-launch forecast)."""
+    chain = cases[(cases["mode"] == "pre_launch") & (cases.model == "chain")]
+    return str(chain.groupby("shape").crps.median().idxmin())
+
+
+def calibrate_reference(folder: Path, cal: CalibrationSettings) -> ReferenceClass:
+    """Load the reference class, backtest every shape, choose one (``cal.reference_shape``, or by the backtests
+    when "auto") and fit it on every launch but ``cal.reference_left_out``."""
+    launches, sources = load_reference_class(folder)
+    rows = model_rows(launches, cal.reference_left_out)
+    results = {shape: backtests(rows, shape, cal) for shape in rc.SHAPES}
+    cases = pd.concat([r[0] for r in results.values()], ignore_index=True)
+    shape = chosen_shape(cases) if cal.reference_shape == "auto" else cal.reference_shape
+    return ReferenceClass(launches, rows, rc.fit(rows, shape), cases, results[shape][1], sources)
+
+
+def launch_values(road_access: str) -> dict[str, float]:
+    """The covariates of a US launch under ``road_access`` (models.scenario.LAUNCH_KIND), at the reference price
+    ratio: the kernel adds each draw's own price term."""
+    kind, policy_created = LAUNCH_KIND[road_access]
+    return covariates(kind, policy_created, REFERENCE_PRICE_RATIO, "US")
+
+
+def reference_draws(reference: ReferenceClass, road_access: str, cal: CalibrationSettings) -> pd.DataFrame:
+    """Joint draws of the reference keys (models.scenario.REFERENCE_KEYS) for a launch under ``road_access``:
+    level, price slope and shape from the fit's posterior and the launch's own effects; the deviations' sd and
+    autocorrelation at their fitted values."""
+    rng = np.random.default_rng([cal.seed, zlib.crc32(road_access.encode())])
+    draws = rc.parameter_draws(reference.fit, launch_values(road_access), rng, cal.reference_draws)
+    draws["deviation_sd"], draws["deviation_ar"] = reference.fit.deviation_sd, reference.fit.deviation_ar
+    return pd.DataFrame({key: draws[p].to_numpy(float) for p, key in REFERENCE_KEYS.items()})
+
+
+def reference_refinements(
+    reference: ReferenceClass, scenarios: dict[str, Scenario], cal: CalibrationSettings
+) -> tuple[AssumptionOverride, ...]:
+    """Each policy scenario's reference keys at their draws' median, P05-P95 as the range (the Monte Carlo draws
+    the rows jointly), with the fit that made them as the rationale."""
+    fit, out = reference.fit, []
+    for name, scenario in scenarios.items():
+        if scenario.road_access == STATUS_QUO_ACCESS:
+            continue
+        draws = reference_draws(reference, scenario.road_access, cal)
+        kind, policy = LAUNCH_KIND[scenario.road_access]
+        why = (
+            f"Reference class ({fit.launches} launches in {fit.families} families, data/reference_class), shape "
+            f"{fit.shape} chosen by the family hold-out backtests; a US {kind} launch"
+            f"{', created by a policy' if policy else ''}, at price ratio {REFERENCE_PRICE_RATIO} (the kernel adds "
+            f"each draw's price term): median and P05-P95 of {len(draws)} joint draws (models.reference_class)."
+        )
+        for key in draws.columns:
+            low, value, high = np.quantile(draws[key], [0.05, 0.5, 0.95])
+            out.append(AssumptionOverride(key, float(value), float(low), float(high), name, "calibration", why))
+    return tuple(out)
+

@@ -82,6 +82,7 @@ def cumulative_rows(forecasts: pd.DataFrame, window_end: int) -> list[dict]:
     rows = []
     for scenario, part in forecasts.groupby("scenario", sort=False):
         total, new = _at(part, "kei_sales_cumulative", window_end), _at(part, "new_kei_sales_cumulative", window_end)
+        given = _at(part, "new_kei_sales_cumulative_if_launched", window_end)
         if total is None:
             continue
         rows.append(
@@ -89,6 +90,7 @@ def cumulative_rows(forecasts: pd.DataFrame, window_end: int) -> list[dict]:
                 "scenario": scenario,
                 **{q: _fmt(total[q]) for q in ("p10", "p50", "p90", "mean")},
                 **{f"new_{q}": _fmt(new[q]) if new is not None else "–" for q in ("p10", "p50", "p90", "mean")},
+                **{f"given_{q}": _fmt(given[q]) if given is not None else "–" for q in ("p10", "p50", "p90")},
                 "no_launch": _fmt(no_launch_probability(part, NO_LAUNCH_YEAR), "percent"),
             }
         )
@@ -204,37 +206,58 @@ def ranking_notes(tornado: pd.DataFrame, sobol: pd.DataFrame, top: int = 6) -> l
 WIDE = 3.0  # a P90/P10 ratio at least this large is flagged: the data do not pin the answer down
 
 
+def _range(row: pd.Series) -> str:
+    return f"{fmt.count(row.p50)} (80% range {fmt.count(row.p10)}–{fmt.count(row.p90)})"
+
+
+def _spread(row: pd.Series | None) -> tuple[bool, str]:
+    """(wide, P90/P10 in words) of a forecast row: wide when the ratio is WIDE or more."""
+    if row is None or not row.p90 > 0:
+        return False, "–"
+    if not row.p10 > 0:
+        return True, "unbounded"
+    ratio = row.p90 / row.p10
+    return bool(ratio >= WIDE), f"{fmt.number(ratio, 2)}×"
+
+
+def grey_total(part: pd.DataFrame, window: tuple[int, int]) -> float:
+    """Mean grey imports summed over ``window`` (means add; quantiles of yearly rows would not)."""
+    grey = part[(part.metric == "grey_imports") & part.year.between(*window)]
+    return float(grey["mean"].sum())
+
+
 def answers(forecasts: pd.DataFrame, config, window: tuple[int, int]) -> list[dict]:
-    """The first screen: per scenario, its title and conditions and the headline in plain words."""
+    """The first screen: per scenario, its title and conditions, and in plain words, in this order: the chance a
+    maker launches by NO_LAUNCH_YEAR, the range of new kei cars given a launch, grey imports, and the
+    unconditional total over every draw."""
     end = int(forecasts.year.max())
     rows = []
     for name, part in forecasts.groupby("scenario", sort=False):
         spec = config.scenarios.get(name)
         total = _at(part, "kei_sales_cumulative", window[1])
-        new = _at(part, "new_kei_sales_cumulative", window[1])
+        given = _at(part, "new_kei_sales_cumulative_if_launched", window[1])
         annual, share = _at(part, "kei_sales", end), _at(part, "kei_share", end)
         no_launch = no_launch_probability(part, NO_LAUNCH_YEAR)
-        policy = spec is not None and spec.road_access != "grey_import"
-        sentence = (
-            f"about {fmt.count(total.p50)} kei cars sold {window[0]}–{window[1]} "
-            f"(80% range {fmt.count(total.p10)}–{fmt.count(total.p90)})"
-        )
-        if policy and new is not None:
-            sentence += (
-                f", of which {fmt.count(new.p50)} new kei cars beyond today's grey imports "
-                f"(80% range {fmt.count(new.p10)}–{fmt.count(new.p90)})"
-            )
-        sentence += f"; about {fmt.count(annual.p50)} a year by {end} ({fmt.share(share.p50)} of new-vehicle sales)"
-        if policy and no_launch is not None:
-            sentence += f"; a {fmt.share(no_launch)} chance that no maker sells a new kei car by {NO_LAUNCH_YEAR}"
+        grey = f"grey imports add about {fmt.count(grey_total(part, window))} over {window[0]}–{window[1]}"
+        everything = f"{window[0]}–{window[1]} over every draw: {_range(total)} kei cars"
+        if spec is not None and spec.road_access != "grey_import" and no_launch is not None:
+            sentence = f"A {fmt.share(1 - no_launch)} chance that a maker sells a new kei car by {NO_LAUNCH_YEAR}"
+            if given is not None and given.p90 > 0:
+                sentence += f"; given a launch, {_range(given)} new kei cars by {window[1]}"
+            sentence += f"; {grey}; {everything}"
+            wide, spread = _spread(given)
+        else:
+            sentence = f"No new kei cars: {grey}; {everything}"
+            wide, spread = _spread(total)
+        sentence += f"; about {fmt.count(annual.p50)} a year by {end} ({fmt.share(share.p50)} of new-vehicle sales)."
         rows.append(
             {
                 "name": name,
                 "title": scenario_title(name, spec),
                 "conditions": _conditions(spec),
-                "sentence": sentence + ".",
-                "wide": bool(total.p10 > 0 and total.p90 / total.p10 >= WIDE) or bool(total.p10 <= 0 < total.p90),
-                "spread": f"{total.p90 / total.p10:.0f}×" if total.p10 > 0 else "unbounded",
+                "sentence": sentence,
+                "wide": wide,
+                "spread": spread,
             }
         )
     return rows
@@ -389,13 +412,68 @@ def adoption_section(outputs: dict, shape: str) -> dict | None:
     }
 
 
+def kei_given_launch(outputs: dict, scenario: str, launch_year: int) -> pd.DataFrame:
+    """A scenario's new kei share given a launch by year on sale from its planned launch year: quantiles of
+    new_kei_sales_if_launched over the median market (t, p10, p50, p90)."""
+    fc = outputs["forecasts"]
+    part = fc[fc.scenario == scenario]
+    given = part[part.metric == "new_kei_sales_if_launched"].set_index("year")
+    market = part[part.metric == "total_market"].set_index("year").p50
+    shares = given[["p10", "p50", "p90"]].div(market, axis=0).dropna()
+    shares = shares[shares.index >= launch_year]
+    return shares.assign(t=shares.index - launch_year + 1).reset_index(drop=True)
+
+
+def reference_section(outputs: dict, config) -> dict | None:
+    """The reference class: its launches as a table and a chart against the kei forecast given a launch, the
+    fit, and the family hold-out backtests of every shape."""
+    from models.reference_backtest import summarise
+
+    launches, cases = outputs.get("reference_launches"), outputs.get("reference_backtests")
+    if launches is None or launches.empty or cases is None or cases.empty:
+        return None
+    fit = outputs["reference_fit"]
+    shape = str(fit["shape"].iloc[0])
+    full = launches[launches.scored]
+    table = [
+        {
+            "launch": launch, "family": p.family.iloc[0], "kind": p.kind.iloc[0], "country": p.country.iloc[0],
+            "launch_year": fmt.year(p.launch_year.iloc[0]), "price_ratio": fmt.number(p.price_ratio.iloc[0], 2),
+            "policy": "yes" if p.policy_created.iloc[0] else "no", "years": int(p.scored.sum()),
+            "first": fmt.share(full[full.launch == launch].share.iloc[0]) if (full.launch == launch).any() else "–",
+            "peak": fmt.share(p.share.max()), "fitted": bool(p.fitted.any()),
+        }
+        for launch, p in launches.groupby("launch", sort=False)
+    ]  # fmt: skip
+    policy = [n for n, sc in config.scenarios.items() if sc.road_access != "grey_import"]
+    chosen = next((n for n in policy if config.scenarios[n].road_access == "kei_class"), policy[0] if policy else None)
+    chart = None
+    if chosen is not None:
+        kei = kei_given_launch(outputs, chosen, config.scenarios[chosen].launch_year)
+        title = f"Past launches' share by year on sale, and {scenario_title(chosen, config.scenarios[chosen])}"
+        chart = charts.reference_class_chart(full[full.fitted], kei, title) if not kei.empty else None
+    compare = pd.concat([summarise(part).assign(shape=name) for name, part in cases.groupby("shape")])
+    return {
+        "shape": shape,
+        "launches": table,
+        "families": launches.family.nunique(),
+        "chart": chart,
+        "fit": fit.to_dict("records"),
+        "summary": summarise(cases[cases["shape"] == shape]).to_dict("records"),
+        "compare": compare[compare.model == "chain"].to_dict("records"),
+    }
+
+
 def render_report(outputs: dict, previous: dict | None, settings, directory: Path) -> None:
     """Write index.html, report.md, data_quality.html and the CSV downloads for one run into ``directory``."""
     run, fc, config = outputs["run"].iloc[0], outputs["forecasts"], settings.config
     years = [y for y in REPORT_YEARS if fc.year.min() <= y <= fc.year.max()]
     window = tuple(config.run.headline_window)
     exports = Path(os.path.relpath(settings.run.exports_dir / run.run_id, settings.run.reports_dir / run.run_id))
-    inputs = {k for sc in config.scenarios.values() for k in required_keys(sc.road_access)}
+    model = config.calibration.model
+    inputs = {
+        k for sc in config.scenarios.values() for k in required_keys(sc.road_access, sc.production == "import", model)
+    }
     assumptions = assumption_rows(outputs["assumptions"])
     context = {
         "run": run,
@@ -415,6 +493,8 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
         "fit_diagnostics": _records(outputs.get("fit_diagnostics", pd.DataFrame())),
         "fit_gates": config.gates,
         "adoption": adoption_section(outputs, config.calibration.shape),
+        "reference": reference_section(outputs, config),
+        "level_model": config.calibration.model,
         "model_inputs": [a for a in assumptions if a["key"] in inputs],
         "context_figures": [a for a in assumptions if a["key"] not in inputs],
         "gates": gate_summary(outputs["gate_results"]),

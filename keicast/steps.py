@@ -32,6 +32,7 @@ from keicast.calibration import (
 from keicast.compare import sweep_comparison
 from keicast.config import Settings
 from keicast.history import baseline_history, load_history, load_tables, series
+from keicast.reference_class import ReferenceClass, calibrate_reference, reference_refinements
 from models import baseline, montecarlo, sensitivity
 from models.class_share import ClassShareFit
 from models.scenario import GREY_KEYS, STATUS_QUO_ACCESS, ScenarioSpec, base_buyer_price
@@ -89,6 +90,12 @@ def fit_class_shares(evidence: Evidence, settings: Settings) -> ClassShareFit:
     return fit_class_share(points, settings.register)
 
 
+def calibrate_reference_class(settings: Settings) -> ReferenceClass:
+    """The reference class of past launches: family hold-out backtests of every shape (disk-cached), the chosen
+    shape and its fit (keicast.reference_class)."""
+    return calibrate_reference(settings.run.reference_class_dir, settings.config.calibration)
+
+
 @dataclass(frozen=True)
 class AdoptionBacktests:
     """Every compared shape's backtest cases, the configured shape's yearly bands, and every fit's diagnostics."""
@@ -109,14 +116,23 @@ def backtest_adoption_chain(history: pd.DataFrame, settings: Settings) -> Adopti
     return AdoptionBacktests(cases, results[cal.shape][1].assign(shape=cal.shape), diagnostics)
 
 
-def assemble_assumptions(settings: Settings, fit: AdoptionFit, class_fit: ClassShareFit) -> pd.DataFrame:
-    """One row per scenario x key after calibration refinement (adoption, class share) and overrides."""
+def assemble_assumptions(
+    settings: Settings, fit: AdoptionFit, class_fit: ClassShareFit, reference: ReferenceClass | None = None
+) -> pd.DataFrame:
+    """One row per scenario x key after calibration refinement (adoption, class share, reference class) and
+    overrides."""
     refined = refinements(fit, class_fit, settings.register)
+    if reference is not None:
+        refined += reference_refinements(reference, settings.config.scenarios, settings.config.calibration)
     return assemble(settings.register, settings.config, settings.scenarios, settings.overrides, refined)
 
 
 def scenario_specs(
-    settings: Settings, table: pd.DataFrame, fit: AdoptionFit, history: pd.DataFrame | None = None
+    settings: Settings,
+    table: pd.DataFrame,
+    fit: AdoptionFit,
+    history: pd.DataFrame | None = None,
+    reference: ReferenceClass | None = None,
 ) -> list[ScenarioSpec]:
     """The kernel's view of every chosen scenario; with the ``history``, the grey-import curve runs through its
     latest count (a newer actual than the register's)."""
@@ -124,7 +140,8 @@ def scenario_specs(
     if history is not None:
         counts = series(history, GREY_IMPORTS)
         grey_count = (int(counts.index[-1]), float(counts.iloc[-1])) if len(counts) else None
-    return [scenario_spec(name, settings.config, table, fit, grey_count) for name in settings.scenarios]
+    config = settings.config
+    return [scenario_spec(name, config, table, fit, grey_count, reference) for name in settings.scenarios]
 
 
 @dataclass(frozen=True)
@@ -133,17 +150,20 @@ class Calibrated:
 
     calibration: Calibration
     class_share: ClassShareFit
+    reference: ReferenceClass
     table: pd.DataFrame
 
     def specs(self, settings: Settings) -> list[ScenarioSpec]:
-        return scenario_specs(settings, self.table, self.calibration.fit)
+        return scenario_specs(settings, self.table, self.calibration.fit, reference=self.reference)
 
 
 def calibrate_assumptions(settings: Settings, evidence: Evidence) -> Calibrated:
     """Calibrate and assemble in one call: the steps the pipeline runs as separate (gated, cached) tasks."""
     calibration = calibrate(evidence.history, settings)
     class_fit = fit_class_shares(evidence, settings)
-    return Calibrated(calibration, class_fit, assemble_assumptions(settings, calibration.fit, class_fit))
+    reference = calibrate_reference_class(settings)
+    table = assemble_assumptions(settings, calibration.fit, class_fit, reference)
+    return Calibrated(calibration, class_fit, reference, table)
 
 
 # ---------------------------------------------------------------------------------------------- gates
@@ -175,6 +195,12 @@ def gate_adoption(backtests: AdoptionBacktests, settings: Settings, earlier: pd.
     return _gate("adoption", adoption_gate_frames(backtests, settings), settings, earlier)
 
 
+def gate_reference(reference: ReferenceClass, settings: Settings, earlier: pd.DataFrame) -> pd.DataFrame:
+    """The reference-class backtest gate (calibration, sharpness, both benchmarks); returns the gate results so
+    far."""
+    return _gate("reference", reference_gate_frames(reference), settings, earlier)
+
+
 def gate_assumptions(
     table: pd.DataFrame, specs: list[ScenarioSpec], settings: Settings, earlier: pd.DataFrame
 ) -> pd.DataFrame:
@@ -201,6 +227,10 @@ def calibration_gate_frames(calibration: Calibration) -> dict[str, pd.DataFrame]
 def adoption_gate_frames(backtests: AdoptionBacktests, settings: Settings) -> dict[str, pd.DataFrame]:
     frames = gates.adoption_frames(backtests.cases, settings.config.calibration.shape)
     return {**frames, "fit_diagnostics": backtests.diagnostics}
+
+
+def reference_gate_frames(reference: ReferenceClass) -> dict[str, pd.DataFrame]:
+    return gates.reference_frames(reference.cases, reference.fit.shape)
 
 
 def history_gate_frames(history: pd.DataFrame, settings: Settings) -> dict[str, pd.DataFrame]:
@@ -334,6 +364,10 @@ class RunOutputs:
     fit_diagnostics: pd.DataFrame
     class_share_fit: pd.DataFrame
     class_share_analogs: pd.DataFrame
+    reference_launches: pd.DataFrame
+    reference_fit: pd.DataFrame
+    reference_backtests: pd.DataFrame
+    reference_backtest_paths: pd.DataFrame
     assumptions: pd.DataFrame
     forecasts: pd.DataFrame
     backtests: pd.DataFrame
@@ -351,6 +385,7 @@ def run_outputs(
     calibration: Calibration,
     class_fit: ClassShareFit,
     backtests: AdoptionBacktests,
+    reference: ReferenceClass,
     table: pd.DataFrame,
     market: Baseline,
     simulation: Simulation,
@@ -372,6 +407,7 @@ def run_outputs(
         fit_diagnostics=pd.concat([calibration.diagnostics, backtests.diagnostics], ignore_index=True),
         class_share_fit=fit_share,
         class_share_analogs=share_analogs,
+        **reference.tables(),
         assumptions=table,
         forecasts=simulation.forecasts,
         backtests=market.backtests,

@@ -76,6 +76,19 @@ create table if not exists class_share_analogs (
     run_id varchar, analog varchar, year integer, units double, share double, price_ratio double,
     utility double, level double, fitted double,
     loo_predicted double, loo_sd double, inside_80 boolean, naive_predicted double);
+create table if not exists reference_launches (
+    run_id varchar, launch varchar, year integer, units double, market_units double, partial boolean,
+    family varchar, kind varchar, country varchar, launch_year integer, price_ratio double,
+    policy_created boolean, t integer, share double, scored boolean, fitted boolean);
+create table if not exists reference_fit (
+    run_id varchar, shape varchar, parameter varchar, mean double, sd double);
+create table if not exists reference_backtests (
+    run_id varchar, shape varchar, series varchar, family varchar, mode varchar, fit_years integer, model varchar,
+    cumulative_actual double, cumulative_forecast double, abs_pct_error double, crps double,
+    coverage_80 double, interval_ratio_80 double, holdout_years integer);
+create table if not exists reference_backtest_paths (
+    run_id varchar, shape varchar, series varchar, family varchar, mode varchar, fit_years integer, year integer,
+    actual double, p10 double, p50 double, p90 double);
 create table if not exists gate_results (
     run_id varchar, suite varchar, expectation varchar, check_name varchar, "column" varchar,
     success boolean, observed varchar, expected varchar, advice varchar, checked_at timestamp);
@@ -135,6 +148,10 @@ TABLE_NOTES = {
     "sensitivity": "Tornado swings, Sobol indices and Japan's share what-if per scenario.",
     "class_share_fit": "The class-share fit on the US small-car analogs.",
     "class_share_analogs": "The class-share fit's points, with leave-one-analog-out predictions.",
+    "reference_launches": "The reference class of past launches the run saw: sales and market per launch and year.",
+    "reference_fit": "The reference-class model's coefficients and variance parts (models.reference_class).",
+    "reference_backtests": "Family hold-out backtests of the reference-class chain and its benchmarks, every shape.",
+    "reference_backtest_paths": "The chosen shape's yearly bands in the reference-class backtests.",
     "gate_results": "Every expectation checked by the run's data-quality gates, passing ones too.",
     "sweep_results": "A sweep's headline per generated scenario.",
     "articles": "Articles scanned from the inbox.",
@@ -149,7 +166,8 @@ COLUMN_NOTES = {
     ("runs", "timings"): "seconds per stage",
     ("forecasts", "metric"): "total_market; kei_sales (grey imports + new kei cars); kei_share; kei_in_use; "
     "kei_sales_cumulative; new_kei_sales, new_kei_sales_cumulative (over the status quo); grey_imports; "
-    "launched (its mean is P(a maker has launched by the year's end))",
+    "launched (its mean is P(a maker has launched by the year's end)); new_kei_sales_if_launched, "
+    "new_kei_sales_cumulative_if_launched (mean and quantiles over the draws that have launched by that year)",
     ("backtests", "skill_vs_naive"): "1 - MASE / MASE of naive, same origins",
     ("backtests", "coverage_80"): "out-of-sample share of outcomes inside the 80% interval",
     ("backtests", "spread_scale"): "conformal factor of the model's paths",
@@ -159,6 +177,12 @@ COLUMN_NOTES = {
     ("fit_diagnostics", "max_rhat"): "rank-normalised split R-hat",
     ("fit_diagnostics", "min_ess"): "bulk ESS",
     ("fit_diagnostics", "mean_steps"): "leapfrog steps per draw",
+    ("reference_launches", "t"): "years on sale, 1 in the launch year",
+    ("reference_launches", "scored"): "a full year with a market total: fitted and scored",
+    ("reference_launches", "fitted"): "in the model's rows (not a launch left out as a sum of others)",
+    ("reference_launches", "price_ratio"): "launch price over the market's average new car (empty: not sourced)",
+    ("reference_backtests", "model"): "chain, naive, reference_class (the other launches' own outcomes)",
+    ("reference_backtests", "interval_ratio_80"): "median over hold-out years of P90 / P10",
     ("adoption_backtests", "mode"): "post_launch, pre_launch",
     ("adoption_backtests", "model"): "chain, naive",
     ("adoption_backtests", "crps"): "mean over hold-out years, over the mean actual",
@@ -197,6 +221,10 @@ RUN_TABLES = (
     "sensitivity",
     "class_share_fit",
     "class_share_analogs",
+    "reference_launches",
+    "reference_fit",
+    "reference_backtests",
+    "reference_backtest_paths",
     "gate_results",
     "sweep_results",
     "vintages",

@@ -186,7 +186,7 @@ class ScenarioSpec:
         """Kernel parameter -> assumption key for this scenario."""
         policy = {p: k.format(access=self.road_access, route=self.route) for p, k in PARAMETER_KEYS.items()}
         if self.level_model == "reference_class":
-            policy = {p: k for p, k in policy.items() if p not in ANALOG_PARAMETERS}
+            policy = {p: k for p, k in policy.items() if p not in ANALOG_PARAMETERS} | REFERENCE_KEYS
             policy["addressable_full"] = PARAMETER_KEYS["addressable"].format(access=FULL_ACCESS)
         return {**GREY_KEYS, **(policy if self.has_policy else {})}
 

@@ -74,6 +74,7 @@ def base_config(tmp: Path, **run_overrides) -> dict:
             "exports_dir": str(tmp / "exports"),
             "register_file": str(ROOT / "data" / "register.yaml"),
             "reference_dir": str(ROOT / "data" / "reference"),
+            "reference_class_dir": str(ROOT / "data" / "reference_class"),
             "articles_dir": str(tmp / "articles"),
             "draws": 2000,
             "market_paths": 300,

@@ -97,7 +97,12 @@ def backtest(
         ),
     ] = None,
     shape: Annotated[
-        str | None, typer.Option("--shape", metavar="SHAPE", help="With --adoption: the adoption shape to test.")
+        str | None,
+        typer.Option(
+            "--shape",
+            metavar="SHAPE",
+            help="With --adoption: the shape to test (a reference-class shape, or an analog adoption shape).",
+        ),
     ] = None,
 ) -> None:
     """Rolling-origin skill vs naive and interval coverage of the baseline market models, or with --adoption of the
@@ -138,14 +143,34 @@ def _own_analog(path: Path, history: pd.DataFrame, market: str) -> pd.DataFrame:
     return pd.DataFrame({"series": path.stem, "year": series.years, "value": series.values, "unit": "units"})
 
 
+def _reference_backtest(settings, shape: str | None, fmt: Format) -> None:
+    """The reference class's family hold-out backtests (chain, naive, reference_class) of one shape."""
+    from keicast import steps
+    from models.reference_backtest import COLUMNS, summarise
+
+    reference = steps.calibrate_reference_class(settings)
+    shape = shape or reference.fit.shape
+    cases = reference.cases[reference.cases["shape"] == shape]
+    if fmt is Format.table:
+        title = f"reference class ({shape}{', chosen' if shape == reference.fit.shape else ''}): family hold-outs"
+        emit(cases[COLUMNS], fmt, title)
+        emit(summarise(cases), fmt, "pooled: median |error| of the hold-out cumulative, CRPS, 80% coverage, P90/P10")
+    else:
+        emit(cases[["shape", *COLUMNS]], fmt)
+
+
 def _adoption_backtest(settings, history: pd.DataFrame, paths: list[Path], shape: str | None, fmt: Format) -> None:
     from keicast.calibration import analog_frame, backtest_adoption
     from models.adoption_backtest import COLUMNS, summarise
     from models.diffusion import ADOPTION_SHAPES
+    from models.reference_class import SHAPES
 
     cal, market = settings.config.calibration, settings.config.baseline.series
-    if shape is not None and shape not in ADOPTION_SHAPES:
-        raise ConfigError([Problem("--shape", "", shape, f"one of {', '.join(ADOPTION_SHAPES)}")])
+    if shape is not None and shape not in (*ADOPTION_SHAPES, *SHAPES):
+        raise ConfigError([Problem("--shape", "", shape, f"one of {', '.join((*SHAPES, *ADOPTION_SHAPES))}")])
+    if not paths and (shape in SHAPES or (shape is None and cal.model == "reference_class")):
+        _reference_backtest(settings, shape, fmt)
+        return
     own = [_own_analog(p, history, market) for p in paths]
     history = pd.concat([history[~history.series.isin([o.series.iloc[0] for o in own])], *own], ignore_index=True)
     names = [*cal.analogs, *cal.backtest_also, *(o.series.iloc[0] for o in own)]

@@ -38,6 +38,11 @@ def class_fit(evidence, settings):
     return steps.fit_class_shares(evidence, settings)
 
 
+@pytest.fixture(scope="module")
+def reference(settings):
+    return steps.calibrate_reference_class(settings)
+
+
 # ---------------------------------------------------------------------------------------------- evidence
 def test_load_evidence_reads_the_reference_folder(evidence, settings):
     assert list(evidence.history.columns) == ["series", "year", "value", "unit", "partial"]
@@ -91,9 +96,9 @@ def test_an_override_reaches_every_scenario(project, calibration, class_fit):
     assert (price.value == 9000).all() and price.overridden.all()
 
 
-def test_scenario_specs_carry_each_scenarios_rules(settings, calibration, class_fit):
-    table = steps.assemble_assumptions(settings, calibration.fit, class_fit)
-    specs = steps.scenario_specs(settings, table, calibration.fit)
+def test_scenario_specs_carry_each_scenarios_rules(settings, calibration, class_fit, reference):
+    table = steps.assemble_assumptions(settings, calibration.fit, class_fit, reference)
+    specs = steps.scenario_specs(settings, table, calibration.fit, reference=reference)
     assert [s.name for s in specs] == list(settings.scenarios)
     for spec in specs:
         scenario = settings.config.scenarios[spec.name]
@@ -102,6 +107,20 @@ def test_scenario_specs_carry_each_scenarios_rules(settings, calibration, class_
     assert rules["status_quo"] == (2015, True, "grey_import")
     assert rules["japan_imports_tariff"] == (2027, True, "kei_class")
     assert rules["full_fmvss_compliance"] == (2029, False, "fmvss")
+    for spec in specs:  # the reference class sets the new-kei layer: one joint posterior, no analog keys
+        names = [p.name for p in spec.posteriors]
+        assert spec.level_model == "reference_class"
+        assert names == ([] if spec.road_access == "grey_import" else ["reference_class.posterior"])
+        assert "adoption.bass_p" not in spec.keys.values()
+
+
+def test_calibrate_reference_class_chooses_a_shape_by_its_backtests(reference, settings):
+    chain = reference.cases[(reference.cases["mode"] == "pre_launch") & (reference.cases.model == "chain")]
+    assert reference.fit.shape == chain.groupby("shape").crps.median().idxmin()
+    assert set(reference.cases.model) == {"chain", "naive", "reference_class"}
+    assert chain.groupby("shape").family.nunique().min() >= 8
+    results = steps.gate_reference(reference, settings, None)
+    assert set(results.suite) == {"reference_backtests"} and results.success.all()
 
 
 def test_backtest_adoption_chain_bands_are_the_configured_shape(evidence, settings):
@@ -147,6 +166,7 @@ def outputs(settings, calibration, class_fit, sweep):
         calibration,
         class_fit,
         steps.AdoptionBacktests(pd.DataFrame(), pd.DataFrame(), pd.DataFrame()),
+        steps.calibrate_reference_class(settings),
         pd.DataFrame({"scenario": ["p1"]}),
         steps.Baseline("ar1", pd.DataFrame({"model": ["ar1"]}), np.zeros((2, 3))),
         steps.Simulation(forecasts(end), pd.DataFrame()),

@@ -21,13 +21,21 @@ def register_ranges() -> dict[str, Range]:
 @pytest.fixture(scope="session")
 def make_spec(register_ranges):
     def make(
-        name="federal", launch_year=2028, imported=False, road_access="kei_class", posteriors=(), **overrides
+        name="federal",
+        launch_year=2028,
+        imported=False,
+        road_access="kei_class",
+        posteriors=(),
+        level_model="analogs",
+        **overrides,
     ) -> ScenarioSpec:
         ranges = dict(register_ranges)
         for key, value in overrides.items():
             ranges[key.replace("__", ".")] = value if isinstance(value, Range) else Range(value, value, value)
-        assert required_keys(road_access, imported) <= set(ranges)
-        return ScenarioSpec(name, launch_year, imported, road_access, ranges, tuple(posteriors))
+        assert required_keys(road_access, imported, level_model) <= set(ranges)
+        return ScenarioSpec(
+            name, launch_year, imported, road_access, ranges, tuple(posteriors), level_model=level_model
+        )
 
     return make
 

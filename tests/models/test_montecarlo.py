@@ -174,3 +174,31 @@ def test_adoption_deviations_widen_the_fan_but_keep_its_median(make_spec):
     assert spread[0.0][2] - spread[0.0][0] == pytest.approx(0.0, abs=1e-6)  # no deviations: one path
     assert spread[0.4][2] > 1.5 * spread[0.4][0]  # deviations: a fan
     assert spread[0.4][1] == pytest.approx(spread[0.0][1], rel=0.1)  # around the same median path
+
+
+def test_masked_quantiles_are_numpys_over_the_values_present():
+    rng = np.random.default_rng(0)
+    x = rng.lognormal(size=(501, 4))
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[:, 3] = np.nan  # a year no draw has reached
+    q = (0.05, 0.1, 0.5, 0.9, 0.95)
+    got = montecarlo.masked_quantiles(x, q)
+    with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        np.testing.assert_allclose(got, np.nanquantile(x, q, axis=0), equal_nan=True)
+
+
+def test_forecasts_given_a_launch_weigh_each_chunk_by_its_launched_draws(make_spec, market_paths):
+    """Chunked or not, the conditional quantiles are over the launched draws: one chunk and ten agree within
+    the quantiles' own sampling noise, and the mean of the pooled draws is exact."""
+    spec = make_spec(level_model="reference_class")
+    whole = montecarlo.monte_carlo(spec, market_paths, YEARS, 4000, 1, 4000)
+    parts = montecarlo.monte_carlo(spec, market_paths, YEARS, 4000, 1, 400)
+    pick = lambda f: f[(f.metric == "new_kei_sales_cumulative_if_launched") & (f.year == 2035)].iloc[0]  # noqa: E731
+    a, b = pick(whole), pick(parts)
+    assert a.p50 == pytest.approx(b.p50, rel=0.25) and a.p90 > a.p50 > a.p10 > 0
+    for f in (whole, parts):  # new sales are zero without a launch: E[X | launched] = E[X] / P(launched)
+        at = f[f.year == 2035].set_index("metric")["mean"]
+        assert at["new_kei_sales_cumulative_if_launched"] == pytest.approx(
+            at["new_kei_sales_cumulative"] / at["launched"], rel=1e-9
+        )

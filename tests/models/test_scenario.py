@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from models import montecarlo
-from models.scenario import GREY_COUNT_YEARS, LAUNCH_TIME, Range, base_buyer_price, kei_outcomes
+from models.scenario import ADOPTION_SHOCKS, GREY_COUNT_YEARS, LAUNCH_TIME, Range, base_buyer_price, kei_outcomes
 
 from .conftest import POLICIES, YEARS
 
@@ -114,3 +114,52 @@ def test_share_never_exceeds_japans(make_spec, market_paths):
     spec = make_spec(kei__target_price=Range(3000, 3000, 3000))
     f = _run(spec, market_paths, draws=5000)
     assert f[f.metric == "kei_share"].p95.max() < spec.ranges["japan.kei_share"].high
+
+
+# ---------------------------------------------------------------------------------------------- reference class
+def test_the_reference_layer_is_the_reference_class_path_times_the_market(make_spec):
+    """Known answer: without deviations, new sales = e^(level + slope ln(r / 0.5) + rise ln t + decline (t - 1))
+    x addressable / addressable of the full kei class x market, a first calendar year sold in part."""
+    spec = make_spec(level_model="reference_class", road_access="low_speed")
+    assert "adoption.bass_p" not in spec.keys.values() and "reference.level" in spec.keys.values()
+    market = np.full(len(YEARS), 16e6)
+    values = _values(spec, launch=2029.5)
+    new = kei_outcomes(spec, values, market, YEARS)["new_kei_sales"][0]
+    price = base_buyer_price(spec)
+    avg = values["market.avg_new_vehicle_price"]
+    since = YEARS - 2029.5 + 1.0
+    t = np.maximum(since, 1.0)
+    log_share = values["reference.level"] + values["reference.price_slope"] * np.log(price / avg / 0.5)
+    log_share = log_share + values["reference.rise"] * np.log(t) + values["reference.decline"] * (t - 1)
+    addressable = values["access.low_speed.addressable_share"] / values["access.kei_class.addressable_share"]
+    expected = np.exp(log_share) * addressable * np.clip(since, 0, 1) * market
+    np.testing.assert_allclose(new, expected, rtol=1e-12)
+    assert new[YEARS == 2029][0] == pytest.approx(
+        0.5
+        * expected[YEARS == 2030][0]
+        * np.exp(-values["reference.rise"] * np.log(1.5) - values["reference.decline"] * 0.5),
+        rel=1e-9,
+    )  # half a year on sale
+
+
+def test_reference_deviations_start_at_zero_at_launch(make_spec):
+    spec = make_spec(level_model="reference_class")
+    market = np.full(len(YEARS), 16e6)
+    values = _values(spec, launch=np.array([2028.0, 2028.0]))
+    plain = kei_outcomes(spec, values, market, YEARS)["new_kei_sales"]
+    shocks = np.ones((2, len(YEARS))) * np.array([[1.0], [-1.0]])
+    shocked = kei_outcomes(spec, {**values, ADOPTION_SHOCKS: shocks}, market, YEARS)["new_kei_sales"]
+    first = YEARS == 2028
+    sd = values["reference.deviation_sd"]
+    np.testing.assert_allclose(shocked[:, first].ravel() / plain[:, first].ravel(), np.exp([sd, -sd]))  # one shock
+    assert np.all(shocked[0, YEARS > 2028] > plain[0, YEARS > 2028])
+    assert np.all(shocked[:, YEARS < 2028] == 0)
+
+
+def test_forecasts_given_a_launch_are_over_the_launched_draws_only(make_spec):
+    spec = make_spec(level_model="reference_class")
+    market = np.full(len(YEARS), 16e6)
+    out = kei_outcomes(spec, _values(spec, launch=np.array([2030.0, np.inf])), market, YEARS)
+    given = out["new_kei_sales_if_launched"]
+    assert np.all(np.isnan(given[1])) and np.all(np.isnan(given[0, YEARS < 2030]))
+    np.testing.assert_array_equal(given[0, YEARS >= 2030], out["new_kei_sales"][0, YEARS >= 2030])

@@ -88,6 +88,23 @@ def test_adoption_backtest_json_scores_every_analog_and_an_analysts_own(tmp_path
     assert naive["cumulative_actual"] == 10453 + 6211 + 1276 and naive["cumulative_forecast"] == 3 * 9264
 
 
+def test_adoption_backtest_json_is_the_reference_class_under_its_model(tmp_path):
+    """Issue 23's contract: family hold-outs, each row with its family and interval_ratio_80, the empirical
+    benchmark as model reference_class."""
+    path = write_config(tmp_path, base_config(tmp_path))
+    result = runner.invoke(app, ["backtest", "--adoption", "--config", str(path), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert {"family", "interval_ratio_80", "shape"} <= set(rows[0]) and len({r["shape"] for r in rows}) == 1
+    pre = [r for r in rows if r["mode"] == "pre_launch"]
+    assert {r["model"] for r in pre} == {"chain", "naive", "reference_class"}
+    chain = [r for r in pre if r["model"] == "chain"]
+    assert len(chain) >= 20 and len({r["family"] for r in chain}) >= 8
+    assert all(r["interval_ratio_80"] >= 1 for r in rows)
+    level = runner.invoke(app, ["backtest", "--adoption", "--config", str(path), "--shape", "level", "-f", "json"])
+    assert {r["shape"] for r in json.loads(level.stdout)} == {"level"}
+
+
 def test_adoption_backtest_bad_input_exits_2(tmp_path):
     path = write_config(tmp_path, base_config(tmp_path))
     bad = tmp_path / "bad.csv"

@@ -1,0 +1,83 @@
+"""keicast.reference_class: the shipped reference class, bad files refused by name, and the draws a scenario
+gets."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keicast.errors import ConfigError
+from keicast.reference_class import (
+    LAUNCHES,
+    SALES,
+    launch_values,
+    load_reference_class,
+    model_rows,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "data" / "reference_class"
+
+
+def test_the_shipped_class_has_twenty_launches_in_eight_families_with_sources():
+    frame, sources = load_reference_class(SHIPPED)
+    assert frame.launch.nunique() >= 20 and frame.family.nunique() >= 8
+    assert set(frame.kind) == {"class", "nameplate", "technology"}
+    assert not frame[frame.partial].scored.any()  # a partial year is kept, never fitted
+    assert (frame.t >= 1).all() and np.allclose(frame.share, frame.units / frame.market_units, equal_nan=True)
+    assert len(sources) == 2 and all(len(n) > 200 for n in sources.notes)
+    rows = model_rows(frame, ["us_plugin_total"])
+    assert "us_plugin_total" not in set(rows.launch) and rows.log_share.notna().all()
+
+
+@pytest.fixture
+def copy(tmp_path) -> Path:
+    shutil.copytree(SHIPPED, tmp_path / "rc")
+    return tmp_path / "rc"
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize(
+    "file,old,new,where,value",
+    [
+        (LAUNCHES, ",nameplate,US,1985,0.335,", ",microcar,US,1985,0.335,", "row 3: kind", "microcar"),
+        (LAUNCHES, ",nameplate,US,1985,0.335,", ",nameplate,US,1985,cheap,", "row 3 (yugo_us): price_ratio", "cheap"),
+        (LAUNCHES, "1985,0.335,false", "1985,0.335,maybe", "row 3: policy_created", "maybe"),
+        (SALES, "bmw_i3_us,2015,11024", "bmw_i3,2015,11024", "launch", "bmw_i3"),
+        (SALES, "bmw_i3_us,2015,11024", "bmw_i3_us,2015,-5", "(bmw_i3_us): units", "-5"),
+        (SALES, "bmw_i3_us,2015,11024", "bmw_i3_us,2005,11024", "bmw_i3_us: year", 2005),
+        (
+            SALES,
+            "\nlaunch,year,units,market_units,partial\n",
+            "\nlaunch,yr,units,market_units,partial\n",
+            "header",
+            None,
+        ),
+    ],
+)
+def test_a_bad_row_is_refused_naming_the_file_row_column_and_value(copy, file, old, new, where, value):
+    _edit(copy / file, old, new)
+    with pytest.raises(ConfigError) as info:
+        load_reference_class(copy)
+    (problem,) = info.value.problems
+    assert problem.file == str(copy / file) and where in problem.key
+    if value is not None:
+        assert str(problem.value) == str(value)
+
+
+def test_a_missing_file_is_refused_by_name(copy):
+    (copy / SALES).unlink()
+    with pytest.raises(ConfigError, match="launch_sales.csv"):
+        load_reference_class(copy)
+
+
+def test_each_road_access_is_a_launch_of_its_kind():
+    assert launch_values("kei_class") == launch_values("low_speed")  # both a class created by a policy
+    assert launch_values("kei_class")["policy_created"] == 1 and launch_values("fmvss")["policy_created"] == 0
+    assert all(launch_values(a)["us_market"] == 1 and launch_values(a)["log_price_ratio"] == 0 for a in ("fmvss",))
