@@ -23,6 +23,7 @@ import pandas as pd
 from keicast.cache import cached_frames, digest
 from keicast.config import AssumptionOverride, CalibrationSettings
 from keicast.errors import ConfigError, Problem
+from keicast.formatting import number
 from keicast.history import TABLES_DIR as TABLES
 from keicast.history import series
 from keicast.register import Register
@@ -373,8 +374,8 @@ def class_share_refinements(fit: ClassShareFit, register: Register) -> tuple[Ass
             "*",
             "calibration",
             f"ClassShareFit on {source} ({fit.analogs_} analogs, {len(fit.points_)} points): U_a = "
-            f"{fit.utility_:.3f} at r_a = {fit.price_ratio_:.3f}, predictive sd {fit.predictive_sd_:.3f} "
-            f"(between-analog sd {fit.between_sd_:.3f}); range U_a -/+ sqrt(7) sd.",
+            f"{number(fit.utility_)} at r_a = {number(fit.price_ratio_)}, predictive sd {number(fit.predictive_sd_)} "
+            f"(between-analog sd {number(fit.between_sd_)}); range U_a -/+ sqrt(7) sd.",
         ),
         AssumptionOverride(
             "analog.us_price_ratio", fit.price_ratio_, None, None, "*", "calibration", f"Mean price ratio of {source}."
@@ -392,7 +393,7 @@ def class_share_refinements(fit: ClassShareFit, register: Register) -> tuple[Ass
                 "*",
                 "calibration",
                 f"Literature prior [{e.range_low}, {e.range_high}] updated by the within-analog estimate "
-                f"{fit.beta_within_:.2f} (SE {fit.beta_within_se_:.2f}) from {source}.",
+                f"{number(fit.beta_within_)} (SE {number(fit.beta_within_se_)}) from {source}.",
             )
         )
     return tuple(out)

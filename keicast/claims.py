@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
+from keicast import formatting
 from keicast.register import Register
 
 QUALIFIERS = (
@@ -498,7 +499,8 @@ def match_claims(claims: list[Claim], register: Register, min_score: float = 0.6
         c.status = "confirms" if agrees else "contradicts"
         c.reason = (
             f"unit {c.family}; nearby words shared with {best}: {', '.join(shared)}; "
-            f"{c.value:g} vs registered {registered:g} ({difference:+.1%}{how})"
+            f"{formatting.number(c.value)} vs registered {formatting.number(registered)} "
+            f"({formatting.signed_percent(difference)}{how})"
         )
     return claims
 

@@ -1,9 +1,11 @@
 """How numbers are shown to people: one policy for the report, report.md, CLI tables, `compare` and `sweep`.
 
 Forecasts carry 2-4x uncertainty, so counts are rounded to two significant figures (never fewer than their
-integer digits once scaled: 152,866 is "153k", not "150k"), with k / M / B suffixes; shares are percentages
+integer digits once scaled: 152,866 is "153k", not "150k"), with k / M / B / T suffixes; shares are percentages
 to two significant figures (0.00012 is "0.012%"); years are years ("1997", never "1,997"); money is a count
-with a dollar sign.
+with a dollar sign. Nothing shows more than three significant figures (MAX_SIG) or scientific notation: a count
+between 0 and 1 is "under 1", a share below 0.001% is "<0.001%", any other number below 0.001 is "<0.001",
+and a count of a thousand trillion or more is "over 999T".
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
-_SUFFIXES = ((1e9, "B"), (1e6, "M"), (1e3, "k"))
+_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 MISSING = "–"
+MAX_SIG = 3  # significant figures no rendered number exceeds
+TINY_SHARE = 1e-5  # shares below this (0.001%) are "<0.001%"
+TINY_NUMBER = 1e-3  # other numbers below this are "<0.001"
+HUGE = 999.5e12  # counts from here on are "over 999T"
 
 
 def _missing(value) -> bool:
@@ -34,25 +40,42 @@ def _plain(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def _edge(value: float, small: float, large: float, shown: tuple[str, str, str, str]) -> str | None:
+    """What to show instead of digits: ``shown`` = (tiny positive, tiny negative, huge positive, huge negative)
+    for 0 < |value| < ``small`` or |value| >= ``large``; None for every other value."""
+    if 0 < abs(value) < small:
+        return shown[0] if value > 0 else shown[1]
+    if abs(value) >= large:
+        return shown[2] if value > 0 else shown[3]
+    return None
+
+
 def count(value, sig: int = 2) -> str:
-    """A count for people: 76,075 -> "76k", 1,852 -> "1.9k", 16,000,000 -> "16M", 950 -> "950"."""
+    """A count for people: 76,075 -> "76k", 1,852 -> "1.9k", 16,000,000 -> "16M", 950 -> "950", 0.4 -> "under 1"."""
     if _missing(value):
         return MISSING
-    value = float(value)
+    value, sig = float(value), min(sig, MAX_SIG)
+    edge = _edge(value, 1.0, HUGE, ("under 1", "over -1", "over 999T", "under -999T"))
+    if edge:
+        return edge
     for scale, suffix in _SUFFIXES:
         if abs(value) >= scale * 0.9995:
             mantissa = _significant(value / scale, sig)
-            if abs(mantissa) >= 1000 and suffix != "B":  # 999,999 rounds up into the next suffix
+            if abs(mantissa) >= 1000:  # 999,999 rounds up into the next suffix
                 return count(mantissa * scale, sig)
             return _plain(mantissa) + suffix
     return _plain(_significant(value, sig))
 
 
 def share(value, sig: int = 2) -> str:
-    """A share as a percentage: 0.00012 -> "0.012%", 0.3333 -> "33%", 0 -> "0%"."""
+    """A share as a percentage: 0.00012 -> "0.012%", 0.3333 -> "33%", 0 -> "0%", 1e-7 -> "<0.001%"."""
     if _missing(value):
         return MISSING
-    return _plain(_significant(100 * float(value), sig)) + "%"
+    value = float(value)
+    if abs(value) >= 10:  # 1,000% and more: "1.2k%"
+        return count(100 * value, sig) + "%"
+    edge = _edge(value, TINY_SHARE, math.inf, ("<0.001%", ">-0.001%", "", ""))
+    return edge or _plain(_significant(100 * value, min(sig, MAX_SIG))) + "%"
 
 
 def money(value, sig: int = 2) -> str:
@@ -66,11 +89,15 @@ def year(value) -> str:
 
 
 def number(value, sig: int = 3) -> str:
-    """Any other number (a rate, a coefficient, an index) to ``sig`` significant figures: 0.38 -> "0.38"."""
+    """Any other number (a rate, a coefficient, an index) to ``sig`` <= 3 significant figures: 0.38 -> "0.38",
+    1.0042 -> "1", 0.0002 -> "<0.001", 16,100,000 -> "16.1M"."""
     if _missing(value):
         return MISSING
-    value = float(value)
-    return count(value, sig) if abs(value) >= 1000 else _plain(_significant(value, sig))
+    value, sig = float(value), min(sig, MAX_SIG)
+    if abs(value) >= 1000:
+        return count(value, sig)
+    edge = _edge(value, TINY_NUMBER, math.inf, ("<0.001", ">-0.001", "", ""))
+    return edge or _plain(_significant(value, sig))
 
 
 def signed_percent(value, sig: int = 2) -> str:
@@ -78,7 +105,7 @@ def signed_percent(value, sig: int = 2) -> str:
     if _missing(value):
         return MISSING
     text = share(value, sig)
-    return text if text.startswith("-") else "+" + text
+    return text if text.startswith(("-", "<", ">")) else "+" + text
 
 
 def by_unit(value, unit: str | None) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from keicast.compare import market_check
+from keicast.formatting import number
 
 if TYPE_CHECKING:  # the validator process imports this module: it needs GX and pandas, not the config's stack
     from keicast.config import Config
@@ -230,7 +231,10 @@ def _suite(suite_key: str, path: Path, modified: float):
 def _plain(value) -> str:
     if isinstance(value, tuple | list):
         return "(" + ", ".join(_plain(v) for v in value) + ")"
-    return f"{value:g}" if isinstance(value, float) else str(getattr(value, "item", lambda: value)())
+    value = getattr(value, "item", lambda: value)()
+    if isinstance(value, float) and not (value.is_integer() and abs(value) < 10_000):  # years and small counts stay
+        return number(value)
+    return str(int(value)) if isinstance(value, float) else str(value)
 
 
 def _label(frame: pd.DataFrame, index, rows: list[str]) -> str:

@@ -84,6 +84,16 @@ def _flag(path: Path, frame: pd.DataFrame, column: str) -> pd.Series:
     return words == "true"
 
 
+def _years_on_sale(path: Path, frame: pd.DataFrame) -> pd.Series:
+    """t = year - launch year + 1; a year before the launch is refused."""
+    t = frame.year - frame.launch_year + 1
+    if (t < 1).any():
+        row = frame[t < 1].iloc[0]
+        want = f"a year from its launch year {row.launch_year} on"
+        raise ConfigError([Problem(str(path), f"{row.launch}: year", int(row.year), want)])
+    return t
+
+
 def load_reference_class(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The reference class in long form, one row per launch and year (launch, family, kind, country,
     launch_year, price_ratio, policy_created, year, t, units, market_units, share, partial, scored), and the
@@ -116,16 +126,7 @@ def load_reference_class(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     sales["market_units"] = _number(path, sales, "market_units", True, True)
     sales["partial"] = _flag(path, sales, "partial")
     frame = sales.merge(launches.drop(columns=["name", "notes"]), on="launch")
-    frame["t"] = frame.year - frame.launch_year + 1
-    if (frame.t < 1).any():
-        row = frame[frame.t < 1].iloc[0]
-        raise ConfigError(
-            [
-                Problem(
-                    str(path), f"{row.launch}: year", int(row.year), f"a year from its launch year {row.launch_year} on"
-                )
-            ]
-        )
+    frame["t"] = _years_on_sale(path, frame)
     frame["share"] = frame.units / frame.market_units
     frame["scored"] = ~frame.partial & frame.market_units.notna()
     sources = pd.DataFrame(

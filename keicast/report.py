@@ -6,6 +6,7 @@ Every user-written text (scenario descriptions, overrides, quotes) goes through 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from keicast.compare import (
     once_for_all_scenarios,
 )
 from keicast.record import report_section as track_record_section
+from models.baseline import NESTED, skill_summary
 from models.class_share import japan_price_ratio, kei_utility, logistic, logit, us_utility
 from models.grey_import import grey_buyer_price
 from models.scenario import required_keys
@@ -162,8 +164,8 @@ def japan_weight_rows(sensitivity: pd.DataFrame) -> list[dict]:
         rows.append(
             {
                 "scenario": scenario,
-                "st": f"{sobol.st.iloc[0]:.3f} ± {sobol.st_conf.iloc[0]:.3f}" if not sobol.empty else "–",
-                "cells": [(f"{v:.3g}", _fmt(h)) for v, h in zip(what_if.value, what_if.headline, strict=True)],
+                "st": "–" if sobol.empty else f"{fmt.number(sobol.st.iloc[0])} ± {fmt.number(sobol.st_conf.iloc[0])}",
+                "cells": [(fmt.number(v), _fmt(h)) for v, h in zip(what_if.value, what_if.headline, strict=True)],
             }
         )
     return rows
@@ -536,6 +538,7 @@ def market_section(outputs: dict, config) -> dict:
     article_market = outputs["assumptions"].query("key == 'market.us_new_vehicle_sales'").value.iloc[0]
     market = fc[(fc.scenario == fc.scenario.iloc[0]) & (fc.metric == "total_market")]
     bt = outputs["backtests"].sort_values(["model", "horizon"])
+    nested = bt[bt.model == NESTED]
     return {
         "market_chart": charts.fan_chart(
             market,
@@ -547,8 +550,34 @@ def market_section(outputs: dict, config) -> dict:
         "market_check": market_check(market, article_market, int(market.year.min())).iloc[0].to_dict(),
         "selected_model": bt[bt.selected].model.iloc[0] if bt.selected.any() else "?",
         "backtests": bt.to_dict("records"),
+        "nested_skill": dict(zip(nested.horizon, nested.skill_vs_naive, strict=True)),
+        "skill": skill_statement(bt, config.baseline.max_horizon, config.baseline.model == "auto"),
         "selection_horizon": config.baseline.max_horizon,
     }
+
+
+def skill_statement(backtests: pd.DataFrame, max_horizon: int, chosen: bool) -> str:
+    """The baseline's skill against naive in words (report, report.md, `keicast backtest`): the selected model's
+    on the origins that chose it and, for ``chosen`` (model: auto), the rule's chosen inside each origin (nested),
+    which is the honest figure; a nested skill below zero is said to be no better than naive."""
+    skill = skill_summary(backtests, max_horizon)
+    selected = backtests[backtests.selected].model
+    model, span = (selected.iloc[0] if len(selected) else "?"), f"horizons 1–{max_horizon}"
+    in_sample = fmt.signed_percent(skill["in_sample"])
+    if not chosen:
+        return (
+            f"The {model} model was fixed in advance (baseline.model in the config), so its skill against naive over "
+            f"{span}, {in_sample}, was not chosen on the origins that score it."
+        )
+    text = (
+        f"Chosen on the same origins that score it, the {model} model's skill against naive over {span} is "
+        f"{in_sample}, which flatters the choice; "
+    )
+    if math.isnan(skill["nested"]):
+        return text + "this run did not store the skill of the choice made inside each origin."
+    nested = fmt.signed_percent(skill["nested"])
+    verdict = ": no better than naive." if skill["nested"] < 0 else "."
+    return f"{text}chosen inside each origin from only the years it had seen, the baseline's skill is {nested}{verdict}"
 
 
 def scenario_layer(outputs: dict, config, window_end: int) -> dict:

@@ -34,6 +34,7 @@ def calibrate(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Fit a Bass model to an adoption series by nonlinear least squares."""
+    from keicast.formatting import number
     from models.diffusion import BassFit
 
     t, y = _read_adoptions(series_csv)
@@ -66,8 +67,8 @@ def calibrate(
     else:
         emit(rows, fmt, f"Bass fit ({form.value}) to {series_csv}")
         out.print(
-            f"Residual standard error: {fit.rse_:,.6g} on {fit.df_} degrees of freedom; "
-            f"R² = {fit.r2_:.4f}; AIC = {fit.aic_:.2f}; converged: {fit.converged_}"
+            f"Residual standard error: {number(fit.rse_)} on {fit.df_} degrees of freedom; "
+            f"R² = {number(fit.r2_)}; AIC = {number(fit.aic_)}; converged: {fit.converged_}"
             + (f" (on bound: {', '.join(fit.at_bound_)})" if fit.at_bound_ else "")
         )
 
@@ -116,10 +117,14 @@ def backtest(
     if adoption or series_csv or shape:
         _adoption_backtest(settings, history, series_csv or [], shape, fmt)
         return
+    from keicast.report import skill_statement
+
     cfg = settings.config.baseline
     market = steps.fit_market(history, settings)
-    chosen = f"selected: {market.model_}, lowest mean MASE over horizons 1-{cfg.max_horizon}"
+    chosen = f"selected: {market.model_}, lowest mean MASE over horizons 1-{cfg.max_horizon}; auto: chosen per origin"
     emit(market.backtests_, fmt, f"rolling-origin backtest of {cfg.series} ({chosen})")
+    if fmt is Format.table:
+        out.print(skill_statement(market.backtests_, cfg.max_horizon, cfg.model == "auto"))
 
 
 def _own_analog(path: Path, history: pd.DataFrame, market: str) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
@@ -36,18 +37,25 @@ def emit(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
         out.print(table)
 
 
+IDENTIFIERS = {"year", "origin", "cutoff", "as_of", "seed", "vintage"}  # labels (and *_year, *_id): never rounded
+
+
 def _column_format(column: str):
-    """The formatting policy for a table column: counts to 2 significant figures, other numbers to 3."""
+    """The formatting policy for a table column: counts to 2 significant figures, other numbers (integers too)
+    to 3; years, seeds and ids as they are."""
     from keicast import formatting
 
     count = column in ("mae", "mean", "m", "se_m", "rse") or column.startswith(("p0", "p1", "p5", "p9", "cumulative_"))
+    label = column in IDENTIFIERS or column.endswith(("_year", "_id"))
 
     def show(value) -> str:
         if value is None or (isinstance(value, float) and pd.isna(value)):
             return ""
-        if isinstance(value, float):
-            return formatting.count(value) if count else formatting.number(value)
-        return str(value)
+        if isinstance(value, bool | np.bool_ | str) or not isinstance(value, int | float | np.number):
+            return str(value)
+        if label:
+            return formatting.year(value) if float(value).is_integer() else str(value)
+        return formatting.count(value) if count else formatting.number(value)
 
     return show
 

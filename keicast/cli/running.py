@@ -43,6 +43,7 @@ def run_pipeline(request: RunRequest, quiet: bool, what: str = "") -> tuple[Sett
         err.print("keicast: starting a temporary Prefect server (set PREFECT_API_URL to use a standing one)")
     validator.preload()  # with a temporary server: GX imports in a thread while this process waits for it
     from flows.pipeline import keicast_pipeline
+    from keicast.formatting import count
     from keicast.runner import new_run_id
 
     if server_ready:
@@ -51,7 +52,7 @@ def run_pipeline(request: RunRequest, quiet: bool, what: str = "") -> tuple[Sett
     run_id = new_run_id()
     kind = "sweep" if request.sweep else "run"
     what = what or f"{len(settings.scenarios)} scenario(s)"
-    err.print(f"keicast: {kind} {run_id}: {what}, {settings.run.draws:,} draws each")
+    err.print(f"keicast: {kind} {run_id}: {what}, {count(settings.run.draws)} draws each")
     with attended():
         keicast_pipeline(request, run_id)
     return settings, run_id

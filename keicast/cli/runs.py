@@ -40,10 +40,12 @@ def runs(
 
 def _overrides_in_words(raw: str | None) -> str:
     """'policy.import_tariff=0.1 (--set); ...' instead of a JSON blob."""
+    from keicast.formatting import number
+
     items = json.loads(raw or "[]")
     return (
         "; ".join(
-            f"{o['key']}={o['value']:g}" + (f" ({o['scenario']})" if o.get("scenario") not in (None, "*") else "")
+            f"{o['key']}={number(o['value'])}" + (f" ({o['scenario']})" if o.get("scenario") not in (None, "*") else "")
             for o in items
         )
         or "none"

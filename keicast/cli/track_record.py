@@ -13,6 +13,7 @@ from keicast.cli.options import ConfigOpt, Format, FormatOpt
 from keicast.cli.output import emit, err
 from keicast.cli.process import guarded
 from keicast.errors import ConfigError, Problem
+from keicast.formatting import number
 
 HORIZONS = range(1, 6)  # the horizons the market's record is summarised over (baseline.max_horizon's default)
 
@@ -104,7 +105,7 @@ def backfill(
     models = ", ".join(sorted({v.model.iloc[0] for v, _ in vintages.values()}))
     err.print(
         f"keicast: {len(years)} backfill vintage(s) {years[0]}-{years[-1]} stored (model {models}) in "
-        f"{time.perf_counter() - started:.1f} s ({fitted:.1f} s fitting); {len(mine)} score(s)",
+        f"{number(time.perf_counter() - started)} s ({number(fitted)} s fitting); {len(mine)} score(s)",
         soft_wrap=True,
     )
     emit(table, fmt, "80% coverage of the market: backfill vintages vs the rolling-origin backtest")

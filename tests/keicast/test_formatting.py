@@ -56,3 +56,36 @@ def test_years_money_numbers_and_changes():
 )
 def test_values_are_formatted_by_their_register_unit(unit, value, expected):
     assert fmt.by_unit(value, unit) == expected
+
+
+@pytest.mark.parametrize(
+    "show, value, expected",
+    [
+        (fmt.count, 0.000038, "under 1"),  # "about 0.000038 new kei cars" (issue #23)
+        (fmt.count, -0.4, "over -1"),
+        (fmt.count, 16_100_000, "16M"),
+        (fmt.count, 3.86e18, "over 999T"),
+        (fmt.count, 4.2e12, "4.2T"),
+        (fmt.number, 16_100_000, "16.1M"),
+        (fmt.number, 3.86e18, "over 999T"),  # a CRPS that printed as 3.86e+18
+        (fmt.number, 1.0042, "1"),
+        (fmt.number, 12.345, "12.3"),
+        (fmt.number, 0.0012345, "0.00123"),
+        (fmt.number, 0.0002, "<0.001"),
+        (fmt.number, -0.0002, ">-0.001"),
+        (fmt.number, 65_536, "65.5k"),
+        (fmt.share, 1e-7, "<0.001%"),
+        (fmt.share, 0.000012345, "0.0012%"),
+        (fmt.share, 3.86e18, "over 999T%"),
+        (fmt.share, 12.3, "1.2k%"),
+        (fmt.signed_percent, -0.0428, "-4.3%"),
+        (fmt.signed_percent, 1e-7, "<0.001%"),
+    ],
+)
+def test_no_number_has_more_than_three_significant_figures_or_an_exponent(show, value, expected):
+    assert show(value) == expected
+
+
+@pytest.mark.parametrize("sig", [4, 6])
+def test_asking_for_more_figures_than_the_policy_allows_gets_three(sig):
+    assert fmt.number(1.23456, sig) == "1.23" and fmt.count(123_456, sig) == "123k"

@@ -200,3 +200,231 @@ def test_the_gate_summary_counts_checks_per_suite():
     summary = report.gate_summary(gates)
     assert (summary["checks"], summary["passed"]) == (3, 2) and len(summary["failed"]) == 1
     assert summary["suites"][0] == {"suite": "history", "checks": 2, "passed": 1}
+
+
+# ---------------------------------------------------------------------------------------------- numbers on the page
+# Every rendered number goes through keicast.formatting: at most three significant figures, never an exponent.
+# The fixture's values carry many digits (1.23456...), tiny values (0.000038 cars, a 1e-7 share) and huge ones
+# (a CRPS of 3.86e18), so any number that skips the policy shows up. Exempt tokens, and why:
+#   - identifiers, removed before the scan: run ids, timestamps, seeds, the config hash and path, the code version.
+#     They are labels, not quantities; rounding one would make it name something else.
+#   - four-digit integers 1900-2100 without separators: calendar years (a year is shown whole, never "2.03k").
+#   - digits glued to letters or underscores (P10, h1, S1, imports_2023, x2): names, not numbers.
+#   - analysts' prose from config.yaml (scenario titles and descriptions), removed before the scan: their words,
+#     shown verbatim ("7,594 in 2023" is what the source reported). The fixture's own texts carry no numbers.
+# A bare integer of 10,000 or more fails even at three significant figures: the policy writes 16.1M, not 16,100,000.
+RUN_ID, SEED, STARTED, FINISHED = "20261203T125103Z-4f2a9c", 20251204, "2026-12-03 12:51:03", "2026-12-03 12:58:41"
+SHA, CODE = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "2a70530-dirty"
+NUMBER = re.compile(r"(?<![\w.,])\d[\d,]*(?:\.\d+)?")
+EXPONENT = re.compile(r"\d(?:\.\d+)?[eE][-+]?\d+")
+
+
+def _visible_text(html: str) -> str:
+    """The page as a reader sees it: no script, style or SVG (charts are drawn, their coordinates are not text),
+    no tags or attributes (data: URIs, widths), entities decoded."""
+    import html as html_lib
+
+    html = re.sub(r"(?is)<(script|style|svg)\b.*?</\1>", " ", html)
+    return html_lib.unescape(re.sub(r"(?s)<[^>]+>", " ", html))
+
+
+def _significant_figures(token: str) -> int:
+    digits = token.replace(",", "")
+    if "." in digits:
+        return len(digits.replace(".", "").lstrip("0"))
+    return len(digits.strip("0")) or 1
+
+
+def unruly_numbers(text: str, identifiers: list[str]) -> list[str]:
+    """Tokens in ``text`` that break the policy: an exponent, more than three significant figures, a decimal
+    below 0.001 written out, or a bare integer of 10,000 or more (see the exemptions above)."""
+    for identifier in identifiers:
+        text = text.replace(str(identifier), " ")
+    bad = EXPONENT.findall(text)
+    for match in NUMBER.finditer(text):
+        token = match.group()
+        whole = token.replace(",", "")
+        if "." not in whole and len(whole) == 4 and 1900 <= int(whole) <= 2100:
+            continue
+        long_decimal = whole.startswith("0.000")  # the policy writes "<0.001" or "<0.001%" instead
+        if _significant_figures(token) > 3 or long_decimal or ("." not in whole and int(whole) >= 10_000):
+            bad.append(text[max(0, match.start() - 30) : match.end() + 10].strip())
+    return bad
+
+
+def test_the_scanner_knows_its_answers():
+    assert unruly_numbers("16.1M cars, 2030, 1,500 and 0.00123 in P10 and imports_2023", []) == []
+    assert len(unruly_numbers("3.86e+18 then 0.000038 then 16,100,000 then 1.2345", [])) == 4
+    assert unruly_numbers(f"run {RUN_ID}", [RUN_ID]) == []
+
+
+def _rows(columns: str, *rows) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=columns.split())
+
+
+def _forecasts(scenarios: list[str]) -> pd.DataFrame:
+    rows = []
+    for n, scenario in enumerate(scenarios):
+        for year in range(2026, 2041):
+            grow = (1 + n) * (1.0 + (year - 2026) / 7.0) * 1.23456789
+            metrics = {
+                "kei_sales": 12_345.6789 * grow, "kei_share": 0.000123456 * grow, "kei_in_use": 98_765.4321 * grow,
+                "new_kei_sales": 0.000038 if n == 1 else 1_234.5678 * grow, "grey_imports": 7_654.321 * grow,
+                "kei_sales_cumulative": 123_456.789 * grow, "launched": min(0.123456 * grow, 1.0),
+                "new_kei_sales_cumulative": 0.000038 if n == 1 else 23_456.789 * grow,
+                "new_kei_sales_cumulative_if_launched": 0.000038 if n == 1 else 93_456.789 * grow,
+                "new_kei_sales_if_launched": 0.000038 if n == 1 else 4_234.5678 * grow,
+                "total_market": 16_123_456.7 * (1 + (year - 2026) / 300),
+            }  # fmt: skip
+            for metric, v in metrics.items():
+                rows.append((scenario, year, metric, v, v / 3.3, v / 2.1234, v, v * 2.5678, v * 3.4321))
+    return pd.DataFrame(rows, columns="scenario year metric mean p05 p10 p50 p90 p95".split())
+
+
+def _assumptions(scenarios: list[str], config) -> pd.DataFrame:
+    base = {"unit": "", "kind": "point", "source": "a source", "quote": "a quote", "use": "a use", "low": None,
+            "rationale": "a reason", "overridden": False, "override_origin": None, "high": None}  # fmt: skip
+    values = {
+        "market.us_new_vehicle_sales": (16_000_000.0, "vehicles/year"), "demand.price_elasticity": (-2.345678, ""),
+        "analog.us_class_utility": (-4.567891, ""), "analog.us_price_ratio": (0.6543219, ""),
+        "japan.kei_share": (0.3333333, "fraction of new-vehicle sales"), "japan.kei_price_ratio": (0.5432109, ""),
+        "japan.kei_ownership_advantage": (0.1234567, ""), "grey.imports_2023": (7_654.321, "vehicles/year"),
+        "grey.imports_2018": (1_234.5678, "vehicles/year"), "grey.used_price": (8_765.4321, "USD"),
+        "policy.import_tariff": (0.25, "fraction"), "policy.tariff_pass_through": (0.876543, "fraction"),
+        "grey.customs_value_ratio": (0.654321, "fraction"), "grey.road_legal_states_counted": (37.0, "states"),
+    }  # fmt: skip
+    rows = [{**base, "scenario": s, "key": k, "value": v, "unit": u} for s in scenarios for k, (v, u) in values.items()]
+    for s in scenarios:
+        access = config.scenarios[s].road_access
+        rows.append({**base, "scenario": s, "key": f"access.{access}.japan_gap_closed", "value": 0.2345678,
+                     "low": 0.0123456, "high": 0.5678912})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _backtests() -> pd.DataFrame:
+    rows = []
+    for h in range(1, 11):
+        models = (("naive", 1.0 + h / 7, False), ("combo", 0.9 + h / 9, True), ("auto", 1.1 + h / 6, False))
+        for model, mase, selected in models:
+            rows.append(("us_light_vehicle_sales_annual", model, h, 31 - h, 1_234_567.891 * h, mase, 1.0 + h / 7,
+                         1 - mase / (1.0 + h / 7), 0.7894561, 0.8765432, 1.2345678, selected))  # fmt: skip
+    return pd.DataFrame(
+        rows,
+        columns="series model horizon origins mae mase mase_naive skill_vs_naive coverage_80 coverage_90 "
+        "spread_scale selected".split(),
+    )
+
+
+def _fit_frames(shape: str) -> dict:
+    """The calibration, class-share and adoption-backtest frames of a run, every number awkward."""
+    return {
+        "calibration": _rows("series form p se_p q se_q m se_m rse n r2 converged",
+                             ("us_hev_sales_annual", "increments", 0.0123456, 0.00123456, 0.3456789, 0.0456789,
+                              0.0234567, 0.00234567, 0.1234567, 24, 0.9876543, True)),  # fmt: skip
+        "calibration_fit": _rows("series year observed fitted", ("us_hev_sales_annual", 2000, 9_876.54, 9_123.45)),
+        "fit_diagnostics": _rows("fit shape left_out seed max_rhat min_ess divergences mean_steps worst_parameter "
+                                 "converged", ("calibration", shape, None, SEED, 1.0042345, 1_234.5678, 0, 31.234567,
+                                               "q", True)),  # fmt: skip
+        "class_share_fit": _rows("addressable loo_mae loo_mae_vs_naive naive_mae coverage_80 points between_sd "
+                                 "predictive_sd beta_prior beta_prior_sd beta_within beta_within_se beta beta_sd "
+                                 "pooled_slope", (0.4567891, 0.3456789, 0.2345678, 0.5678912, 0.7512345, 7,
+                                                  0.3456789, 0.4567891, -2.0, 0.5, -2.345678, 0.8765432, -2.2345678,
+                                                  0.4345678, 1.2345678)),  # fmt: skip
+        "class_share_analogs": _rows("analog year units share price_ratio utility level loo_predicted loo_sd "
+                                     "inside_80 naive_predicted", ("smart", 2008, 24_622.345, 0.00184567, 0.6543219,
+                                                                   -6.2345678, -0.1234567, -6.3456789, 0.4567891,
+                                                                   True, -6.0123456)),  # fmt: skip
+        "adoption_backtests": _rows("shape series mode fit_years model cumulative_actual cumulative_forecast "
+                                    "abs_pct_error crps coverage_80 holdout_years",
+                                    (shape, "us_hev_sales_annual", "post_launch", 5, "chain", 1_234_567.89,
+                                     1_345_678.91, 0.0899123, 3.86e18, 0.8333333, 7),
+                                    (shape, "us_hev_sales_annual", "post_launch", 5, "naive", 1_234_567.89,
+                                     987_654.321, 0.2000123, 0.1234567, 0.5714286, 7)),  # fmt: skip
+        "adoption_backtest_paths": _rows("shape series mode fit_years year actual p10 p50 p90"),
+        "adoption_parameters": _rows("parameter distribution p05 p25 p50 p75 p95",
+                                     ("p", "prior", 0.00123456, 0.0123456, 0.0234567, 0.0345678, 0.0456789),
+                                     ("p", "posterior", 0.00234567, 0.0134567, 0.0245678, 0.0356789, 0.0567891)),
+    }
+
+
+def _check_frames() -> dict:
+    """Gate results (observed values as the gates write them), evidence and the latest sweep."""
+    from keicast import gates
+
+    return {
+        "gate_results": _rows("suite check_name expectation column success observed",
+                              ("forecasts", "crps bounded", "x", "crps", False, gates._plain(3.86e18)),
+                              ("history", "years", "y", "year", True, gates._plain(2025.0)),
+                              ("history", "mean", "z", "value", True, gates._plain(16_123_456.789)),
+                              ("history", "share", "z", "value", True, gates._plain(0.000012345678))),
+        "evidence": _rows("article claim_id qualifier text value unit status accepted_key key registered_value "
+                          "sentence reason", ("an article", "c", None, "a figure", 16_123_456.789, "vehicles",
+                                              "contradicts", None, "market.us_new_vehicle_sales", 16_000_000.0,
+                                              "a sentence", "a reason")),  # fmt: skip
+        "latest_sweep": _rows("run_id scenario factors cumulative_p10 cumulative_p50 cumulative_p90",
+                              (RUN_ID, "sweep_1", json.dumps({"launch_year": 2028, "japan.kei_share": 0.3333333}),
+                               12_345.678, 23_456.789, 34_567.891)),  # fmt: skip
+    }
+
+
+def number_outputs(settings) -> dict:
+    """A run's outputs as the warehouse hands them to the report, every number awkward."""
+    config = settings.config
+    scenarios = list(config.scenarios)
+    history = pd.DataFrame({"series": config.baseline.series, "year": range(1976, 2026),
+                            "value": [15_678_901.23 + 12_345.6 * i for i in range(50)]})  # fmt: skip
+    run = {"run_id": RUN_ID, "started_at": STARTED, "finished_at": FINISHED, "draws": 4_096, "seed": SEED,
+           "config_sha256": SHA, "code_version": CODE, "flow_run_id": None, "config_path": "config.yaml",
+           "scenarios": ", ".join(scenarios), "timings": json.dumps({"simulate": 123.456789, "report": 0.0001234}),
+           "overrides": json.dumps([{"key": "policy.tariff_pass_through", "value": 0.87654321, "low": 0.7123456,
+                                    "high": 0.9876543, "origin": "--set", "scenario": "*"}])}  # fmt: skip
+    sens = [(scenarios[1], "tornado", "japan.kei_share", 12_345.678, 1_234.5678, 13_580.2468, None, None, None, None,
+             None, None, None)]  # fmt: skip
+    sens += [(scenarios[1], "sobol", k, None, None, None, 0.123456, 0.0123456, 0.234567, 0.0002345, None, None, 4_096)
+             for k in ("japan.kei_share", "demand.price_elasticity")]  # fmt: skip
+    sens += [(scenarios[1], "what_if", "japan.kei_share", None, None, None, None, None, None, None, v, 12_345.678 * v,
+              None)
+             for v in (0.1234567, 0.3333333)]  # fmt: skip
+    sensitivity = pd.DataFrame(sens, columns="scenario method key swing headline_at_low headline_at_high s1 "
+                               "s1_conf st st_conf value headline samples".split())  # fmt: skip
+    return {
+        "run": pd.DataFrame([run]),
+        "forecasts": _forecasts(scenarios),
+        "assumptions": _assumptions(scenarios, config),
+        "sensitivity": sensitivity.assign(headline=sensitivity.headline.astype(float), headline_base=7_890.12345),
+        "history": history,
+        "backtests": _backtests(),
+        **_fit_frames(config.calibration.shape),
+        **_check_frames(),
+    }
+
+
+@pytest.fixture(scope="module")
+def number_report(tmp_path_factory):
+    from keicast.config import load_settings
+    from keicast.report import render_report
+
+    project = tmp_path_factory.mktemp("numbers")
+    settings = load_settings(write_config(project, base_config(project)))
+    outputs = number_outputs(settings)
+    before = outputs["assumptions"].assign(value=outputs["assumptions"].value * 1.0123456)
+    previous = {**outputs, "run": outputs["run"].assign(run_id="20261202T101010Z-0b1c2d"), "assumptions": before,
+                "forecasts": outputs["forecasts"].assign(p50=outputs["forecasts"].p50 * 0.987654)}  # fmt: skip
+    directory = project / "report"
+    directory.mkdir()
+    render_report(outputs, previous, settings, directory)
+    prose = [text for spec in settings.config.scenarios.values() for text in (spec.description, spec.title) if text]
+    return directory, [RUN_ID, "20261202T101010Z-0b1c2d", STARTED, FINISHED, SHA, SHA[:12], CODE, SEED, *prose]
+
+
+@pytest.mark.parametrize("page", ["index.html", "data_quality.html", "report.md"])
+def test_no_rendered_number_has_an_exponent_or_more_than_three_significant_figures(number_report, page):
+    directory, exempt = number_report
+    text = (directory / page).read_text()
+    text = text if page.endswith(".md") else _visible_text(text)
+    assert unruly_numbers(text, exempt) == []
+
+
+def test_tiny_and_huge_values_are_said_in_words(number_report):
+    text = _visible_text((number_report[0] / "index.html").read_text())
+    assert "given a launch, under 1 (80% range" in text and "over 999T" in text and "16.1M" in text

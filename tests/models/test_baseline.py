@@ -200,3 +200,53 @@ def test_reference_series_meets_the_baseline_contract():
     low, high = np.exp(intercept + slope * 2040 + np.array([ratios.min(), ratios.max()]))
     p10, p90 = np.quantile(market.simulate(2040 - 2025, 2000, seed=20251204)[:, -1], [0.1, 0.9])
     assert low <= p10 and p90 <= high
+
+
+# ---------------------------------------------------------------------------------------------- nested selection
+def _errors(rows):
+    """scored_errors-shaped rows (model, origin, horizon, scaled_error) with the columns aggregation reads."""
+    frame = pd.DataFrame(rows, columns=["model", "origin", "horizon", "scaled_error"])
+    return frame.assign(abs_error=frame.scaled_error, covered_80=True, covered_90=True)
+
+
+def test_nested_selection_chooses_on_what_each_origin_had_seen_by_hand():
+    # Horizon 1, origins 2000-2003. At 2000 nothing is seen: no choice. 2001 sees 2000's errors (drift 1 < naive 2):
+    # drift. 2002 sees 2000-2001 (drift mean 3, naive 2): naive. 2003 sees 2000-2002 (drift 2.67, naive 2): naive.
+    errors = _errors(
+        [("naive", o, 1, 2.0) for o in range(2000, 2004)]
+        + [("drift", o, 1, e) for o, e in zip(range(2000, 2004), [1.0, 5.0, 2.0, 0.5], strict=True)]
+    )
+    choices = baseline.nested_choices(errors, max_horizon=1)
+    assert choices.to_dict() == {2001: "drift", 2002: "naive", 2003: "naive"}
+    nested = baseline.nested_backtest(errors, max_horizon=1).iloc[0]
+    # scored at 2001-2003: drift 5 at 2001, naive 2 and 2: MASE 3 against naive's 2 on the same origins.
+    assert (nested.model, nested.origins, nested.mase, nested.mase_naive) == (baseline.NESTED, 3, 3.0, 2.0)
+    assert nested.skill_vs_naive == pytest.approx(-0.5)
+
+
+def test_nested_skill_matches_in_sample_when_one_candidate_is_the_true_process():
+    # A random walk with drift 5%/yr and noise 0.5%: drift is the process, chosen from the second origin on.
+    rng = np.random.default_rng(7)
+    y = pd.Series(np.exp(16 + np.cumsum(0.05 + 0.005 * rng.standard_normal(36))), index=np.arange(1990, 2026))
+    market = baseline.BaselineMarket(coverage_horizon=5, min_train=20).fit(y)
+    summary = baseline.skill_summary(market.backtests_, 5)
+    assert market.model_ == "drift" and summary["in_sample"] > 0.8
+    assert summary["nested"] == pytest.approx(summary["in_sample"], abs=0.05)
+
+
+def test_nested_skill_of_choosing_on_a_random_walk_is_no_better_than_naive():
+    # Naive is the process: the in-sample winner beat it by luck on the origins that chose it; chosen inside each
+    # origin that luck is gone.
+    rng = np.random.default_rng(11)
+    y = pd.Series(np.exp(16 + np.cumsum(0.05 * rng.standard_normal(45))), index=np.arange(1981, 2026))
+    market = baseline.BaselineMarket(coverage_horizon=5, min_train=20).fit(y)
+    summary = baseline.skill_summary(market.backtests_, 5)
+    assert summary["in_sample"] >= 0.0 and summary["nested"] <= 0.02
+    assert summary["nested"] < summary["in_sample"]
+
+
+def test_a_model_fixed_in_advance_has_no_nested_rows():
+    y = pd.Series(np.exp(ar1_series(0.8, np.log(15e6), 0.08, 30, seed=6)), index=np.arange(1996, 2026))
+    backtests = baseline.BaselineMarket(model="ar1", coverage_horizon=3).fit(y).backtests_
+    assert baseline.NESTED not in set(backtests.model)
+    assert np.isnan(baseline.skill_summary(backtests, 3)["nested"])

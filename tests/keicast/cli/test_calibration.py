@@ -45,12 +45,21 @@ def test_backtest_reports_skill_per_horizon(tmp_path):
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert {r["horizon"] for r in rows} == set(range(1, 11))
-    assert {r["model"] for r in rows} == set(baseline.CANDIDATES)
+    assert {r["model"] for r in rows} == {*baseline.CANDIDATES, baseline.NESTED}
     selected = [r for r in rows if r["selected"]]
     assert len({r["model"] for r in selected}) == 1 and len(selected) == 10
     assert all(0 <= r["coverage_80"] <= r["coverage_90"] <= 1 for r in rows)
     naive = [r for r in rows if r["model"] == "naive"]
     assert all(r["skill_vs_naive"] == 0 for r in naive)
+    nested = [r for r in rows if r["model"] == baseline.NESTED]
+    assert len(nested) == 10 and not any(r["selected"] for r in nested)
+
+
+def test_backtest_table_states_the_skill_of_choosing_inside_each_origin(tmp_path):
+    path = write_config(tmp_path, base_config(tmp_path))
+    result = runner.invoke(app, ["backtest", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "chosen inside each origin" in result.output and "e+" not in result.output
 
 
 ADOPTION_FIELDS = [

@@ -90,3 +90,10 @@ def test_as_json_turns_frames_into_records_and_leaves_other_values():
         {"scenario": "a", "p50": 152866.4, "cumulative_p90": None, "rate": 0.123456, "draws": 3}
     ]
     assert as_json({"n": 1}) == {"n": 1}
+
+
+def test_integers_follow_the_policy_but_years_and_seeds_are_labels():
+    assert output._column_format("samples")(65_536) == "65.5k" and output._column_format("origins")(30) == "30"
+    assert output._column_format("year")(2030.0) == "2030" and output._column_format("seed")(20251204) == "20251204"
+    assert output._column_format("launch_year")(2028) == "2028" and output._column_format("selected")(True) == "True"
+    assert output._column_format("crps")(3.86e18) == "over 999T"
