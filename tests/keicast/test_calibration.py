@@ -99,7 +99,10 @@ def test_a_fit_is_cached_on_disk_by_its_data_and_settings(shipped, tmp_path, mon
 
 def test_calibrated_adoption_keys_are_drawn_jointly_unless_overridden(shipped, tmp_path):
     settings, _, fit = shipped
-    overridden = load_settings(write_config(tmp_path, base_config(tmp_path)), sets=["adoption.bass_p=0.05"])
+    config = base_config(tmp_path)
+    config["calibration"]["model"] = "analogs"  # the analog model draws the adoption keys
+    overridden = load_settings(write_config(tmp_path, config), sets=["adoption.bass_p=0.05"])
+    settings = load_settings(write_config(tmp_path, config, "analogs.yaml"))
     table = assemble(
         settings.register,
         settings.config,

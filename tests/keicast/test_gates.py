@@ -40,6 +40,7 @@ def clean(tmp_path_factory):
         "adoption": backtest_adoption(frame, cal)[0],
         "diagnostics": pd.concat([calibrated_.calibration.diagnostics, backtest_adoption(frame, cal)[2]]),
         "table": table,
+        "reference": calibrated.reference,
         "forecasts": forecasts,
         "prices": {sp.name: base_buyer_price(sp) for sp in specs},
         "docs": tmp / "docs",
@@ -72,6 +73,7 @@ def test_clean_data_passes_every_gate_and_builds_data_docs(clean):
             run(clean, "history", gates.history_frames(clean["history"], required(clean))),
             run(clean, "calibration", {"calibration": clean["fits"], "fit_diagnostics": clean["diagnostics"]}),
             run(clean, "adoption", {**gates.adoption_frames(clean["adoption"], "bass"), "fit_diagnostics": fits}),
+            run(clean, "reference", gates.reference_frames(clean["reference"].cases, clean["reference"].fit.shape)),
             run(clean, "assumptions", gates.assumption_frames(clean["table"], clean["prices"])),
             run(clean, "forecasts", forecast_frames(clean), build_docs=True),
         ]
@@ -193,3 +195,11 @@ def test_sobol_precision_gate(clean):
     params = {**gates.parameters(clean["settings"].config), "max_sobol_halfwidth": 0.03}
     results = gates.check("forecasts", forecast_frames(clean), params, clean["docs"])
     assert "Sobol total-order half-widths small enough to rank inputs" in failed_checks(results)  # 1,024 samples
+
+
+def test_a_reference_class_too_wide_or_beaten_by_its_own_outcomes_fails(clean):
+    (row,) = gates.reference_frames(clean["reference"].cases, clean["reference"].fit.shape).values()
+    bad = row.assign(chain_interval_ratio_80=1e4, reference_median_crps=row.chain_median_crps / 2, families=7)
+    failed = run(clean, "reference", {"reference_backtests": bad})
+    expected = {"chain_interval_ratio_80", "families", "reference_median_crps,chain_median_crps"}
+    assert set(failed[~failed.success].column) == expected

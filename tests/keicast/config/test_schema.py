@@ -61,7 +61,7 @@ def test_keys_with_sql_or_shell_metacharacters_are_refused(tmp_path, key):
 
 def test_memory_per_monte_carlo_chunk_is_bounded(tmp_path):
     problems, message = problems_of(tmp_path, config=base_config(tmp_path, chunk_size=5_000_000))
-    assert problems[0].key == "run" and "5.0 GiB per chunk" in message and "chunk_size <= 994,205" in message
+    assert problems[0].key == "run" and "6.1 GiB per chunk" in message and "chunk_size <= 813,440" in message
 
 
 def test_a_scenario_launching_after_the_horizon_is_refused(tmp_path):
