@@ -1,8 +1,11 @@
-"""Sensitivity at the configured Sobol sample size: wall time and the largest 95% half-width per scenario.
+"""The sensitivity step as a run does it: wall time, the Sobol sample size reached, the largest 95% half-width, and
+the mean headline against the Monte Carlo's at the configured draws, per scenario.
 
-The target is every half-width <= gates.max_sobol_halfwidth (0.03) at a run time that keeps `keicast run` usable.
+The targets are every half-width <= gates.max_sobol_halfwidth (0.03) at a run time that keeps `keicast run`
+usable, and the sensitivity_mean gate's check: the two means within gates.sensitivity_mean_tolerance (5%) or
+within SENSITIVITY_NOISE_Z standard errors of their noise.
 
-    .venv/bin/python bench/bench_sensitivity.py [--base-samples N]
+    .venv/bin/python bench/bench_sensitivity.py [--base-samples N] [--draws D]
 """
 
 from __future__ import annotations
@@ -16,34 +19,38 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from keicast import gates  # noqa: E402
 from keicast.config import load_settings  # noqa: E402
-from keicast.steps import calibrate_assumptions, load_evidence  # noqa: E402
-from models import sensitivity  # noqa: E402
-
-YEARS = np.arange(2026, 2041)
+from keicast.steps import analyse_sensitivity, calibrate_assumptions, fit_baseline, load_evidence  # noqa: E402
+from models import montecarlo  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-samples", type=int, default=None, help="Saltelli N (default: config.yaml)")
+    parser.add_argument("--draws", type=int, default=None, help="Monte Carlo draws (default: config.yaml)")
     args = parser.parse_args()
-    settings = load_settings("config.yaml")
-    calibrated = calibrate_assumptions(settings, load_evidence(settings))
-    market = np.full(len(YEARS), 16e6)
-    n = args.base_samples or settings.run.sobol_base_samples
-    window = tuple(settings.run.headline_window)
-    limit = settings.config.gates.max_sobol_halfwidth
-    for name in settings.scenarios:
-        spec = next(sp for sp in calibrated.specs(settings) if sp.name == name)
+    sets = [f"run.sobol_base_samples={args.base_samples}"] if args.base_samples else []
+    settings = load_settings("config.yaml", sets=sets, draws=args.draws)
+    evidence = load_evidence(settings)
+    calibrated = calibrate_assumptions(settings, evidence)
+    paths = fit_baseline(evidence.history, settings).paths
+    run, limit = settings.run, settings.config.gates.max_sobol_halfwidth
+    years = np.arange(run.horizon.start, run.horizon.end + 1)
+    for spec in calibrated.specs(settings):
         start = time.perf_counter()
-        sobol = sensitivity.sobol_indices(spec, market, YEARS, window, n, settings.run.seed)
-        middle = time.perf_counter()
-        tornado = sensitivity.tornado(spec, market, YEARS, window)
-        end = time.perf_counter()
-        worst = float(sobol[["s1_conf", "st_conf"]].max().max())
+        table = analyse_sensitivity(spec, paths, years, settings)
+        seconds = time.perf_counter() - start
+        forecasts = montecarlo.monte_carlo(spec, paths, years, run.draws, run.seed, run.chunk_size)
+        sobol, tornado = table[table.method == "sobol"], table[table.method == "tornado"]
+        check = gates.sensitivity_frames(forecasts, table)["sensitivity_mean"].iloc[0]
+        noise = check.relative_difference * check.monte_carlo_mean / check.standard_error
+        worst = float(sobol[["s1_conf", "st_conf"]].max().max()) if not sobol.empty else 0.0
         print(
-            f"{name:28s} N={n:>6,}  Sobol {middle - start:5.1f} s  tornado {end - middle:4.1f} s  "
+            f"{spec.name:26s} {spec.level_model:15s} {seconds:5.1f} s  N={int(sobol.samples.max()):>7,}  "
             f"max half-width {worst:.3f} ({'ok' if worst <= limit else 'ABOVE'} {limit})  "
+            f"mean {check.sensitivity_mean:11,.0f} vs Monte Carlo {check.monte_carlo_mean:11,.0f} "
+            f"({check.relative_difference:.2%}, {noise:.1f} se)  "
             f"top: {', '.join(sobol.key.head(3))} | tornado: {', '.join(tornado.key.head(3))}"
         )
 

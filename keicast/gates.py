@@ -41,8 +41,11 @@ STAGES: dict[str, tuple[str, ...]] = {
         "layering",
         "status_quo_check",
         "sensitivity_precision",
+        "sensitivity_mean",
     ),
 }
+# Standard errors a sensitivity mean may differ from the Monte Carlo's by noise alone (a false alarm ~1e-4).
+SENSITIVITY_NOISE_Z = 4.0
 RESULT_COLUMNS = [
     "suite", "expectation", "check_name", "column", "success", "observed", "expected", "advice", "checked_at"
 ]  # fmt: skip
@@ -82,7 +85,8 @@ def forecast_frames(
     sensitivity: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Frames for the forecast suites: the long table, per (scenario, year) bounds, coverage, market check,
-    layering over the status quo, the status quo against the latest import count, and Sobol precision."""
+    layering over the status quo, the status quo against the latest import count, Sobol precision and the
+    sensitivity analysis's mean against the Monte Carlo's."""
     wide = forecasts.pivot_table(index=["scenario", "year"], columns="metric", values=["p05", "p50", "p95"])
     wide.columns = [f"{metric}_{q}" for q, metric in wide.columns]
     wide = wide.reset_index()
@@ -94,7 +98,6 @@ def forecast_frames(
     reported = assumptions[assumptions.key == "grey.imports_2023"].set_index("scenario").value
     grey = forecasts[(forecasts.metric == "grey_imports") & (forecasts.year == start)]
     status = pd.DataFrame({"scenario": grey.scenario, "ratio_to_reported": grey.p50 / grey.scenario.map(reported)})
-    sobol = sensitivity[sensitivity.method == "sobol"] if sensitivity is not None and not sensitivity.empty else None
     return {
         "forecasts": gated_forecasts(forecasts),
         "forecast_bounds": wide,
@@ -102,7 +105,7 @@ def forecast_frames(
         "market_check": market,
         "layering": layering_frame(forecasts, status_quo),
         "status_quo_check": status,
-        "sensitivity_precision": sobol if sobol is not None else pd.DataFrame(columns=["s1_conf", "st_conf"]),
+        **sensitivity_frames(forecasts, sensitivity),
     }
 
 
@@ -115,6 +118,32 @@ def gated_forecasts(forecasts: pd.DataFrame) -> pd.DataFrame:
     index = pd.MultiIndex.from_frame(forecasts[["scenario", "year"]])
     none = launched.reindex(index).fillna(0).to_numpy() == 0
     return forecasts[~(forecasts.metric.isin(CONDITIONAL_METRICS).to_numpy() & none)]
+
+
+def sensitivity_frames(forecasts: pd.DataFrame, sensitivity: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """The sensitivity suites' frames: the Sobol rows, and per scenario the sensitivity analysis's mean headline
+    (models.sensitivity.headline_means) against the Monte Carlo's mean of the same sum of kei sales.
+
+    ``beyond_noise`` marks a difference above SENSITIVITY_NOISE_Z standard errors of the two means' noise; only
+    such a difference is held to the tolerance, so a run of few draws is not failed for its Monte Carlo noise.
+    """
+    empty = sensitivity is None or sensitivity.empty
+    table = pd.DataFrame(columns=["method", "s1_conf", "st_conf"]) if empty else sensitivity
+    means = table[table.method == "mean"].reindex(columns=["scenario", "low", "high", "headline", "headline_se"])
+    sales = forecasts[forecasts.metric == "kei_sales"]
+    window = [sales[(sales.scenario == r.scenario) & sales.year.between(r.low, r.high)] for r in means.itertuples()]
+    frame = pd.DataFrame(
+        {
+            "scenario": means.scenario.to_numpy(),
+            "sensitivity_mean": means.headline.to_numpy(dtype=float),
+            "monte_carlo_mean": [float(part["mean"].sum()) for part in window],
+            "standard_error": means.headline_se.to_numpy(dtype=float),
+        }
+    )
+    difference = (frame.sensitivity_mean - frame.monte_carlo_mean).abs()
+    frame["relative_difference"] = difference / frame.monte_carlo_mean
+    frame["beyond_noise"] = difference > SENSITIVITY_NOISE_Z * frame.standard_error
+    return {"sensitivity_precision": table[table.method == "sobol"], "sensitivity_mean": frame}
 
 
 def layering_frame(forecasts: pd.DataFrame, status_quo: tuple[str, ...]) -> pd.DataFrame:

@@ -26,13 +26,26 @@ from keicast import steps, validator, warehouse
 from keicast.cache import code_digest, digest
 from keicast.config import RunRequest, Settings, TaskRunnerSettings, load_settings
 from keicast.errors import GateFailed, KeicastError, transient
-from models import adoption, baseline, class_share, diffusion, fleet, grey_import, montecarlo, scenario, sensitivity
+from models import (
+    adoption,
+    baseline,
+    class_share,
+    diffusion,
+    fleet,
+    grey_import,
+    montecarlo,
+    reference_class,
+    scenario,
+    sensitivity,
+)
 
 PROGRESS = logging.getLogger("keicast.progress")  # the CLI prints it as a status line per stage (--quiet: not)
 # I/O steps retry with back-off, except on a keicast error (bad input, damaged warehouse): a retry cannot cure it.
 IO_RETRIES = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": transient}
 CACHED = {"persist_result": True, "cache_expiration": timedelta(days=30)}
-KERNEL_MODULES = (sensitivity, montecarlo, scenario, class_share, diffusion, adoption, grey_import, fleet, steps)
+KERNEL_MODULES = (
+    sensitivity, montecarlo, scenario, class_share, diffusion, adoption, grey_import, fleet, reference_class, steps,
+)  # fmt: skip
 
 
 def new_run_id() -> str:
@@ -374,12 +387,14 @@ def sensitivity_key(_, parameters: dict) -> str:
     the code of the kernel; an unchanged scenario takes its (seeded, deterministic) indices from the cache."""
     spec, run, gates_cfg = parameters["spec"], parameters["settings"].run, parameters["settings"].config.gates
     arrays = hashlib.sha256()
-    for array in (np.median(parameters["paths"], axis=0), parameters["years"]):
+    paths = parameters["paths"]
+    for array in (np.median(paths, axis=0), np.mean(paths, axis=0), parameters["years"]):
         arrays.update(np.ascontiguousarray(array, dtype=float).tobytes())
     for posterior in spec.posteriors:
         for key in sorted(posterior.draws):
             arrays.update(key.encode() + np.ascontiguousarray(posterior.draws[key], dtype=float).tobytes())
     ranges = sorted((k, r.low, r.base, r.high) for k, r in spec.ranges.items())
-    rules = (spec.launch_year, spec.imported, spec.road_access, spec.adoption_shape, tuple(run.headline_window))
-    knobs = (run.sobol_base_samples, run.seed, gates_cfg.max_sobol_halfwidth)
+    rules = (spec.launch_year, spec.imported, spec.road_access, spec.adoption_shape, spec.level_model,
+             spec.grey_latest_year, tuple(run.headline_window))  # fmt: skip
+    knobs = (run.sobol_base_samples, run.seed, run.draws, gates_cfg.max_sobol_halfwidth)
     return "sensitivity-" + digest(repr((ranges, rules, knobs)), arrays.hexdigest(), code_digest(*KERNEL_MODULES))

@@ -66,7 +66,8 @@ create table if not exists adoption_parameters (
 create table if not exists sensitivity (
     run_id varchar, scenario varchar, method varchar, key varchar, low double, high double,
     headline_at_low double, headline_at_high double, headline_base double, swing double,
-    s1 double, s1_conf double, st double, st_conf double, value double, headline double, samples integer);
+    s1 double, s1_conf double, st double, st_conf double, value double, headline double, samples integer,
+    headline_se double);
 create table if not exists class_share_fit (
     run_id varchar, beta_prior double, beta_prior_sd double, beta_within double, beta_within_se double,
     beta double, beta_sd double, pooled_slope double, utility double, price_ratio double, between_sd double,
@@ -128,6 +129,7 @@ alter table backtests add column if not exists spread_scale double;
 alter table sensitivity add column if not exists value double;
 alter table sensitivity add column if not exists headline double;
 alter table sensitivity add column if not exists samples integer;
+alter table sensitivity add column if not exists headline_se double;
 """
 
 # What each table holds, and the columns that need a word: the schema page (docs/warehouse.md, `keicast schema`).
@@ -186,7 +188,8 @@ COLUMN_NOTES = {
     ("adoption_backtests", "mode"): "post_launch, pre_launch",
     ("adoption_backtests", "model"): "chain, naive",
     ("adoption_backtests", "crps"): "mean over hold-out years, over the mean actual",
-    ("sensitivity", "method"): "tornado, sobol, what_if",
+    ("sensitivity", "method"): "tornado, sobol, what_if, mean (the analysis's own mean headline: headline at the "
+    "mean market path, headline_base at the median, headline_se the standard error against the Monte Carlo's)",
     ("gate_results", "observed"): "the failing rows named, with their values",
     ("gate_results", "expected"): "the bound, from gates:",
     ("gate_results", "advice"): "what to do",

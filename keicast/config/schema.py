@@ -193,6 +193,7 @@ class GateSettings(Strict):
     market_check_tolerance: float = Field(0.2, gt=0, lt=1)
     status_quo_tolerance: float = Field(0.3, gt=0, lt=1)  # first-year grey imports vs the latest reported count
     max_sobol_halfwidth: float = Field(0.03, gt=0)  # every Sobol index's 95% half-width
+    sensitivity_mean_tolerance: float = Field(0.05, gt=0)  # sensitivity mean headline vs the Monte Carlo's, relative
     min_adoption_coverage: float = Field(0.5, ge=0, le=1)  # pooled 80% interval coverage of the adoption backtests
     max_adoption_coverage: float = Field(0.98, ge=0, le=1)
     min_reference_coverage: float = Field(0.7, ge=0, le=1)  # pooled 80% coverage of the pre-launch backtests

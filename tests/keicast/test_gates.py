@@ -203,3 +203,23 @@ def test_a_reference_class_too_wide_or_beaten_by_its_own_outcomes_fails(clean):
     failed = run(clean, "reference", {"reference_backtests": bad})
     expected = {"chain_interval_ratio_80", "families", "reference_median_crps,chain_median_crps"}
     assert set(failed[~failed.success].column) == expected
+
+
+def test_a_sensitivity_mean_off_the_monte_carlos_fails_unless_within_its_noise(clean):
+    years = clean["forecasts"][clean["forecasts"].metric == "kei_sales"]
+    scenario = years.scenario.iloc[0]
+    mc = float(years[(years.scenario == scenario) & years.year.between(2026, 2035)]["mean"].sum())
+    row = {"scenario": scenario, "method": "mean", "low": 2026, "high": 2035}
+
+    def checked(headline, se):
+        table = pd.DataFrame([{**row, "headline": headline, "headline_se": se}])
+        frames = gates.sensitivity_frames(clean["forecasts"], table)
+        return run(clean, "forecasts", {**forecast_frames(clean), "sensitivity_mean": frames["sensitivity_mean"]})
+
+    assert "sensitivity_mean" in failed_checks_suites(checked(1.2 * mc, 0.001 * mc))  # 20% off, far beyond noise
+    assert "sensitivity_mean" not in failed_checks_suites(checked(1.02 * mc, 0.001 * mc))  # 2%: within 5%
+    assert "sensitivity_mean" not in failed_checks_suites(checked(1.2 * mc, 0.1 * mc))  # 2 standard errors
+
+
+def failed_checks_suites(results):
+    return set(results[~results.success].suite)
