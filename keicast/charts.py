@@ -423,6 +423,11 @@ def pit_chart(histogram: pd.DataFrame, title: str) -> str:
     return _svg(plot, title, body)
 
 
+def _power_share(power: float) -> str:
+    """A log-axis tick 10^power as a share: a percentage down to 0.001%, below it one car in so many."""
+    return fmt.share(10**power) if power >= -5 else f"1 in {fmt.count(10 ** -power)}"
+
+
 def reference_class_chart(launches: pd.DataFrame, kei: pd.DataFrame, title: str) -> str:
     """The reference class's launches (launch, t, share: one grey line each, shares on a log scale) against the
     kei forecast given a launch (t, p10, p50, p90 of its share by year on sale)."""
@@ -432,7 +437,7 @@ def reference_class_chart(launches: pd.DataFrame, kei: pd.DataFrame, title: str)
     t_max = float(max(launches.t.max(), kei.t.max()))
     plot = Plot(1.0, t_max, float(lo), float(hi), width=640, height=300, left=64, top=40)
     ticks = [float(p) for p in range(lo, hi + 1)]
-    body = _y_axis(plot, ticks, "share of the market's new cars", lambda p: fmt.share(10**p))
+    body = _y_axis(plot, ticks, "share of the market's new cars", _power_share)
     body += _x_axis(plot, [t for t in nice_ticks(1, t_max, 8) if t >= 1 and float(t).is_integer()], "year on sale",
                     lambda t: str(int(t)))  # fmt: skip
     for launch, part in launches.sort_values("t").groupby("launch"):

@@ -205,3 +205,16 @@ def test_prior_posterior_chart_skips_fixed_parameters():
     assert "0.001 (log scale)" in shown and "0.02" in shown
     assert "adoption.bass_p, posterior: median 0.004, 90% 0.002–0.006" in titles(svg)
     clean(svg)
+
+
+def test_reference_class_chart_draws_each_launch_against_the_kei_band_on_a_log_axis():
+    launches = pd.DataFrame(
+        {"launch": ["a", "a", "a", "b", "b"], "t": [1, 2, 3, 1, 2], "share": [0.02, 0.03, 0.025, 2e-7, 4e-7]}
+    )
+    kei = pd.DataFrame(
+        {"t": [1, 2, 3], "p10": [1e-4, 2e-4, 2e-4], "p50": [2e-3, 4e-3, 3e-3], "p90": [0.05, 0.08, 0.07]}
+    )
+    svg = charts.reference_class_chart(launches, kei, "past launches")
+    assert svg.count("<title>a</title>") == 1 and svg.count("<title>b</title>") == 1
+    assert "10%" in svg and "0.001%" in svg and "1 in 1M" in svg and "1 in 10M" in svg  # 1e-7 .. 1e-1
+    assert "e-0" not in svg and "kei given a launch" in svg
