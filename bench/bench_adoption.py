@@ -55,7 +55,7 @@ def main() -> None:
     tables, _ = load_tables(settings.run.reference_dir)
     class_fit = fit_class_share(analog_points(tables, history, market), settings.register)
     fmvss = load_settings(Path(args.config), scenarios=["full_fmvss_compliance"])
-    table = steps.assemble_assumptions(fmvss, fit, class_fit)  # the table a run makes
+    table = steps.assemble_assumptions(fmvss, fit, class_fit, steps.calibrate_reference_class(fmvss))  # as a run
     replay = replay_smart(fit, table, tables, history, market)
     cumulative = replay[(replay.metric == "new_kei_sales_cumulative") & (replay.year == 2014)].iloc[0]
     first = replay[(replay.metric == "new_kei_sales") & (replay.year == 2008)].iloc[0]

@@ -115,6 +115,8 @@ def _sampler(cal: CalibrationSettings) -> str:
     return json.dumps({k: getattr(cal, k) for k in ("warmup", "samples", "chains", "seed")})
 
 
+# The reference class's settings (keicast.reference_class): not read by the analog fits, so not in their cache keys.
+REFERENCE_SETTINGS = ("model", "reference_shape", "reference_left_out", "reference_draws")
 DIAGNOSTIC_COLUMNS = ["fit", "shape", "left_out", "seed", "max_rhat", "min_ess", "divergences", "mean_steps",
                       "worst_parameter", "converged"]  # fmt: skip
 
@@ -274,7 +276,9 @@ def backtest_adoption(
     """
     shape = shape or cal.shape
     names = list(dict.fromkeys(frame.series))
-    settings = json.dumps(cal.model_dump(mode="json", exclude={"shape", "compare_shapes", "cache_dir"}))
+    settings = json.dumps(
+        cal.model_dump(mode="json", exclude={"shape", "compare_shapes", "cache_dir", *REFERENCE_SETTINGS})
+    )
     key = "backtest-" + digest(frame.to_csv(index=False), settings, shape, _code_digest(adoption_backtest))[:24]
 
     def compute():

@@ -425,7 +425,7 @@ def pit_chart(histogram: pd.DataFrame, title: str) -> str:
 
 def _power_share(power: float) -> str:
     """A log-axis tick 10^power as a share: a percentage down to 0.001%, below it one car in so many."""
-    return fmt.share(10**power) if power >= -5 else f"1 in {fmt.count(10 ** -power)}"
+    return fmt.share(10**power) if power >= -5 else f"1 in {fmt.count(10**-power)}"
 
 
 def reference_class_chart(launches: pd.DataFrame, kei: pd.DataFrame, title: str) -> str:
@@ -446,5 +446,8 @@ def reference_class_chart(launches: pd.DataFrame, kei: pd.DataFrame, title: str)
     k = kei.sort_values("t")
     body.append(_band(plot, k.t, np.log10(k.p10), np.log10(k.p90), PALETTE[0], 0.25))
     body.append(_line(plot, k.t, np.log10(k.p50), PALETTE[0], 2.2))
-    legend = [("past launches", "#9a9a9a", "line"), ("kei given a launch (P10–P90, P50)", PALETTE[0], "band")]
+    legend = [
+        ("past launches", "#9a9a9a", "line"),
+        ("kei by years from its planned launch (P10–P90, P50)", PALETTE[0], "band"),
+    ]
     return _svg(plot, title, body + _legend(plot.left + 6, 30, legend))

@@ -30,7 +30,7 @@ from keicast.config.schema import AssumptionOverride, CalibrationSettings, Scena
 from keicast.errors import ConfigError, Problem
 from keicast.history import MAX_REFERENCE_BYTES, source_notes
 from keicast.inputs import read_bounded, reason
-from models import reference_backtest
+from models import adoption_backtest, reference_backtest
 from models import reference_class as rc
 from models.reference_class import REFERENCE_PRICE_RATIO, covariates
 from models.scenario import LAUNCH_KIND, REFERENCE_KEYS, STATUS_QUO_ACCESS
@@ -52,81 +52,82 @@ KINDS = ("class", "nameplate", "technology")
 
 
 def _read(path: Path, expected: list[str]) -> tuple[pd.DataFrame, str]:
+    """The CSV without its '#' lines, each row with the ``line`` of the file it came from."""
     try:
         text = read_bounded(path, MAX_REFERENCE_BYTES).decode("utf-8")
-        frame = pd.read_csv(io.StringIO(text), comment="#", skip_blank_lines=True, keep_default_na=False)
+        frame = pd.read_csv(io.StringIO(text), comment="#", skip_blank_lines=True, keep_default_na=False, dtype=str)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         why = reason(exc) if isinstance(exc, OSError) else str(exc).splitlines()[0]
         raise ConfigError([Problem(str(path), "", str(path), f"a readable reference-class CSV ({why})")]) from None
     if list(frame.columns) != expected:
         raise ConfigError([Problem(str(path), "header", list(frame.columns), f"the columns {','.join(expected)}")])
-    return frame, text
+    lines = [n for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")][1:]
+    return frame.assign(line=lines if len(lines) == len(frame) else np.arange(2, len(frame) + 2)), text
 
 
-def _number(path: Path, frame: pd.DataFrame, column: str, positive: bool, blank_ok: bool) -> pd.Series:
-    values = pd.to_numeric(frame[column].replace("", np.nan), errors="coerce")
-    bad = (values.isna() & (frame[column] != "" if blank_ok else True)) | (values <= 0 if positive else False)
+def _refuse(path: Path, frame: pd.DataFrame, bad: pd.Series, column: str, expected: str) -> None:
+    """ConfigError naming the file line, launch, column and value of the first ``bad`` row, if any."""
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        need = "a positive number" + (" or empty" if blank_ok else "")
-        raise ConfigError(
-            [Problem(str(path), f"row {row + 1} ({frame.launch.iloc[row]}): {column}", frame[column].iloc[row], need)]
-        )
+        row = frame[bad.to_numpy()].iloc[0]
+        where = f"line {row.line} ({row.launch}): {column}"
+        raise ConfigError([Problem(str(path), where, row[column] if column in row else "", expected)])
+
+
+def _number(path: Path, frame: pd.DataFrame, column: str, blank_ok: bool = False, whole: bool = False) -> pd.Series:
+    """A positive number per row (a whole one when ``whole``); empty only when ``blank_ok`` (then NaN)."""
+    values = pd.to_numeric(frame[column].str.strip().replace("", np.nan), errors="coerce")
+    bad = (values.isna() & ((frame[column].str.strip() != "") | (not blank_ok))) | (values <= 0)
+    bad = bad | ((values % 1 != 0) & values.notna() if whole else False)
+    need = ("a whole year" if whole else "a positive number") + (" or empty" if blank_ok else "")
+    _refuse(path, frame, bad, column, need)
     return values
 
 
-def _flag(path: Path, frame: pd.DataFrame, column: str) -> pd.Series:
-    words = frame[column].astype(str).str.strip().str.lower()
-    bad = ~words.isin(["true", "false", ""])
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ConfigError([Problem(str(path), f"row {row + 1}: {column}", frame[column].iloc[row], "true or false")])
+def _flag(path: Path, frame: pd.DataFrame, column: str, blank_ok: bool) -> pd.Series:
+    words = frame[column].str.strip().str.lower()
+    _refuse(path, frame, ~words.isin(["true", "false", *([""] if blank_ok else [])]), column, "true or false")
     return words == "true"
 
 
-def _years_on_sale(path: Path, frame: pd.DataFrame) -> pd.Series:
-    """t = year - launch year + 1; a year before the launch is refused."""
+def _launches(path: Path, launches: pd.DataFrame) -> pd.DataFrame:
+    for column, bad, want in (
+        ("launch", launches.launch.str.strip() == "", "a non-empty name"),
+        ("launch", launches.launch.duplicated(), "each launch once"),
+        ("family", launches.family.str.strip() == "", "a non-empty name"),
+        ("kind", ~launches.kind.isin(KINDS), f"one of {', '.join(KINDS)}"),
+        ("country", ~launches.country.str.fullmatch(r"[A-Z]{2}"), "a two-letter country or region code, e.g. US"),
+    ):
+        _refuse(path, launches, bad, column, want)
+    return launches.assign(
+        price_ratio=_number(path, launches, "price_ratio", blank_ok=True),
+        launch_year=_number(path, launches, "launch_year", whole=True).astype(int),
+        policy_created=_flag(path, launches, "policy_created", blank_ok=False),
+    )
+
+
+def _sales(path: Path, sales: pd.DataFrame, launches: pd.DataFrame) -> pd.DataFrame:
+    _refuse(path, sales, ~sales.launch.isin(launches.launch), "launch", f"a launch listed in {LAUNCHES}")
+    sales = sales.assign(
+        year=_number(path, sales, "year", whole=True).astype(int),
+        units=_number(path, sales, "units"),
+        market_units=_number(path, sales, "market_units", blank_ok=True),
+        partial=_flag(path, sales, "partial", blank_ok=True),
+    )
+    _refuse(path, sales, sales.duplicated(["launch", "year"]), "year", "each launch's year once")
+    frame = sales.merge(launches.drop(columns=["name", "notes", "line"]), on="launch")
     t = frame.year - frame.launch_year + 1
-    if (t < 1).any():
-        row = frame[t < 1].iloc[0]
-        want = f"a year from its launch year {row.launch_year} on"
-        raise ConfigError([Problem(str(path), f"{row.launch}: year", int(row.year), want)])
-    return t
+    _refuse(path, frame, t < 1, "year", "a year from the launch's launch_year on")
+    return frame.assign(t=t)
 
 
 def load_reference_class(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The reference class in long form, one row per launch and year (launch, family, kind, country,
     launch_year, price_ratio, policy_created, year, t, units, market_units, share, partial, scored), and the
-    sources (series, file, notes). Raises ConfigError naming the file, row, column and value."""
+    sources (series, file, notes). Raises ConfigError naming the file, line, launch, column and value."""
     folder = Path(folder)
     launches, launch_text = _read(folder / LAUNCHES, LAUNCH_COLUMNS)
     sales, sales_text = _read(folder / SALES, SALES_COLUMNS)
-    path = folder / LAUNCHES
-    launches["price_ratio"] = _number(path, launches, "price_ratio", True, True)
-    launches["launch_year"] = _number(path, launches, "launch_year", True, False).astype(int)
-    launches["policy_created"] = _flag(path, launches, "policy_created")
-    for column, allowed in (("kind", KINDS), ("family", None), ("launch", None)):
-        bad = ~launches[column].isin(allowed) if allowed else launches[column].str.strip() == ""
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            want = f"one of {', '.join(allowed)}" if allowed else "a non-empty name"
-            raise ConfigError([Problem(str(path), f"row {row + 1}: {column}", launches[column].iloc[row], want)])
-    if launches.launch.duplicated().any():
-        raise ConfigError(
-            [Problem(str(path), "launch", launches.launch[launches.launch.duplicated()].iloc[0], "each launch once")]
-        )
-    path = folder / SALES
-    unknown = ~sales.launch.isin(launches.launch)
-    if unknown.any():
-        raise ConfigError(
-            [Problem(str(path), "launch", sales.launch[unknown].iloc[0], f"a launch listed in {LAUNCHES}")]
-        )
-    sales["year"] = _number(path, sales, "year", True, False).astype(int)
-    sales["units"] = _number(path, sales, "units", True, False)
-    sales["market_units"] = _number(path, sales, "market_units", True, True)
-    sales["partial"] = _flag(path, sales, "partial")
-    frame = sales.merge(launches.drop(columns=["name", "notes"]), on="launch")
-    frame["t"] = _years_on_sale(path, frame)
+    frame = _sales(folder / SALES, sales, _launches(folder / LAUNCHES, launches)).drop(columns=["line"])
     frame["share"] = frame.units / frame.market_units
     frame["scored"] = ~frame.partial & frame.market_units.notna()
     sources = pd.DataFrame(
@@ -136,6 +137,14 @@ def load_reference_class(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         ]
     )
     return frame.sort_values(["family", "launch", "year"], ignore_index=True), sources
+
+
+def check_left_out(frame: pd.DataFrame, left_out: list[str]) -> None:
+    """Each of calibration.reference_left_out must name a launch (a typo would count a sum of launches twice)."""
+    unknown = sorted(set(left_out) - set(frame.launch))
+    if unknown:
+        launches = ", ".join(sorted(frame.launch.unique()))
+        raise ConfigError([Problem("config.yaml", "calibration.reference_left_out", unknown[0], f"one of {launches}")])
 
 
 def model_rows(frame: pd.DataFrame, left_out: list[str] = ()) -> pd.DataFrame:
@@ -181,7 +190,7 @@ class ReferenceClass:
 
 def backtests(rows: pd.DataFrame, shape: str, cal: CalibrationSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The family hold-out backtests of ``shape`` (models.reference_backtest), from the cache if there."""
-    code = code_digest(rc, reference_backtest)
+    code = code_digest(rc, reference_backtest, adoption_backtest)  # adoption_backtest scores the cases
     key = "reference-" + digest(rows.to_csv(index=False), shape, str(cal.seed), code)[:24]
 
     def compute():
@@ -203,6 +212,7 @@ def calibrate_reference(folder: Path, cal: CalibrationSettings) -> ReferenceClas
     """Load the reference class, backtest every shape, choose one (``cal.reference_shape``, or by the backtests
     when "auto") and fit it on every launch but ``cal.reference_left_out``."""
     launches, sources = load_reference_class(folder)
+    check_left_out(launches, cal.reference_left_out)
     rows = model_rows(launches, cal.reference_left_out)
     results = {shape: backtests(rows, shape, cal) for shape in rc.SHAPES}
     cases = pd.concat([r[0] for r in results.values()], ignore_index=True)
@@ -248,4 +258,3 @@ def reference_refinements(
             low, value, high = np.quantile(draws[key], [0.05, 0.5, 0.95])
             out.append(AssumptionOverride(key, float(value), float(low), float(high), name, "calibration", why))
     return tuple(out)
-

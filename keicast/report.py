@@ -245,7 +245,7 @@ def answers(forecasts: pd.DataFrame, config, window: tuple[int, int]) -> list[di
         if spec is not None and spec.road_access != "grey_import" and no_launch is not None:
             sentence = f"A {fmt.share(1 - no_launch)} chance that a maker sells a new kei car by {NO_LAUNCH_YEAR}"
             if given is not None and given.p90 > 0:
-                sentence += f"; given a launch, {_range(given)} new kei cars by {window[1]}"
+                sentence += f"; given a launch by {window[1]}, {_range(given)} new kei cars {window[0]}–{window[1]}"
             sentence += f"; {grey}; {everything}"
             wide, spread = _spread(given)
         else:
@@ -426,6 +426,13 @@ def kei_given_launch(outputs: dict, scenario: str, launch_year: int) -> pd.DataF
     return shares.assign(t=shares.index - launch_year + 1).reset_index(drop=True)
 
 
+def _pre_launch(cases: pd.DataFrame) -> dict:
+    """The chain's pre-launch coverage and median P90/P10, for the section's plain statement of them."""
+    chain = cases[(cases["mode"] == "pre_launch") & (cases.model == "chain")]
+    covered = float((chain.coverage_80 * chain.holdout_years).sum() / chain.holdout_years.sum())
+    return {"coverage": fmt.share(covered), "ratio": fmt.count(chain.interval_ratio_80.median())}
+
+
 def reference_section(outputs: dict, config) -> dict | None:
     """The reference class: its launches as a table and a chart against the kei forecast given a launch, the
     fit, and the family hold-out backtests of every shape."""
@@ -452,16 +459,20 @@ def reference_section(outputs: dict, config) -> dict | None:
     chart = None
     if chosen is not None:
         kei = kei_given_launch(outputs, chosen, config.scenarios[chosen].launch_year)
-        title = f"Past launches' share by year on sale, and {scenario_title(chosen, config.scenarios[chosen])}"
+        title = (
+            f"Past launches' share by year on sale; {scenario_title(chosen, config.scenarios[chosen])} given a launch"
+        )
         chart = charts.reference_class_chart(full[full.fitted], kei, title) if not kei.empty else None
     compare = pd.concat([summarise(part).assign(shape=name) for name, part in cases.groupby("shape")])
     return {
         "shape": shape,
         "launches": table,
         "families": launches.family.nunique(),
+        "unpriced": int(launches.drop_duplicates("launch").price_ratio.isna().sum()),
         "chart": chart,
         "fit": fit.to_dict("records"),
         "summary": summarise(cases[cases["shape"] == shape]).to_dict("records"),
+        "sharpness": _pre_launch(cases[cases["shape"] == shape]),
         "compare": compare[compare.model == "chain"].to_dict("records"),
     }
 

@@ -28,6 +28,7 @@ from keicast.config import RunRequest, Settings, TaskRunnerSettings, load_settin
 from keicast.errors import GateFailed, KeicastError, transient
 from models import (
     adoption,
+    ar1,
     baseline,
     class_share,
     diffusion,
@@ -44,7 +45,8 @@ PROGRESS = logging.getLogger("keicast.progress")  # the CLI prints it as a statu
 IO_RETRIES = {"retries": 2, "retry_delay_seconds": [1, 5], "retry_condition_fn": transient}
 CACHED = {"persist_result": True, "cache_expiration": timedelta(days=30)}
 KERNEL_MODULES = (
-    sensitivity, montecarlo, scenario, class_share, diffusion, adoption, grey_import, fleet, reference_class, steps,
+    sensitivity, montecarlo, scenario, class_share, diffusion, adoption, ar1, grey_import, fleet, reference_class,
+    steps,
 )  # fmt: skip
 
 

@@ -122,7 +122,7 @@ def assemble_assumptions(
     """One row per scenario x key after calibration refinement (adoption, class share, reference class) and
     overrides."""
     refined = refinements(fit, class_fit, settings.register)
-    if reference is not None:
+    if _needs(settings, reference) is not None:
         refined += reference_refinements(reference, settings.config.scenarios, settings.config.calibration)
     return assemble(settings.register, settings.config, settings.scenarios, settings.overrides, refined)
 
@@ -141,7 +141,17 @@ def scenario_specs(
         counts = series(history, GREY_IMPORTS)
         grey_count = (int(counts.index[-1]), float(counts.iloc[-1])) if len(counts) else None
     config = settings.config
-    return [scenario_spec(name, config, table, fit, grey_count, reference) for name in settings.scenarios]
+    return [
+        scenario_spec(name, config, table, fit, grey_count, _needs(settings, reference)) for name in settings.scenarios
+    ]
+
+
+def _needs(settings: Settings, reference: ReferenceClass | None) -> ReferenceClass | None:
+    """The reference class, which the reference-class level model cannot do without (its keys would otherwise be
+    drawn one by one from the register's ranges)."""
+    if reference is None and settings.config.calibration.model == "reference_class":
+        raise ValueError("calibration.model is reference_class: pass the reference class (calibrate_reference_class)")
+    return reference
 
 
 @dataclass(frozen=True)
@@ -230,7 +240,7 @@ def adoption_gate_frames(backtests: AdoptionBacktests, settings: Settings) -> di
 
 
 def reference_gate_frames(reference: ReferenceClass) -> dict[str, pd.DataFrame]:
-    return gates.reference_frames(reference.cases, reference.fit.shape)
+    return gates.reference_frames(reference.cases, reference.fit.shape, reference.fit.converged)
 
 
 def history_gate_frames(history: pd.DataFrame, settings: Settings) -> dict[str, pd.DataFrame]:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from models import reference_class as rc
 from models.adoption_backtest import naive_post_launch, paths, score
+from models.adoption_backtest import summarise as adoption_summary
 
 DRAWS = 2000
 MIN_POST_LAUNCH_YEARS = 6
@@ -131,18 +132,9 @@ def backtest(rows: pd.DataFrame, shape: str, seed: int) -> tuple[pd.DataFrame, p
 
 
 def summarise(cases: pd.DataFrame) -> pd.DataFrame:
-    """Per mode and model: cases, families, median abs % error of the cumulative, mean and median CRPS, pooled 80%
-    coverage (over hold-out years) and the median interval ratio."""
-    weighted = cases.assign(covered=cases.coverage_80 * cases.holdout_years)
-    out = weighted.groupby(["mode", "model"]).agg(
-        cases=("series", "size"),
-        families=("family", "nunique"),
-        median_ape=("abs_pct_error", "median"),
-        mean_crps=("crps", "mean"),
-        median_crps=("crps", "median"),
-        interval_ratio_80=("interval_ratio_80", "median"),
-        covered=("covered", "sum"),
-        years=("holdout_years", "sum"),
+    """models.adoption_backtest.summarise (per mode and model: cases, median abs % error, CRPS, pooled 80% coverage)
+    with the families the cases come from and their median interval ratio."""
+    extra = cases.groupby(["mode", "model"]).agg(
+        families=("family", "nunique"), interval_ratio_80=("interval_ratio_80", "median")
     )
-    out["coverage_80"] = out.covered / out.years
-    return out.drop(columns=["covered", "years"]).reset_index()
+    return adoption_summary(cases).merge(extra.reset_index(), on=["mode", "model"])

@@ -1,34 +1,38 @@
 """The outside view: a new vehicle class's share of its market, positioned in a reference class of past launches
-by what was known before each launch (kind, price, whether a policy created the class).
+by what was known before each launch (kind, market, price, whether a policy created the class).
 
-The log share of launch i (family f) in its t-th year on sale is a hierarchical linear model (hierarchical priors
-from product covariates, as in Lee, Boatwright & Kamakura 2003, *Marketing Science* 22(3), with the launch's level
-as the parameter the covariates position):
+The log share of launch i (family f) in its t-th calendar year on sale (t = year - launch year + 1) is a
+hierarchical linear model (hierarchical priors from product covariates, as in Lee, Boatwright & Kamakura 2003,
+*Marketing Science* 22(3), with the launch's level as the parameter the covariates position):
 
-    y_it = x_i' b  +  g(t)' c  +  a_f  +  e_i  +  u_it
+    y_it = x_i' b  +  g_i(t)' c  +  a_f  +  e_i  +  s_i ln t  +  u_it
     a_f ~ N(0, tau_f^2)     family effect (launches of one family share their market's quirks)
     e_i ~ N(0, tau_l^2)     launch effect
+    s_i ~ N(0, tau_s^2)     the launch's own slope in ln t (some launches take off, others fade)
     u_it = phi u_i,t-1 + sigma eta_it,  u_i0 = 0   yearly deviations, starting at zero at launch (models.ar1)
 
-with x_i = (1, policy_created, technology, log(price_ratio / 0.5), price_unknown) and the shape g(t) one of
+with x_i = (1, us_market, policy_created, technology, ln(price_ratio / 0.5), price_unknown) (price_unknown = 1 and
+the log ratio 0 where no price is sourced) and the shape g(t) one of
 
-    level                 g = ()                       a flat share
-    rise                  g = (ln t)                   rises (or falls) and keeps going
-    rise_peak_decline     g = (ln t, t - 1)            the log of a gamma kernel t^c1 e^(c2 (t - 1)): rises, peaks at
-                                                       t = -c1 / c2 and declines when c1 > 0 > c2
+    level                 g = ()                                  one level, up to the launch's own slope
+    rise                  g = (ln t, technology ln t)             rises (or falls) and keeps going; a powertrain
+                                                                  (technology) has its own rise
+    rise_peak_decline     g = (ln t, technology ln t, t - 1)      the log of a gamma kernel t^c1 e^(c2 (t - 1)):
+                                                                  rises, peaks at t = -c1 / c2, declines (c1 > 0 > c2)
 
 The coefficients (b, c) have a Gaussian prior N(m, S0) (the price slope's mean is the literature elasticity), so the
-marginal law of the stacked log shares is Gaussian, y ~ N(X m, V(theta) + X S0 X'), with V the family, launch and
-AR(1) covariance. theta = (tau_f, tau_l, sigma, phi) is set at its posterior mode under weak priors (type-II
-maximum a posteriori; lognormal on the three sds, Beta(2, 2) on phi), and given theta the coefficients' posterior
-is exact (conjugate Gaussian; Gelman et al. 2013, *BDA3* §14.2):
+marginal law of the stacked log shares is Gaussian, y ~ N(X m, V(theta) + X S0 X'), with V the family, launch, slope
+and AR(1) covariance. theta = (tau_f, tau_l, tau_s, sigma, phi) is set at its posterior mode under weak priors
+(type-II maximum a posteriori; lognormal on the four sds, Beta(2, 2) on phi), and given theta the coefficients'
+posterior is exact (conjugate Gaussian; Gelman et al. 2013, *BDA3* §14.2):
 
     S = (S0^-1 + X' V^-1 X)^-1,   b_hat = S (S0^-1 m + X' V^-1 y).
 
-A new launch in a new family has the predictive law y_t ~ N(x' b_hat + g(t)' c_hat, x_t' S x_t + tau_f^2 + tau_l^2
-+ sigma^2 R_tt), R_st = phi^|t-s| (1 - phi^(2 min(s, t))) / (1 - phi^2) (the AR(1) started at zero): the level of
-demand is one uncertain quantity, counted once. After k years on sale the same joint Gaussian conditioned on them
-is the post-launch forecast. The hyperparameters' own uncertainty is not propagated (empirical Bayes).
+A new launch in a new family has the predictive law y_t ~ N(x_t' b_hat, x_s' S x_t + tau_f^2 + tau_l^2 +
+tau_s^2 ln s ln t + sigma^2 R_st), R_st = phi^|t-s| (1 - phi^(2 min(s, t))) / (1 - phi^2) (the AR(1) started at zero):
+the level of demand is one uncertain quantity, counted once. After k years on sale the same joint Gaussian
+conditioned on them is the post-launch forecast. The hyperparameters' own uncertainty is not propagated (empirical
+Bayes); :attr:`ReferenceFit.converged` says whether their optimiser converged inside its bounds.
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ class ReferenceFit:
     launches: int
     families: int
     observations: int
+    converged: bool = True  # the hyperparameters' optimiser converged, none of them at a bound
 
     @property
     def effect_sd(self) -> float:
@@ -91,6 +96,7 @@ class ReferenceFit:
         rows = [(c, float(m), float(s)) for c, m, s in zip(self.columns, self.coefficients, sd, strict=True)]
         rows += [(name, getattr(self, name), 0.0) for name in ("family_sd", "launch_sd", "slope_sd", "deviation_sd")]
         rows.append(("deviation_ar", self.deviation_ar, 0.0))
+        rows.append(("converged", float(self.converged), 0.0))
         return pd.DataFrame(rows, columns=["parameter", "mean", "sd"])
 
 
@@ -181,9 +187,11 @@ def fit(frame: pd.DataFrame, shape: str) -> ReferenceFit:
     x, y = design(frame, shape), frame["log_share"].to_numpy(float)
     prior, groups = _prior(shape), _Groups.of(frame)
     start = np.array([np.log(0.8), np.log(0.5), np.log(0.3), np.log(0.3), 1.0])
+    bounds = [(-7, 3)] * 4 + [(-5, 5)]
     result = optimize.minimize(
-        _negative_log_posterior, start, args=(groups, x, y, prior), method="L-BFGS-B", bounds=[(-7, 3)] * 4 + [(-5, 5)]
+        _negative_log_posterior, start, args=(groups, x, y, prior), method="L-BFGS-B", bounds=bounds
     )
+    inside = all(low + 1e-3 < z < high - 1e-3 for z, (low, high) in zip(result.x, bounds, strict=True))
     theta = _theta(result.x)
     v_inv = np.linalg.inv(groups.covariance(theta))
     s0_inv = np.linalg.inv(prior[1])
@@ -202,6 +210,7 @@ def fit(frame: pd.DataFrame, shape: str) -> ReferenceFit:
         launches=int(frame["launch"].nunique()),
         families=int(frame["family"].nunique()),
         observations=len(frame),
+        converged=bool(result.success and inside and np.isfinite(result.fun) and result.fun < 1e11),
     )
 
 
@@ -259,7 +268,9 @@ def parameter_draws(fit: ReferenceFit, launch: Mapping[str, float], rng: np.rand
         {
             "level": level + fit.effect_sd * rng.standard_normal(draws),
             "price_slope": by_name["log_price_ratio"],
-            "rise": by_name.get("log_t", zero) + fit.slope_sd * rng.standard_normal(draws),
+            "rise": by_name.get("log_t", zero)
+            + fixed["technology"] * by_name.get("technology_log_t", zero)
+            + fit.slope_sd * rng.standard_normal(draws),
             "decline": by_name.get("years_on", zero),
         }
     )

@@ -279,14 +279,15 @@ def reference_layer(spec: ScenarioSpec, v: dict[str, np.ndarray], values: Mappin
     ln s_t = level + price_slope ln(price / avg_price / 0.5) + rise ln t + decline (t - 1) + u_t
              + ln(addressable / addressable of the full-access kei class),
 
-    with t = years on sale (from 1: a first calendar year partly on sale sells its fraction of the year), u_t the
-    AR(1) yearly deviations starting at zero at launch, and the launch's own level inside ``level``.
+    with t the calendar year's number on sale as the reference class counts it (year - launch year + 1: the launch
+    year is t = 1, a partial year selling its fraction of the year), u_t the AR(1) yearly deviations starting at zero
+    at launch, and the launch's own level inside ``level``.
     """
     r = {p: np.reshape(np.asarray(values[k], dtype=float), (-1, 1)) for p, k in REFERENCE_KEYS.items()}
     price = buyer_price(
         v["target_price"], v["compliance_cost"], v["tariff"], v["pass_through"], v["customs_ratio"], spec.imported
     )
-    t = np.maximum(since_launch, 1.0)
+    t = np.maximum(np.ceil(since_launch - 1e-9), 1.0)  # a launch in mid-2029: 2029 is t = 1, 2030 is t = 2
     log_share = log_share_path(
         r["level"], r["price_slope"], r["rise"], r["decline"], np.log(price / v["avg_price"] / REFERENCE_PRICE_RATIO), t
     ) + np.log(v["addressable"] / v["addressable_full"])

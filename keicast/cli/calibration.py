@@ -173,6 +173,9 @@ def _adoption_backtest(settings, history: pd.DataFrame, paths: list[Path], shape
     cal, market = settings.config.calibration, settings.config.baseline.series
     if shape is not None and shape not in (*ADOPTION_SHAPES, *SHAPES):
         raise ConfigError([Problem("--shape", "", shape, f"one of {', '.join((*SHAPES, *ADOPTION_SHAPES))}")])
+    if paths and shape in SHAPES:
+        analog = ", ".join(ADOPTION_SHAPES)
+        raise ConfigError([Problem("--shape", "", shape, f"with --series, an analog adoption shape: one of {analog}")])
     if not paths and (shape in SHAPES or (shape is None and cal.model == "reference_class")):
         _reference_backtest(settings, shape, fmt)
         return

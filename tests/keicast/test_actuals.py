@@ -125,7 +125,7 @@ def test_a_newer_grey_import_count_becomes_the_curves_latest_point(tmp_path):
     count = pd.DataFrame({"series": "us_kei_truck_imports_annual", "year": [2025], "value": [9100.0], "unit": "units"})
     history = pd.concat([evidence.history, count.assign(partial=False)], ignore_index=True)
     old, new = (
-        steps.scenario_specs(settings, calibrated.table, calibrated.calibration.fit, h)[0]
+        steps.scenario_specs(settings, calibrated.table, calibrated.calibration.fit, h, calibrated.reference)[0]
         for h in (evidence.history, history)
     )
     assert (old.grey_latest_year, new.grey_latest_year) == (2023, 2025)

@@ -217,4 +217,4 @@ def test_reference_class_chart_draws_each_launch_against_the_kei_band_on_a_log_a
     svg = charts.reference_class_chart(launches, kei, "past launches")
     assert svg.count("<title>a</title>") == 1 and svg.count("<title>b</title>") == 1
     assert "10%" in svg and "0.001%" in svg and "1 in 1M" in svg and "1 in 10M" in svg  # 1e-7 .. 1e-1
-    assert "e-0" not in svg and "kei given a launch" in svg
+    assert "e-0" not in svg and "kei by years from its planned launch" in svg

@@ -200,8 +200,10 @@ def test_sobol_precision_gate(clean):
 def test_a_reference_class_too_wide_or_beaten_by_its_own_outcomes_fails(clean):
     (row,) = gates.reference_frames(clean["reference"].cases, clean["reference"].fit.shape).values()
     bad = row.assign(chain_interval_ratio_80=1e4, reference_median_crps=row.chain_median_crps / 2, families=7)
+    bad = bad.assign(post_chain_coverage_80=float("nan"), fit_converged=False)  # no post-launch case; no optimum
     failed = run(clean, "reference", {"reference_backtests": bad})
-    expected = {"chain_interval_ratio_80", "families", "reference_median_crps,chain_median_crps"}
+    expected = {"chain_interval_ratio_80", "families", "reference_median_crps,chain_median_crps", "fit_converged"}
+    expected |= {"post_chain_coverage_80"}
     assert set(failed[~failed.success].column) == expected
 
 
@@ -218,7 +220,7 @@ def test_a_sensitivity_mean_off_the_monte_carlos_fails_unless_within_its_noise(c
 
     assert "sensitivity_mean" in failed_checks_suites(checked(1.2 * mc, 0.001 * mc))  # 20% off, far beyond noise
     assert "sensitivity_mean" not in failed_checks_suites(checked(1.02 * mc, 0.001 * mc))  # 2%: within 5%
-    assert "sensitivity_mean" not in failed_checks_suites(checked(1.2 * mc, 0.1 * mc))  # 2 standard errors
+    assert "sensitivity_mean" not in failed_checks_suites(checked(1.2 * mc, 0.15 * mc))  # 1.3 standard errors
 
 
 def failed_checks_suites(results):

@@ -11,6 +11,7 @@ from keicast.errors import ConfigError
 from keicast.reference_class import (
     LAUNCHES,
     SALES,
+    check_left_out,
     launch_values,
     load_reference_class,
     model_rows,
@@ -46,12 +47,17 @@ def _edit(path: Path, old: str, new: str) -> None:
 @pytest.mark.parametrize(
     "file,old,new,where,value",
     [
-        (LAUNCHES, ",nameplate,US,1985,0.335,", ",microcar,US,1985,0.335,", "row 3: kind", "microcar"),
-        (LAUNCHES, ",nameplate,US,1985,0.335,", ",nameplate,US,1985,cheap,", "row 3 (yugo_us): price_ratio", "cheap"),
-        (LAUNCHES, "1985,0.335,false", "1985,0.335,maybe", "row 3: policy_created", "maybe"),
-        (SALES, "bmw_i3_us,2015,11024", "bmw_i3,2015,11024", "launch", "bmw_i3"),
-        (SALES, "bmw_i3_us,2015,11024", "bmw_i3_us,2015,-5", "(bmw_i3_us): units", "-5"),
-        (SALES, "bmw_i3_us,2015,11024", "bmw_i3_us,2005,11024", "bmw_i3_us: year", 2005),
+        (LAUNCHES, ",nameplate,US,1985,0.335,", ",microcar,US,1985,0.335,", "line 17 (yugo_us): kind", "microcar"),
+        (LAUNCHES, ",nameplate,US,1985,0.335,", ",nameplate,US,1985,cheap,", "line 17 (yugo_us): price_ratio", "cheap"),
+        (LAUNCHES, ",nameplate,US,1985,0.335,", ",nameplate,USA,1985,0.335,", "line 17 (yugo_us): country", "USA"),
+        (LAUNCHES, ",US,1985,0.335,", ",US,1985.5,0.335,", "line 17 (yugo_us): launch_year", "1985.5"),
+        (LAUNCHES, "1985,0.335,false", "1985,0.335,maybe", "line 17 (yugo_us): policy_created", "maybe"),
+        (LAUNCHES, "1985,0.335,false", "1985,0.335,", "line 17 (yugo_us): policy_created", ""),
+        (LAUNCHES, "hyundai_excel_us,us_1980s", "yugo_us,us_1980s", "line 18 (yugo_us): launch", "yugo_us"),
+        (SALES, "bmw_i3_us,2015,11024", "bmw_i3,2015,11024", "line 105 (bmw_i3): launch", "bmw_i3"),
+        (SALES, "bmw_i3_us,2015,11024", "bmw_i3_us,2015,-5", "line 105 (bmw_i3_us): units", "-5"),
+        (SALES, "bmw_i3_us,2015,11024", "bmw_i3_us,2016,11024", "(bmw_i3_us): year", "2016"),  # twice
+        (SALES, "bmw_i3_us,2015,11024", "bmw_i3_us,2005,11024", "line 105 (bmw_i3_us): year", "2005"),
         (
             SALES,
             "\nlaunch,year,units,market_units,partial\n",
@@ -61,14 +67,23 @@ def _edit(path: Path, old: str, new: str) -> None:
         ),
     ],
 )
-def test_a_bad_row_is_refused_naming_the_file_row_column_and_value(copy, file, old, new, where, value):
+def test_a_bad_row_is_refused_naming_the_file_line_column_and_value(copy, file, old, new, where, value):
     _edit(copy / file, old, new)
     with pytest.raises(ConfigError) as info:
         load_reference_class(copy)
     (problem,) = info.value.problems
-    assert problem.file == str(copy / file) and where in problem.key
+    assert problem.file == str(copy / file) and where in problem.key, problem
     if value is not None:
-        assert str(problem.value) == str(value)
+        assert str(problem.value) == value
+
+
+def test_a_left_out_launch_must_exist():
+    frame, _ = load_reference_class(SHIPPED)
+    check_left_out(frame, ["us_plugin_total"])
+    with pytest.raises(ConfigError) as info:
+        check_left_out(frame, ["us_plugin_totl"])
+    (problem,) = info.value.problems
+    assert (problem.key, problem.value) == ("calibration.reference_left_out", "us_plugin_totl")
 
 
 def test_a_missing_file_is_refused_by_name(copy):

@@ -318,32 +318,102 @@ def _backtests() -> pd.DataFrame:
 def _fit_frames(shape: str) -> dict:
     """The calibration, class-share and adoption-backtest frames of a run, every number awkward."""
     return {
-        "calibration": _rows("series form p se_p q se_q m se_m rse n r2 converged",
-                             ("us_hev_sales_annual", "increments", 0.0123456, 0.00123456, 0.3456789, 0.0456789,
-                              0.0234567, 0.00234567, 0.1234567, 24, 0.9876543, True)),  # fmt: skip
+        "calibration": _rows(
+            "series form p se_p q se_q m se_m rse n r2 converged",
+            (
+                "us_hev_sales_annual",
+                "increments",
+                0.0123456,
+                0.00123456,
+                0.3456789,
+                0.0456789,
+                0.0234567,
+                0.00234567,
+                0.1234567,
+                24,
+                0.9876543,
+                True,
+            ),
+        ),  # fmt: skip
         "calibration_fit": _rows("series year observed fitted", ("us_hev_sales_annual", 2000, 9_876.54, 9_123.45)),
-        "fit_diagnostics": _rows("fit shape left_out seed max_rhat min_ess divergences mean_steps worst_parameter "
-                                 "converged", ("calibration", shape, None, SEED, 1.0042345, 1_234.5678, 0, 31.234567,
-                                               "q", True)),  # fmt: skip
-        "class_share_fit": _rows("addressable loo_mae loo_mae_vs_naive naive_mae coverage_80 points between_sd "
-                                 "predictive_sd beta_prior beta_prior_sd beta_within beta_within_se beta beta_sd "
-                                 "pooled_slope", (0.4567891, 0.3456789, 0.2345678, 0.5678912, 0.7512345, 7,
-                                                  0.3456789, 0.4567891, -2.0, 0.5, -2.345678, 0.8765432, -2.2345678,
-                                                  0.4345678, 1.2345678)),  # fmt: skip
-        "class_share_analogs": _rows("analog year units share price_ratio utility level loo_predicted loo_sd "
-                                     "inside_80 naive_predicted", ("smart", 2008, 24_622.345, 0.00184567, 0.6543219,
-                                                                   -6.2345678, -0.1234567, -6.3456789, 0.4567891,
-                                                                   True, -6.0123456)),  # fmt: skip
-        "adoption_backtests": _rows("shape series mode fit_years model cumulative_actual cumulative_forecast "
-                                    "abs_pct_error crps coverage_80 holdout_years",
-                                    (shape, "us_hev_sales_annual", "post_launch", 5, "chain", 1_234_567.89,
-                                     1_345_678.91, 0.0899123, 3.86e18, 0.8333333, 7),
-                                    (shape, "us_hev_sales_annual", "post_launch", 5, "naive", 1_234_567.89,
-                                     987_654.321, 0.2000123, 0.1234567, 0.5714286, 7)),  # fmt: skip
+        "fit_diagnostics": _rows(
+            "fit shape left_out seed max_rhat min_ess divergences mean_steps worst_parameter converged",
+            ("calibration", shape, None, SEED, 1.0042345, 1_234.5678, 0, 31.234567, "q", True),
+        ),  # fmt: skip
+        "class_share_fit": _rows(
+            "addressable loo_mae loo_mae_vs_naive naive_mae coverage_80 points between_sd "
+            "predictive_sd beta_prior beta_prior_sd beta_within beta_within_se beta beta_sd "
+            "pooled_slope",
+            (
+                0.4567891,
+                0.3456789,
+                0.2345678,
+                0.5678912,
+                0.7512345,
+                7,
+                0.3456789,
+                0.4567891,
+                -2.0,
+                0.5,
+                -2.345678,
+                0.8765432,
+                -2.2345678,
+                0.4345678,
+                1.2345678,
+            ),
+        ),  # fmt: skip
+        "class_share_analogs": _rows(
+            "analog year units share price_ratio utility level loo_predicted loo_sd inside_80 naive_predicted",
+            (
+                "smart",
+                2008,
+                24_622.345,
+                0.00184567,
+                0.6543219,
+                -6.2345678,
+                -0.1234567,
+                -6.3456789,
+                0.4567891,
+                True,
+                -6.0123456,
+            ),
+        ),  # fmt: skip
+        "adoption_backtests": _rows(
+            "shape series mode fit_years model cumulative_actual cumulative_forecast "
+            "abs_pct_error crps coverage_80 holdout_years",
+            (
+                shape,
+                "us_hev_sales_annual",
+                "post_launch",
+                5,
+                "chain",
+                1_234_567.89,
+                1_345_678.91,
+                0.0899123,
+                3.86e18,
+                0.8333333,
+                7,
+            ),
+            (
+                shape,
+                "us_hev_sales_annual",
+                "post_launch",
+                5,
+                "naive",
+                1_234_567.89,
+                987_654.321,
+                0.2000123,
+                0.1234567,
+                0.5714286,
+                7,
+            ),
+        ),  # fmt: skip
         "adoption_backtest_paths": _rows("shape series mode fit_years year actual p10 p50 p90"),
-        "adoption_parameters": _rows("parameter distribution p05 p25 p50 p75 p95",
-                                     ("p", "prior", 0.00123456, 0.0123456, 0.0234567, 0.0345678, 0.0456789),
-                                     ("p", "posterior", 0.00234567, 0.0134567, 0.0245678, 0.0356789, 0.0567891)),
+        "adoption_parameters": _rows(
+            "parameter distribution p05 p25 p50 p75 p95",
+            ("p", "prior", 0.00123456, 0.0123456, 0.0234567, 0.0345678, 0.0456789),
+            ("p", "posterior", 0.00234567, 0.0134567, 0.0245678, 0.0356789, 0.0567891),
+        ),
     }
 
 
@@ -352,18 +422,41 @@ def _check_frames() -> dict:
     from keicast import gates
 
     return {
-        "gate_results": _rows("suite check_name expectation column success observed",
-                              ("forecasts", "crps bounded", "x", "crps", False, gates._plain(3.86e18)),
-                              ("history", "years", "y", "year", True, gates._plain(2025.0)),
-                              ("history", "mean", "z", "value", True, gates._plain(16_123_456.789)),
-                              ("history", "share", "z", "value", True, gates._plain(0.000012345678))),
-        "evidence": _rows("article claim_id qualifier text value unit status accepted_key key registered_value "
-                          "sentence reason", ("an article", "c", None, "a figure", 16_123_456.789, "vehicles",
-                                              "contradicts", None, "market.us_new_vehicle_sales", 16_000_000.0,
-                                              "a sentence", "a reason")),  # fmt: skip
-        "latest_sweep": _rows("run_id scenario factors cumulative_p10 cumulative_p50 cumulative_p90",
-                              (RUN_ID, "sweep_1", json.dumps({"launch_year": 2028, "japan.kei_share": 0.3333333}),
-                               12_345.678, 23_456.789, 34_567.891)),  # fmt: skip
+        "gate_results": _rows(
+            "suite check_name expectation column success observed",
+            ("forecasts", "crps bounded", "x", "crps", False, gates._plain(3.86e18)),
+            ("history", "years", "y", "year", True, gates._plain(2025.0)),
+            ("history", "mean", "z", "value", True, gates._plain(16_123_456.789)),
+            ("history", "share", "z", "value", True, gates._plain(0.000012345678)),
+        ),
+        "evidence": _rows(
+            "article claim_id qualifier text value unit status accepted_key key registered_value sentence reason",
+            (
+                "an article",
+                "c",
+                None,
+                "a figure",
+                16_123_456.789,
+                "vehicles",
+                "contradicts",
+                None,
+                "market.us_new_vehicle_sales",
+                16_000_000.0,
+                "a sentence",
+                "a reason",
+            ),
+        ),  # fmt: skip
+        "latest_sweep": _rows(
+            "run_id scenario factors cumulative_p10 cumulative_p50 cumulative_p90",
+            (
+                RUN_ID,
+                "sweep_1",
+                json.dumps({"launch_year": 2028, "japan.kei_share": 0.3333333}),
+                12_345.678,
+                23_456.789,
+                34_567.891,
+            ),
+        ),  # fmt: skip
     }
 
 
@@ -427,4 +520,43 @@ def test_no_rendered_number_has_an_exponent_or_more_than_three_significant_figur
 
 def test_tiny_and_huge_values_are_said_in_words(number_report):
     text = _visible_text((number_report[0] / "index.html").read_text())
-    assert "given a launch, under 1 (80% range" in text and "over 999T" in text and "16.1M" in text
+    assert "given a launch by 2035, under 1 (80% range" in text and "over 999T" in text and "16.1M" in text
+
+
+def test_the_reference_section_tables_the_class_and_states_its_sharpness():
+    from types import SimpleNamespace
+
+    from keicast.report import reference_section
+    from models.reference_backtest import COLUMNS
+
+    launches = pd.DataFrame(
+        {"launch": ["a", "a", "b"], "family": ["F", "F", "G"], "kind": ["class", "class", "nameplate"],
+         "country": ["KR", "KR", "US"], "launch_year": [1991, 1991, 2008], "price_ratio": [0.3, 0.3, float("nan")],
+         "policy_created": [True, True, False], "year": [1991, 1992, 2008], "t": [1, 2, 1],
+         "share": [0.01, 0.05, 2e-4], "partial": [True, False, False], "scored": [False, True, True],
+         "fitted": [True, True, True]}
+    )  # fmt: skip
+    case = dict.fromkeys(COLUMNS, 1.0) | {"series": "a", "family": "F", "fit_years": None, "holdout_years": 4}
+    cases = pd.DataFrame(
+        [case | {"mode": "pre_launch", "model": m, "coverage_80": 0.75, "interval_ratio_80": r, "shape": "rise"}
+         for m, r in (("chain", 123.4), ("naive", 80.0), ("reference_class", 160.0))]
+    )  # fmt: skip
+    years = range(2026, 2041)
+    forecasts = pd.DataFrame(
+        [{"scenario": "fed", "year": y, "metric": m, "p10": v, "p50": 2 * v, "p90": 9 * v}
+         for y in years for m, v in (("new_kei_sales_if_launched", 1e4), ("total_market", 1.6e7))]
+    )  # fmt: skip
+    fit = pd.DataFrame({"parameter": ["const"], "mean": [-4.0], "sd": [1.0], "shape": ["rise"]})
+    outputs = {
+        "reference_launches": launches,
+        "reference_backtests": cases,
+        "forecasts": forecasts,
+        "reference_fit": fit,
+    }
+    config = SimpleNamespace(scenarios={"fed": SimpleNamespace(road_access="kei_class", launch_year=2028, title=None)})
+    section = reference_section(outputs, config)
+    assert section["shape"] == "rise" and section["families"] == 2 and section["unpriced"] == 1
+    a = next(row for row in section["launches"] if row["launch"] == "a")
+    assert (a["first"], a["peak"], a["years"], a["policy"]) == ("5%", "5%", 1, "yes")  # the partial 1991 is not first
+    assert section["sharpness"] == {"coverage": "75%", "ratio": "123"}
+    assert "<svg" in section["chart"]

@@ -78,8 +78,8 @@ def test_fit_class_shares_gives_a_prior_on_the_log_odds(class_fit):
     assert -6 < class_fit.prior_mean < 0  # small cars are a minority of US sales
 
 
-def test_assemble_assumptions_one_row_per_scenario_and_key(settings, calibration, class_fit):
-    table = steps.assemble_assumptions(settings, calibration.fit, class_fit)
+def test_assemble_assumptions_one_row_per_scenario_and_key(settings, calibration, class_fit, reference):
+    table = steps.assemble_assumptions(settings, calibration.fit, class_fit, reference)
     assert tuple(table.scenario.unique()) == settings.scenarios
     assert not table.duplicated(["scenario", "key"]).any()
     keys = table.groupby("scenario").key.apply(frozenset)
@@ -87,13 +87,15 @@ def test_assemble_assumptions_one_row_per_scenario_and_key(settings, calibration
     assert (table.low <= table.value).all() and (table.value <= table.high).all()
 
 
-def test_an_override_reaches_every_scenario(project, calibration, class_fit):
+def test_an_override_reaches_every_scenario(project, calibration, class_fit, reference):
     tmp, config = project
     overridden = load_settings(write_config(tmp, config), sets=["kei.target_price=9000"])
-    table = steps.assemble_assumptions(overridden, calibration.fit, class_fit)
+    table = steps.assemble_assumptions(overridden, calibration.fit, class_fit, reference)
     price = table[table.key == "kei.target_price"]
     assert len(price) == len(overridden.scenarios)
     assert (price.value == 9000).all() and price.overridden.all()
+    with pytest.raises(ValueError, match="reference class"):  # the default model cannot do without it
+        steps.assemble_assumptions(overridden, calibration.fit, class_fit)
 
 
 def test_scenario_specs_carry_each_scenarios_rules(settings, calibration, class_fit, reference):

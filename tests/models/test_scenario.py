@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from models import montecarlo
-from models.scenario import ADOPTION_SHOCKS, GREY_COUNT_YEARS, LAUNCH_TIME, Range, base_buyer_price, kei_outcomes
+from models.scenario import (
+    ADOPTION_SHOCKS,
+    GREY_COUNT_YEARS,
+    LAUNCH_TIME,
+    REFERENCE_KEYS,
+    Range,
+    base_buyer_price,
+    kei_outcomes,
+)
 
 from .conftest import POLICIES, YEARS
 
@@ -163,3 +171,29 @@ def test_forecasts_given_a_launch_are_over_the_launched_draws_only(make_spec):
     given = out["new_kei_sales_if_launched"]
     assert np.all(np.isnan(given[1])) and np.all(np.isnan(given[0, YEARS < 2030]))
     np.testing.assert_array_equal(given[0, YEARS >= 2030], out["new_kei_sales"][0, YEARS >= 2030])
+
+
+def test_the_kernel_draws_the_reference_class_predictive_law(make_spec):
+    """The kernel (reference_layer fed by parameter_draws and AR(1) shocks) against models.reference_class.predictive:
+    for a launch at the start of a year and the reference price ratio, ln share per year on sale has the
+    predictive's mean and covariance (up to sampling noise), the technology rise included."""
+    from models import reference_class as rc
+
+    from .test_reference_class import synthetic
+
+    fit = rc.fit(synthetic(0), "rise_peak_decline")
+    draws = 200_000
+    for kind in ("class", "technology"):
+        launch = rc.covariates(kind, kind == "class", rc.REFERENCE_PRICE_RATIO, "US")
+        sampled = rc.parameter_draws(fit, launch, np.random.default_rng(5), draws)
+        spec = make_spec(level_model="reference_class", kei__target_price=25_000.0)  # at the reference price ratio
+        values = {**_values(spec, launch=np.full(draws, 2028.0)), "market.avg_new_vehicle_price": 50_000.0}
+        values |= {k: sampled[p].to_numpy() for p, k in REFERENCE_KEYS.items() if p in sampled}
+        values |= {"reference.deviation_sd": fit.deviation_sd, "reference.deviation_ar": fit.deviation_ar}
+        values |= {"japan.kei_share": 1.0, "access.kei_class.compliance_cost": 0.0}  # no cap, price exactly 0.5
+        values[ADOPTION_SHOCKS] = np.random.default_rng(6).standard_normal((draws, len(YEARS)))
+        new = kei_outcomes(spec, values, np.ones(len(YEARS)), YEARS)["new_kei_sales"][:, YEARS >= 2028][:, :6]
+        mean, cov = rc.predictive(fit, launch, np.arange(1.0, 7.0))
+        logs = np.log(new)
+        np.testing.assert_allclose(logs.mean(axis=0), mean, atol=0.03)
+        np.testing.assert_allclose(np.cov(logs.T), cov, atol=0.06 * cov.max())
