@@ -93,6 +93,14 @@ def main() -> None:
     p10, p50, p90 = np.exp(np.quantile(y, [0.1, 0.5, 0.9]))
     print(f"{spec.name} ({spec.level_model}), launch {args.launch:.0f}, new kei cars {window[0]}-{window[1]}:")
     print(f"  P10 {p10:,.0f}  P50 {p50:,.0f}  P90 {p90:,.0f}  P90/P10 {p90 / p10:,.0f}  mean {np.exp(y).mean():,.0f}")
+    new = kei_outcomes(spec, values, market, years)["new_kei_sales"]
+    cap = (
+        np.asarray(values[spec.keys["japan_share"]]).reshape(-1, 1)
+        * np.asarray(values[spec.keys["addressable"]]).reshape(-1, 1)
+        * market
+    )
+    capped = np.mean((new >= cap * 0.999).any(axis=1))
+    print(f"  draws held at Japan's share (the kernel's cap) in some year: {capped:.1%}")
     base = y.var()
     print(f"  share of Var(ln new kei cars) = {base:.2f} carried by each input group (held at its median):")
     for name, keys in groups(spec).items():

@@ -17,13 +17,13 @@ chunk, input])``, so memory stays bounded, results do not depend on where a chun
 the same random numbers for the same input (common random numbers: scenario differences are not Monte Carlo noise;
 the status-quo layer is identical, draw by draw, in every scenario).
 
-The adoption keys with posterior draws (a ``Posterior`` built from the hierarchical fit on the US analogs,
-keicast.calibration) are drawn *jointly*: each Monte Carlo draw takes one whole posterior row, so p, q, the trend
-and the deviation sd and persistence keep their correlations. The adoption path's yearly deviations get their own
-standard normal shocks.
+Keys with posterior draws (a ``Posterior``: the reference class's level, price slope and shape, keicast.reference_class,
+or the analog model's adoption fit, keicast.calibration) are drawn *jointly*: each Monte Carlo draw takes one whole
+posterior row, so the keys keep their correlations. The yearly deviations get their own standard normal shocks.
 
-Quantiles across chunks are the draw-weighted mean of the chunks' sample quantiles; the bias is O(1/chunk),
-far below the Monte Carlo error at the default chunk size.
+Quantiles across chunks are the draw-weighted mean of the chunks' sample quantiles; the bias is O(1/chunk), far
+below the Monte Carlo error at the default chunk size. The forecasts given a launch (CONDITIONAL_METRICS) weigh each
+chunk by its draws launched by that year, so their bias is O(1/launched draws per chunk).
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ class CalibrationSettings(Strict):
     model: Literal[LEVEL_MODELS] = "reference_class"  # type: ignore[valid-type]
     reference_shape: Literal[REFERENCE_SHAPES] = "auto"  # type: ignore[valid-type]
     reference_left_out: list[str] = ["us_plugin_total"]  # launches that are sums of others: counted once
-    reference_draws: int = Field(4000, ge=100, le=100_000)
+    reference_draws: int = Field(20_000, ge=100, le=1_000_000)  # joint posterior rows per launch kind
     shape: Literal[ADOPTION_SHAPES] = "bass"  # type: ignore[valid-type]
     analogs: list[str] = Field(list(ANALOG_SALES), min_length=2)
     backtest_also: list[str] = list(PLUGIN_PARTS)  # scored by the backtests, not pooled
