@@ -99,10 +99,10 @@ def test_report_renders_in_headless_chromium_without_network_or_script(hostile_r
         answer = browser.find_element(By.ID, "answer-federal_approval_domestic").text
         assert re.fullmatch(
             r"USDOT approves a kei class, built in the US \(planned launch 2028, domestic production, road access: "
-            r"kei class\): about [\d.]+[kM] kei cars sold 2026–2035 \(80% range [\d.]+[kM]–[\d.]+[kM]\), of which "
-            r"[\d.]+[kM]? new kei cars beyond today's grey imports \(80% range [\d.]+[kM]?–[\d.]+[kM]\); about "
-            r"[\d.]+[kM]? a year by "
-            r"2040 \([\d.]+% of new-vehicle sales\); a \d+% chance that no maker sells a new kei car by 2030\."
+            r"kei class\): A \d+% chance that a maker sells a new kei car by 2030; given a launch by 2035, "
+            r"[\d.]+[kM]? \(80% range [\d.]+[kM]?–[\d.]+[kM]\) new kei cars 2026–2035; grey imports add about "
+            r"[\d.]+k over 2026–2035; 2026–2035 over every draw: [\d.]+[kM] \(80% range [\d.]+[kM]–[\d.]+[kM]\) "
+            r"kei cars; about [\d.]+[kM]? a year by 2040 \([\d.]+% of new-vehicle sales\)\."
             r"( \(wide: P90 is \d+× P10\))?",
             answer,
         ), answer
