@@ -84,7 +84,7 @@ def base_config(tmp: Path, **run_overrides) -> dict:
     )
     config["run"].update(run_overrides)
     config["gates"]["max_sobol_halfwidth"] = 10.0  # quick runs use few Sobol samples; precision is gated in real runs
-    config["gates"]["sensitivity_mean_tolerance"] = 0.5  # and 2k draws: a heavy-tailed mean is noisy (gated in real runs)
+    config["gates"]["sensitivity_mean_tolerance"] = 0.5  # 2k draws: a heavy-tailed mean is noisy (gated in real runs)
     config["calibration"]["compare_shapes"] = []  # the shape comparison is for the shipped report, not the tests
     config["calibration"]["cache_dir"] = FIT_CACHE  # one fit cache for the session's projects
     return config

@@ -231,7 +231,7 @@ def test_same_seed_same_forecasts_and_an_override_moves_them(first_run):
     assert table.exit_code == 0, table.output
     assert table.output.count("kei.target_price") == 1 and "(all)" in table.output
     rows = [line for line in table.output.splitlines() if "federal_approval_domestic" in line]
-    assert len(rows) == 1 and re.search(r"\d+k .* \d+k .* \+\d+%", rows[0]), rows
+    assert len(rows) == 1 and re.search(r"\d+k .* \d+k .* \+[\d.]+%", rows[0]), rows
     assert invoke("compare", same[:20], cheaper[:20], "--config", str(config)).exit_code == 0
     counted = invoke("sql", "select count(*) as n from runs", "--config", str(config), "--format", "json")
     assert json.loads(counted.output)[0]["n"] >= 3
