@@ -136,18 +136,19 @@ def test_the_reference_layer_is_the_reference_class_path_times_the_market(make_s
     price = base_buyer_price(spec)
     avg = values["market.avg_new_vehicle_price"]
     since = YEARS - 2029.5 + 1.0
-    t = np.maximum(since, 1.0)
+    t = np.maximum(np.ceil(since), 1.0)  # as the reference class counts years: 2029 is t = 1, 2030 t = 2
     log_share = values["reference.level"] + values["reference.price_slope"] * np.log(price / avg / 0.5)
     log_share = log_share + values["reference.rise"] * np.log(t) + values["reference.decline"] * (t - 1)
     addressable = values["access.low_speed.addressable_share"] / values["access.kei_class.addressable_share"]
     expected = np.exp(log_share) * addressable * np.clip(since, 0, 1) * market
     np.testing.assert_allclose(new, expected, rtol=1e-12)
-    assert new[YEARS == 2029][0] == pytest.approx(
-        0.5
-        * expected[YEARS == 2030][0]
-        * np.exp(-values["reference.rise"] * np.log(1.5) - values["reference.decline"] * 0.5),
-        rel=1e-9,
-    )  # half a year on sale
+    first = (
+        np.exp(values["reference.level"])
+        * addressable
+        * market[0]
+        * np.exp(values["reference.price_slope"] * np.log(price / avg / 0.5))
+    )
+    assert new[YEARS == 2029][0] == pytest.approx(0.5 * first, rel=1e-9)  # half a year on sale, at t = 1
 
 
 def test_reference_deviations_start_at_zero_at_launch(make_spec):

@@ -120,7 +120,10 @@ def test_adoption_backtest_bad_input_exits_2(tmp_path):
     bad.write_text("value\n1\n2\n")
     early = tmp_path / "early.csv"
     early.write_text("year,value\n" + "".join(f"{1950 + i},{100 + i}\n" for i in range(8)))
-    for args in (["--series", str(bad)], ["--series", str(early)], ["--shape", "logistic"]):
+    good = tmp_path / "good.csv"
+    good.write_text("year,value\n" + "".join(f"{2010 + i},{100 + 50 * i}\n" for i in range(8)))
+    cases = (["--series", str(bad)], ["--series", str(early)], ["--shape", "logistic"])
+    for args in (*cases, ["--series", str(good), "--shape", "rise"]):  # a reference-class shape has no own series
         result = runner.invoke(app, ["backtest", "--adoption", "--config", str(path), *args])
         assert result.exit_code == 2, result.output
     assert "year" in runner.invoke(app, ["backtest", "--config", str(path), "--series", str(early)]).output
