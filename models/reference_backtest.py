@@ -23,25 +23,14 @@ import numpy as np
 import pandas as pd
 
 from models import reference_class as rc
+from models.adoption_backtest import COLUMNS as ADOPTION_COLUMNS
 from models.adoption_backtest import naive_post_launch, paths, score
 from models.adoption_backtest import summarise as adoption_summary
 
 DRAWS = 2000
 MIN_POST_LAUNCH_YEARS = 6
-COLUMNS = [
-    "series",
-    "family",
-    "mode",
-    "fit_years",
-    "model",
-    "cumulative_actual",
-    "cumulative_forecast",
-    "abs_pct_error",
-    "crps",
-    "coverage_80",
-    "interval_ratio_80",
-    "holdout_years",
-]
+# the adoption backtests' columns with the case's family and its sharpness
+COLUMNS = ["series", "family", *ADOPTION_COLUMNS[1:-1], "interval_ratio_80", "holdout_years"]
 
 
 def interval_ratio(samples: np.ndarray) -> float:
