@@ -450,7 +450,7 @@ def reference_section(outputs: dict, config) -> dict | None:
             "launch_year": fmt.year(p.launch_year.iloc[0]), "price_ratio": fmt.number(p.price_ratio.iloc[0], 2),
             "policy": "yes" if p.policy_created.iloc[0] else "no", "years": int(p.scored.sum()),
             "first": fmt.share(full[full.launch == launch].share.iloc[0]) if (full.launch == launch).any() else "–",
-            "peak": fmt.share(p.share.max()), "fitted": bool(p.fitted.any()),
+            "peak": fmt.share(p.share[p.scored].max()), "fitted": bool(p.fitted.any()),
         }
         for launch, p in launches.groupby("launch", sort=False)
     ]  # fmt: skip
@@ -459,9 +459,7 @@ def reference_section(outputs: dict, config) -> dict | None:
     chart = None
     if chosen is not None:
         kei = kei_given_launch(outputs, chosen, config.scenarios[chosen].launch_year)
-        title = (
-            f"Past launches' share by year on sale; {scenario_title(chosen, config.scenarios[chosen])} given a launch"
-        )
+        title = "Past launches' share by year on sale, against the kei forecast given a launch"
         chart = charts.reference_class_chart(full[full.fitted], kei, title) if not kei.empty else None
     compare = pd.concat([summarise(part).assign(shape=name) for name, part in cases.groupby("shape")])
     return {
@@ -470,6 +468,7 @@ def reference_section(outputs: dict, config) -> dict | None:
         "families": launches.family.nunique(),
         "unpriced": int(launches.drop_duplicates("launch").price_ratio.isna().sum()),
         "chart": chart,
+        "chart_scenario": scenario_title(chosen, config.scenarios[chosen]) if chosen else None,
         "fit": fit.to_dict("records"),
         "summary": summarise(cases[cases["shape"] == shape]).to_dict("records"),
         "sharpness": _pre_launch(cases[cases["shape"] == shape]),
