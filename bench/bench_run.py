@@ -51,7 +51,7 @@ FLOOR = "import prefect, great_expectations, statsmodels.api, duckdb, pandas, sc
 
 def project(tmp: Path, draws: int | None) -> Path:
     """config.yaml with the run's outputs in ``tmp``; the inbox holds the source articles when present."""
-    config = parse_yaml((ROOT / "config.yaml").read_text(), 'test')
+    config = parse_yaml((ROOT / "config.yaml").read_text(), "test")
     inbox = tmp / "articles"
     inbox.mkdir()
     for article in (ROOT / "articles", SOURCE_ARTICLES):
@@ -105,7 +105,7 @@ def standing_server(env: dict, home: Path) -> tuple[subprocess.Popen, str]:
 
 
 def last_timings(config: Path) -> dict:
-    warehouse_path = Path(parse_yaml(config.read_text(), 'test')["run"]["warehouse"])
+    warehouse_path = Path(parse_yaml(config.read_text(), "test")["run"]["warehouse"])
     runs = warehouse.succeeded_runs(warehouse_path)
     return json.loads(runs.timings.iloc[0]) if len(runs) else {}
 

@@ -4,9 +4,9 @@ validate the request -> add the actuals inbox -> load evidence (reference series
 preflight (warehouse, output folders) -> open the run -> scan new articles -> gate history -> calibrate the
 adoption path on US analogs, fit the class share, backtest and fit the reference class of past launches -> gate
 calibration -> backtest the adoption chain -> gate it -> gate the reference class -> assemble assumptions -> gate
-them -> fit the baseline market -> simulate scenarios (Monte Carlo chunks, sensitivity) -> gate forecasts -> the
-run's vintage and the record of every earlier one (keicast.record) -> commit (one transaction) -> publish ->
-finish -> Prefect artifacts
+them -> fit the baseline market -> gate its skill -> simulate scenarios (Monte Carlo chunks, sensitivity) -> gate
+forecasts -> the run's vintage and the record of every earlier one (keicast.record) -> commit (one transaction) ->
+publish -> finish -> Prefect artifacts
 
 What each step computes is written once in keicast.steps; how the run is held together (the run lock, its row
 in ``runs``, a failure recorded with the gate results so far, stage timings, the task runner, cache keys) lives in
@@ -56,6 +56,7 @@ assemble_assumptions = Step(steps.assemble_assumptions, "assemble-assumptions")
 scenario_specs = Step(steps.scenario_specs, "scenario-specs", stage="assemble_assumptions")
 gate_assumptions = Step(steps.gate_assumptions, "gate-assumptions", stage="gates")
 fit_baseline = Step(steps.fit_baseline, "fit-baseline", cache_key_fn=baseline_key)
+gate_baseline = Step(steps.gate_baseline, "gate-baseline", stage="gates")
 gate_forecasts = Step(steps.gate_forecasts, "gate-forecasts", stage="gates")
 store_vintage = Step(record.live_vintage, "vintage", stage="commit")
 score_record = Step(record.run_scores, "score-record", stage="commit")
@@ -91,6 +92,7 @@ def keicast_pipeline(request: RunRequest = RunRequest(), run_id: str | None = No
     specs = scenario_specs(settings, table, calibration.fit, evidence.history, reference)
     gated = gate_assumptions(table, specs, settings, gated)
     market = fit_baseline(evidence.history, settings)
+    gated = gate_baseline(market, settings, gated)
     simulation = simulate(settings, specs, market.paths, run)
     gated = gate_forecasts(simulation, table, settings, gated, specs)
     vintage = store_vintage(settings, evidence.history, market, specs, run)

@@ -33,6 +33,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     "calibration": ("calibration", "fit_diagnostics"),
     "adoption": ("adoption_backtests", "fit_diagnostics"),
     "reference": ("reference_backtests",),
+    "baseline": ("baseline_skill",),
     "forecasts": (
         "forecasts",
         "forecast_bounds",
@@ -185,6 +186,24 @@ def adoption_frames(cases: pd.DataFrame, shape: str) -> dict[str, pd.DataFrame]:
             }
         )
     }
+
+
+def baseline_frames(backtests: pd.DataFrame, max_horizon: int, fixed: bool) -> dict[str, pd.DataFrame]:
+    """The baseline suite's frame, one row: the market model, whether it was fixed in advance, and the skill
+    against naive over horizons 1..``max_horizon`` that is held to the bar (``skill_summary``'s "honest": a fixed
+    model's own, since no origin chose it, else the skill of choosing inside each origin)."""
+    from models.baseline import skill_summary
+
+    chosen = backtests[backtests.selected].model
+    skill = skill_summary(backtests, max_horizon, fixed)
+    row = {
+        "model": chosen.iloc[0] if len(chosen) else None,
+        "choice": "fixed" if fixed else "auto",
+        "skill": skill["honest"],
+        "in_sample_skill": skill["in_sample"],
+        "nested_skill": skill["nested"],
+    }
+    return {"baseline_skill": pd.DataFrame([row])}
 
 
 def reference_frames(cases: pd.DataFrame, shape: str, converged: bool = True) -> dict[str, pd.DataFrame]:

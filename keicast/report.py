@@ -563,29 +563,39 @@ def market_section(outputs: dict, config) -> dict:
         "nested_skill": dict(zip(nested.horizon, nested.skill_vs_naive, strict=True)),
         "skill": skill_statement(bt, config.baseline.max_horizon, config.baseline.model == "auto"),
         "selection_horizon": config.baseline.max_horizon,
+        "model_choice": (
+            f"chosen by rolling-origin MASE over horizons 1-{config.baseline.max_horizon}"
+            if config.baseline.model == "auto"
+            else "fixed in advance in the config"
+        ),
     }
 
 
 def skill_statement(backtests: pd.DataFrame, max_horizon: int, chosen: bool) -> str:
-    """The baseline's skill against naive in words (report, report.md, `keicast backtest`): the selected model's
-    on the origins that chose it and, for ``chosen`` (model: auto), the rule's chosen inside each origin (nested),
-    which is the honest figure; a nested skill below zero is said to be no better than naive."""
-    skill = skill_summary(backtests, max_horizon)
+    """The baseline's skill against naive in words (report, report.md, `keicast backtest`). A model fixed in
+    advance (``chosen`` False) is scored on origins none of which chose it, and the nested skill of choosing
+    instead is given beside it; a chosen (model: auto) model's in-sample skill flatters the choice, so the skill
+    of the choice made inside each origin is the honest figure. A skill below zero is said to be no better than
+    naive."""
+    skill = skill_summary(backtests, max_horizon, fixed=not chosen)
     selected = backtests[backtests.selected].model
     model, span = (selected.iloc[0] if len(selected) else "?"), f"horizons 1–{max_horizon}"
     in_sample = fmt.signed_percent(skill["in_sample"])
+    nested = None if math.isnan(skill["nested"]) else fmt.signed_percent(skill["nested"])
     if not chosen:
-        return (
-            f"The {model} model was fixed in advance (baseline.model in the config), so its skill against naive over "
-            f"{span}, {in_sample}, was not chosen on the origins that score it."
+        verdict = ": no better than naive" if skill["in_sample"] < 0 else ""
+        text = (
+            f"The {model} model is fixed in advance in the config (baseline.model), not chosen on the origins that "
+            f"score it: its skill against naive over {span} is {in_sample}{verdict}."
         )
+        choosing = f" Choosing among the candidates inside each origin would score {nested}."
+        return text if nested is None else text + choosing
     text = (
         f"Chosen on the same origins that score it, the {model} model's skill against naive over {span} is "
         f"{in_sample}, which flatters the choice; "
     )
-    if math.isnan(skill["nested"]):
+    if nested is None:
         return text + "this run did not store the skill of the choice made inside each origin."
-    nested = fmt.signed_percent(skill["nested"])
     verdict = ": no better than naive." if skill["nested"] < 0 else "."
     return f"{text}chosen inside each origin from only the years it had seen, the baseline's skill is {nested}{verdict}"
 

@@ -211,6 +211,12 @@ def gate_reference(reference: ReferenceClass, settings: Settings, earlier: pd.Da
     return _gate("reference", reference_gate_frames(reference), settings, earlier)
 
 
+def gate_baseline(market: Baseline, settings: Settings, earlier: pd.DataFrame) -> pd.DataFrame:
+    """The baseline gate: the market model's honest skill against naive (a fixed model's own, else the nested
+    skill of choosing it) is at least ``gates.min_baseline_skill``; returns the gate results so far."""
+    return _gate("baseline", baseline_gate_frames(market, settings), settings, earlier)
+
+
 def gate_assumptions(
     table: pd.DataFrame, specs: list[ScenarioSpec], settings: Settings, earlier: pd.DataFrame
 ) -> pd.DataFrame:
@@ -241,6 +247,11 @@ def adoption_gate_frames(backtests: AdoptionBacktests, settings: Settings) -> di
 
 def reference_gate_frames(reference: ReferenceClass) -> dict[str, pd.DataFrame]:
     return gates.reference_frames(reference.cases, reference.fit.shape, reference.fit.converged)
+
+
+def baseline_gate_frames(market: Baseline, settings: Settings) -> dict[str, pd.DataFrame]:
+    cfg = settings.config.baseline
+    return gates.baseline_frames(market.backtests, cfg.max_horizon, cfg.model != "auto")
 
 
 def history_gate_frames(history: pd.DataFrame, settings: Settings) -> dict[str, pd.DataFrame]:

@@ -146,7 +146,11 @@ class Priors:
 SHAPE_TRENDS = {
     "gbm_potential": ("trend", lambda pr: 0.0, lambda pr: pr.trend_sd, lambda x, xp: x, lambda g: g),
     "bass_decline": (
-        "log_decline", lambda pr: np.log(pr.decline), lambda pr: 1.0, lambda x, xp: -xp.exp(x), lambda g: np.log(-g)
+        "log_decline",
+        lambda pr: np.log(pr.decline),
+        lambda pr: 1.0,
+        lambda x, xp: -xp.exp(x),
+        lambda g: np.log(-g),
     ),
 }
 

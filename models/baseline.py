@@ -277,15 +277,16 @@ def nested_backtest(errors: pd.DataFrame, max_horizon: int = 5) -> pd.DataFrame:
     return _against_naive(_aggregate(chosen), naive.groupby("horizon").scaled_error.mean())
 
 
-def skill_summary(backtests: pd.DataFrame, max_horizon: int = 5) -> dict[str, float]:
-    """Mean skill_vs_naive over horizons 1..max_horizon of the selected model ("in_sample") and, where the model
-    was chosen automatically, of the NESTED rows ("nested"; NaN when the model was fixed in advance)."""
+def skill_summary(backtests: pd.DataFrame, max_horizon: int = 5, fixed: bool = False) -> dict[str, float]:
+    """Mean skill_vs_naive over horizons 1..max_horizon of the selected model ("in_sample"), of the NESTED rows
+    ("nested": the automatic choice made inside each origin; NaN without them) and the skill to hold to a bar
+    ("honest"): the selected model's when it was fixed in advance (``fixed``), since no origin chose it, else the
+    nested one."""
     near = backtests[backtests.horizon <= max_horizon]
     nested = near[near.model == NESTED].skill_vs_naive
-    return {
-        "in_sample": float(near[near.selected].skill_vs_naive.mean()),
-        "nested": float(nested.mean()) if len(nested) else float("nan"),
-    }
+    in_sample = float(near[near.selected].skill_vs_naive.mean())
+    nested_skill = float(nested.mean()) if len(nested) else float("nan")
+    return {"in_sample": in_sample, "nested": nested_skill, "honest": in_sample if fixed else nested_skill}
 
 
 @dataclass
@@ -293,9 +294,10 @@ class BaselineMarket:
     """The baseline market: candidates backtested from rolling origins, one chosen, its paths simulated.
 
     ``model="auto"`` picks the lowest mean MASE over horizons 1..``max_horizon``; the backtest runs to
-    ``coverage_horizon`` so interval coverage is measured that far. With "auto", ``backtests_`` also holds rows of
-    model NESTED: the same rule choosing at each origin from what that origin had seen (``nested_backtest``), the
-    honest skill of choosing. Fitted state is in the trailing-underscore attributes after :meth:`fit`.
+    ``coverage_horizon`` so interval coverage is measured that far. ``backtests_`` also holds rows of model NESTED:
+    the "auto" rule choosing at each origin from what that origin had seen (``nested_backtest``), the honest skill
+    of choosing, kept beside a model fixed in advance as what choosing would have scored. Fitted state is in the
+    trailing-underscore attributes after :meth:`fit`.
     """
 
     model: str = "auto"
@@ -311,9 +313,8 @@ class BaselineMarket:
         scores = score_backtest(forecasts)
         self.model_ = select_model(scores, self.max_horizon) if self.model == "auto" else self.model
         self.backtests_ = scores.assign(selected=scores.model == self.model_)
-        if self.model == "auto":  # a model fixed in advance was chosen on no origin: its skill is already honest
-            nested = nested_backtest(scored_errors(forecasts), self.max_horizon).assign(selected=False)
-            self.backtests_ = pd.concat([self.backtests_, nested], ignore_index=True)
+        nested = nested_backtest(scored_errors(forecasts), self.max_horizon).assign(selected=False)
+        self.backtests_ = pd.concat([self.backtests_, nested], ignore_index=True)
         self.spread_scale_ = float(scores[scores.model == self.model_].spread_scale.iloc[0])
         self.forecasts_ = forecasts
         self.log_y_ = np.log(y.to_numpy(dtype=float))

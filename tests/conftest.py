@@ -66,7 +66,7 @@ def query_warehouse(project: Path, sql: str, params: list | None = None):
 
 def base_config(tmp: Path, **run_overrides) -> dict:
     """The shipped config.yaml, pointed at a temporary warehouse/reports/exports and made quick."""
-    config = parse_yaml((ROOT / "config.yaml").read_text(), 'test')
+    config = parse_yaml((ROOT / "config.yaml").read_text(), "test")
     config["run"].update(
         {
             "warehouse": str(tmp / "warehouse.duckdb"),

@@ -70,7 +70,9 @@ def _sql_strings(tree: ast.AST) -> list[int]:
     return [
         node.lineno
         for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in helps
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in helps
         and SQL.search(node.value)
     ]
 

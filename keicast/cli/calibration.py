@@ -121,7 +121,8 @@ def backtest(
 
     cfg = settings.config.baseline
     market = steps.fit_market(history, settings)
-    chosen = f"selected: {market.model_}, lowest mean MASE over horizons 1-{cfg.max_horizon}; auto: chosen per origin"
+    how = "fixed in advance" if cfg.model != "auto" else f"lowest mean MASE over horizons 1-{cfg.max_horizon}"
+    chosen = f"selected: {market.model_}, {how}; auto: chosen per origin"
     emit(market.backtests_, fmt, f"rolling-origin backtest of {cfg.series} ({chosen})")
     if fmt is Format.table:
         out.print(skill_statement(market.backtests_, cfg.max_horizon, cfg.model == "auto"))

@@ -101,7 +101,7 @@ BaselineModel = Literal["auto", "naive", "drift", "ar1", "ar2_trend", "ets_dampe
 
 class BaselineSettings(Strict):
     series: str = "us_light_vehicle_sales_annual"
-    model: BaselineModel = "auto"
+    model: BaselineModel = "combo"  # fixed in advance (docs/model.md); "auto" must then beat naive nested
     max_horizon: int = Field(5, ge=1, le=15)
     coverage_horizon: int = Field(10, ge=1, le=15)
     min_train: int = Field(20, ge=10)  # ETS heuristic initial states need 10 years
@@ -199,6 +199,7 @@ class GateSettings(Strict):
     min_reference_coverage: float = Field(0.7, ge=0, le=1)  # pooled 80% coverage of the pre-launch backtests
     max_reference_coverage: float = Field(0.9, ge=0, le=1)
     max_interval_ratio_80: float = Field(500.0, gt=1)  # median pre-launch P90 / P10: the sharpness bound
+    min_baseline_skill: float = 0.0  # baseline skill vs naive, horizons 1..max_horizon: a fixed model's, else nested
     max_rhat: float = Field(MAX_RHAT, gt=1)  # every NUTS fit: rank-normalised R-hat, bulk ESS, divergent
     min_bulk_ess: float = Field(MIN_BULK_ESS, gt=0)  # transitions (models.adoption.converged)
     max_divergences: int = Field(MAX_DIVERGENCES, ge=0)

@@ -9,7 +9,7 @@ from keicast.calibration import analog_frame, backtest_adoption
 from keicast.config import load_settings
 from keicast.errors import GateFailed
 from keicast.steps import calibrate_assumptions, load_evidence
-from models import adoption_backtest, montecarlo, sensitivity
+from models import adoption_backtest, baseline, montecarlo, sensitivity
 from models.scenario import base_buyer_price
 
 from ..conftest import base_config, write_config
@@ -75,12 +75,31 @@ def test_clean_data_passes_every_gate_and_builds_data_docs(clean):
             run(clean, "adoption", {**gates.adoption_frames(clean["adoption"], "bass"), "fit_diagnostics": fits}),
             run(clean, "reference", gates.reference_frames(clean["reference"].cases, clean["reference"].fit.shape)),
             run(clean, "assumptions", gates.assumption_frames(clean["table"], clean["prices"])),
+            run(clean, "baseline", gates.baseline_frames(baseline_backtests(0.10, -0.05), 5, fixed=True)),
             run(clean, "forecasts", forecast_frames(clean), build_docs=True),
         ]
     )
     assert results.success.all(), results[~results.success]
     assert set(results.suite) == {s for stage in gates.STAGES.values() for s in stage}
     assert gates.docs_index(clean["docs"]).is_file()
+
+
+def baseline_backtests(selected_skill: float, nested_skill: float) -> pd.DataFrame:
+    """Backtest rows of a selected model and of the choice made inside each origin, each at one skill."""
+    rows = [("combo", selected_skill, True), ("naive", 0.0, False), (baseline.NESTED, nested_skill, False)]
+    return pd.DataFrame(
+        [{"model": m, "horizon": h, "skill_vs_naive": k, "selected": sel} for m, k, sel in rows for h in range(1, 6)]
+    )
+
+
+def test_baseline_gate_holds_a_fixed_model_to_its_own_skill_and_auto_to_the_nested_one(clean):
+    frames = gates.baseline_frames(baseline_backtests(0.10, -0.05), 5, fixed=False)
+    assert frames["baseline_skill"].skill.iloc[0] == pytest.approx(-0.05)
+    failed = failed_checks(run(clean, "baseline", frames))
+    assert any("beats naive out of sample" in name for name in failed)
+    assert run(clean, "baseline", gates.baseline_frames(baseline_backtests(0.10, -0.05), 5, fixed=True)).success.all()
+    worse = gates.baseline_frames(baseline_backtests(-0.02, 0.03), 5, fixed=True)
+    assert failed_checks(run(clean, "baseline", worse))
 
 
 def test_assumptions_gate_catches_an_implausible_average_price(clean):

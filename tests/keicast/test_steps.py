@@ -151,6 +151,19 @@ def test_a_broken_history_fails_the_gate_carrying_its_results(evidence, settings
     assert not error.results.success.all() and len(error.results) == len(steps.gate_history(evidence.history, settings))
 
 
+def test_the_shipped_baseline_passes_its_gate_and_choosing_it_inside_each_origin_would_not(project, evidence):
+    tmp, config = project
+    fixed = load_settings(write_config(tmp, config))
+    results = steps.gate_baseline(steps.fit_baseline(evidence.history, fixed), fixed, None)
+    assert fixed.config.baseline.model == "combo" and set(results.suite) == {"baseline_skill"}
+    auto_config = {**config, "baseline": {**config.get("baseline", {}), "model": "auto"}}
+    auto = load_settings(write_config(tmp, auto_config, "auto.yaml"))
+    with pytest.raises(GateFailed) as info:
+        steps.gate_baseline(steps.fit_baseline(evidence.history, auto), auto, results)
+    assert info.value.suite == "baseline" and info.value.exit_code == 3
+    assert "beats naive out of sample" in str(info.value)
+
+
 # ---------------------------------------------------------------------------------------------- outputs
 def forecasts(end: int) -> pd.DataFrame:
     return pd.DataFrame(

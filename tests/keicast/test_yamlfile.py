@@ -1,7 +1,6 @@
 """Reading YAML safely: malformed, aliased, tagged, oversized, deep, duplicated or special files are refused with
 the file and position."""
 
-
 import pytest
 
 from keicast.config import load_settings

@@ -245,8 +245,12 @@ def test_nested_skill_of_choosing_on_a_random_walk_is_no_better_than_naive():
     assert summary["nested"] < summary["in_sample"]
 
 
-def test_a_model_fixed_in_advance_has_no_nested_rows():
+def test_a_model_fixed_in_advance_is_held_to_its_own_skill_with_the_choice_beside_it():
     y = pd.Series(np.exp(ar1_series(0.8, np.log(15e6), 0.08, 30, seed=6)), index=np.arange(1996, 2026))
     backtests = baseline.BaselineMarket(model="ar1", coverage_horizon=3).fit(y).backtests_
-    assert baseline.NESTED not in set(backtests.model)
-    assert np.isnan(baseline.skill_summary(backtests, 3)["nested"])
+    assert baseline.NESTED in set(backtests.model) and set(backtests[backtests.selected].model) == {"ar1"}
+    fixed, chosen = baseline.skill_summary(backtests, 3, fixed=True), baseline.skill_summary(backtests, 3)
+    ar1 = backtests[(backtests.model == "ar1") & (backtests.horizon <= 3)].skill_vs_naive.mean()
+    nested = backtests[(backtests.model == baseline.NESTED) & (backtests.horizon <= 3)].skill_vs_naive.mean()
+    assert fixed["honest"] == pytest.approx(ar1) and chosen["honest"] == pytest.approx(nested)
+    assert fixed["in_sample"] == chosen["in_sample"] and fixed["nested"] == chosen["nested"]

@@ -37,7 +37,7 @@ def bad_configs(tmp):
     good = base_config(tmp)
 
     def with_(mutate):
-        c = parse_yaml(dump_yaml(good), 'test')
+        c = parse_yaml(dump_yaml(good), "test")
         mutate(c)
         return dump_yaml(c)
 

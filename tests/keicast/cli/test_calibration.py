@@ -56,10 +56,16 @@ def test_backtest_reports_skill_per_horizon(tmp_path):
 
 
 def test_backtest_table_states_the_skill_of_choosing_inside_each_origin(tmp_path):
-    path = write_config(tmp_path, base_config(tmp_path))
-    result = runner.invoke(app, ["backtest", "--config", str(path)])
-    assert result.exit_code == 0, result.output
-    assert "chosen inside each origin" in result.output and "e+" not in result.output
+    fixed = runner.invoke(app, ["backtest", "--config", str(write_config(tmp_path, base_config(tmp_path)))])
+    assert fixed.exit_code == 0, fixed.output
+    assert "fixed in advance" in fixed.output and "Choosing among the candidates inside each origin" in " ".join(
+        fixed.output.split()
+    )
+    config = base_config(tmp_path)
+    config["baseline"] = {**config.get("baseline", {}), "model": "auto"}
+    chosen = runner.invoke(app, ["backtest", "--config", str(write_config(tmp_path, config))])
+    assert chosen.exit_code == 0, chosen.output
+    assert "chosen inside each origin" in chosen.output and "e+" not in chosen.output
 
 
 ADOPTION_FIELDS = [

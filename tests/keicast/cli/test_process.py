@@ -1,7 +1,5 @@
 """The command process: version, help and exit codes."""
 
-
-
 from keicast.cli import app
 
 from .conftest import runner

@@ -1,6 +1,5 @@
 """`run`, `validate`, `sweep`: bad input exits 2 naming the file, key and value, and changes nothing."""
 
-
 import pytest
 
 from keicast.cli import app

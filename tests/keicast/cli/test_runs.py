@@ -1,7 +1,5 @@
 """`runs`, `report`, `compare`, `sql`, `schema`: commands on stored runs."""
 
-
-
 from keicast.cli import app
 
 from .conftest import runner

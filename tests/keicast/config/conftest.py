@@ -1,6 +1,5 @@
 """Helpers of the configuration tests: the problems a config file gives, and a config with many scenarios."""
 
-
 import pytest
 
 from keicast.config import load_settings

@@ -1,6 +1,5 @@
 """Paths in ``run:``: relative to the config's folder, outputs apart from each other and from the inputs."""
 
-
 import pytest
 
 from keicast.config import load_settings

@@ -1,6 +1,5 @@
 """Problems in words: did-you-mean suggestions, every problem at once, options blamed for their own values."""
 
-
 import pytest
 
 from keicast.config.problems import parse_set

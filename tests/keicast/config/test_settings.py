@@ -1,6 +1,5 @@
 """Validated settings: the shipped config, overrides within their ranges, chosen scenarios, the register."""
 
-
 import pytest
 
 from keicast.config import load_settings

@@ -1,8 +1,5 @@
 """Sweep values: finite numbers, blamed on --vary."""
 
-
-
-
 from .conftest import error_for
 
 
