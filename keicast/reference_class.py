@@ -44,9 +44,11 @@ LAUNCH_COLUMNS = [
     "launch_year",
     "price_ratio",
     "policy_created",
+    "vehicles_per_1000",
     "name",
     "notes",
 ]
+COVARIATE_INPUTS = ("kind", "policy_created", "price_ratio", "country", "vehicles_per_1000")  # covariates()' order
 SALES_COLUMNS = ["launch", "year", "units", "market_units", "partial"]
 KINDS = ("class", "nameplate", "technology")
 
@@ -102,6 +104,7 @@ def _launches(path: Path, launches: pd.DataFrame) -> pd.DataFrame:
         price_ratio=_number(path, launches, "price_ratio", blank_ok=True),
         launch_year=_number(path, launches, "launch_year", whole=True).astype(int),
         policy_created=_flag(path, launches, "policy_created", blank_ok=False),
+        vehicles_per_1000=_number(path, launches, "vehicles_per_1000"),
     )
 
 
@@ -150,7 +153,7 @@ def check_left_out(frame: pd.DataFrame, left_out: list[str]) -> None:
 def model_rows(frame: pd.DataFrame, left_out: list[str] = ()) -> pd.DataFrame:
     """The full, market-sized years as model rows: the covariates of models.reference_class and log_share."""
     rows = frame[frame.scored & ~frame.launch.isin(list(left_out))].copy()
-    values = [covariates(*v) for v in zip(rows.kind, rows.policy_created, rows.price_ratio, rows.country, strict=True)]
+    values = [covariates(*v) for v in zip(*(rows[c] for c in COVARIATE_INPUTS), strict=True)]
     rows = pd.concat([rows.drop(columns=["policy_created"]).reset_index(drop=True), pd.DataFrame(values)], axis=1)
     return rows.assign(log_share=np.log(rows.share))
 
@@ -158,9 +161,7 @@ def model_rows(frame: pd.DataFrame, left_out: list[str] = ()) -> pd.DataFrame:
 def launch_covariates(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per launch with its covariate values (for predicting a held-out launch)."""
     first = frame.drop_duplicates("launch").reset_index(drop=True)
-    values = [
-        covariates(*v) for v in zip(first.kind, first.policy_created, first.price_ratio, first.country, strict=True)
-    ]
+    values = [covariates(*v) for v in zip(*(first[c] for c in COVARIATE_INPUTS), strict=True)]
     return pd.concat([first[["launch", "family", "kind", "price_ratio"]], pd.DataFrame(values)], axis=1)
 
 
@@ -220,11 +221,15 @@ def calibrate_reference(folder: Path, cal: CalibrationSettings) -> ReferenceClas
     return ReferenceClass(launches, rows, rc.fit(rows, shape), cases, results[shape][1], sources)
 
 
+US_VEHICLES_PER_1000 = 860.0  # the US market the kei case launches into: motorised (models.reference_class)
+US_VEHICLES_SOURCE = "OICA 2020 via visualcapitalist.com/vehicles-per-capita-by-country"
+
+
 def launch_values(road_access: str) -> dict[str, float]:
     """The covariates of a US launch under ``road_access`` (models.scenario.LAUNCH_KIND), at the reference price
     ratio: the kernel adds each draw's own price term."""
     kind, policy_created = LAUNCH_KIND[road_access]
-    return covariates(kind, policy_created, REFERENCE_PRICE_RATIO, "US")
+    return covariates(kind, policy_created, REFERENCE_PRICE_RATIO, "US", US_VEHICLES_PER_1000)
 
 
 def reference_draws(reference: ReferenceClass, road_access: str, cal: CalibrationSettings) -> pd.DataFrame:
@@ -251,8 +256,9 @@ def reference_refinements(
         why = (
             f"Reference class ({fit.launches} launches in {fit.families} families, data/reference_class), shape "
             f"{fit.shape} chosen by the family hold-out backtests; a US {kind} launch"
-            f"{', created by a policy' if policy else ''}, at price ratio {REFERENCE_PRICE_RATIO} (the kernel adds "
-            f"each draw's price term): median and P05-P95 of {len(draws)} joint draws (models.reference_class)."
+            f"{', created by a policy' if policy else ''}, in a motorised market ({US_VEHICLES_PER_1000:.0f} motor "
+            f"vehicles per 1,000 people, {US_VEHICLES_SOURCE}), at price ratio {REFERENCE_PRICE_RATIO} (the kernel "
+            f"adds each draw's price term): median and P05-P95 of {len(draws)} joint draws (models.reference_class)."
         )
         for key in draws.columns:
             low, value, high = np.quantile(draws[key], [0.05, 0.5, 0.95])

@@ -449,6 +449,7 @@ def reference_section(outputs: dict, config) -> dict | None:
             "launch": launch, "family": p.family.iloc[0], "kind": p.kind.iloc[0], "country": p.country.iloc[0],
             "launch_year": fmt.year(p.launch_year.iloc[0]), "price_ratio": fmt.number(p.price_ratio.iloc[0], 2),
             "policy": "yes" if p.policy_created.iloc[0] else "no", "years": int(p.scored.sum()),
+            "vehicles": fmt.count(p.vehicles_per_1000.iloc[0]) if "vehicles_per_1000" in p else "–",
             "first": fmt.share(full[full.launch == launch].share.iloc[0]) if (full.launch == launch).any() else "–",
             "peak": fmt.share(p.share[p.scored].max()), "fitted": bool(p.fitted.any()),
         }
@@ -467,6 +468,7 @@ def reference_section(outputs: dict, config) -> dict | None:
         "launches": table,
         "families": launches.family.nunique(),
         "unpriced": int(launches.drop_duplicates("launch").price_ratio.isna().sum()),
+        "family_sd": fmt.number(float(fit.set_index("parameter")["mean"].get("family_sd", float("nan"))), 2),
         "chart": chart,
         "chart_scenario": scenario_title(chosen, config.scenarios[chosen]) if chosen else None,
         "fit": fit.to_dict("records"),

@@ -80,7 +80,7 @@ create table if not exists class_share_analogs (
 create table if not exists reference_launches (
     run_id varchar, launch varchar, year integer, units double, market_units double, partial boolean,
     family varchar, kind varchar, country varchar, launch_year integer, price_ratio double,
-    policy_created boolean, t integer, share double, scored boolean, fitted boolean);
+    policy_created boolean, t integer, share double, scored boolean, fitted boolean, vehicles_per_1000 double);
 create table if not exists reference_fit (
     run_id varchar, shape varchar, parameter varchar, mean double, sd double);
 create table if not exists reference_backtests (
@@ -130,6 +130,7 @@ alter table sensitivity add column if not exists value double;
 alter table sensitivity add column if not exists headline double;
 alter table sensitivity add column if not exists samples integer;
 alter table sensitivity add column if not exists headline_se double;
+alter table reference_launches add column if not exists vehicles_per_1000 double;
 """
 
 # What each table holds, and the columns that need a word: the schema page (docs/warehouse.md, `keicast schema`).
@@ -183,6 +184,8 @@ COLUMN_NOTES = {
     ("reference_launches", "scored"): "a full year with a market total: fitted and scored",
     ("reference_launches", "fitted"): "in the model's rows (not a launch left out as a sum of others)",
     ("reference_launches", "price_ratio"): "launch price over the market's average new car (empty: not sourced)",
+    ("reference_launches", "vehicles_per_1000"): "motor vehicles per 1,000 people in the launch market (under 300: "
+    "motorising)",
     ("reference_backtests", "model"): "chain, naive, reference_class (the other launches' own outcomes)",
     ("reference_backtests", "interval_ratio_80"): "median over hold-out years of P90 / P10",
     ("adoption_backtests", "mode"): "post_launch, pre_launch",

@@ -1,5 +1,6 @@
 """The outside view: a new vehicle class's share of its market, positioned in a reference class of past launches
-by what was known before each launch (kind, market, price, whether a policy created the class).
+by what was known before each launch (kind, market, how motorised the market was, price, whether a policy created
+the class).
 
 The log share of launch i (family f) in its t-th calendar year on sale (t = year - launch year + 1) is a
 hierarchical linear model (hierarchical priors from product covariates, as in Lee, Boatwright & Kamakura 2003,
@@ -11,8 +12,11 @@ hierarchical linear model (hierarchical priors from product covariates, as in Le
     s_i ~ N(0, tau_s^2)     the launch's own slope in ln t (some launches take off, others fade)
     u_it = phi u_i,t-1 + sigma eta_it,  u_i0 = 0   yearly deviations, starting at zero at launch (models.ar1)
 
-with x_i = (1, us_market, policy_created, technology, ln(price_ratio / 0.5), price_unknown) (price_unknown = 1 and
-the log ratio 0 where no price is sourced) and the shape g(t) one of
+with x_i = (1, us_market, policy_created, technology, ln(price_ratio / 0.5), price_unknown, motorising)
+(price_unknown = 1 and the log ratio 0 where no price is sourced; motorising = 1 where the launch market had fewer
+than 300 motor vehicles per 1,000 people, a market where most households had no car yet: car ownership rises along
+an S-curve in income and saturates at several hundred per 1,000, Dargay, Gately & Sommer 2007, *Energy Journal*
+28(4), so a cheap car there sells to first-time buyers) and the shape g(t) one of
 
     level                 g = ()                                  one level, up to the launch's own slope
     rise                  g = (ln t, technology ln t)             rises (or falls) and keeps going; a powertrain
@@ -44,7 +48,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-COVARIATES = ("us_market", "policy_created", "technology", "log_price_ratio", "price_unknown")
+COVARIATES = ("us_market", "policy_created", "technology", "log_price_ratio", "price_unknown", "motorising")
+MOTORISING_BELOW = 300.0  # motor vehicles per 1,000 people under which a market is still motorising
 SHAPES: dict[str, tuple[str, ...]] = {
     "level": (),
     "rise": ("log_t", "technology_log_t"),
@@ -62,6 +67,7 @@ PRIOR_SD = {
     "technology": 2.0,
     "log_price_ratio": 1.0,
     "price_unknown": 2.0,
+    "motorising": 2.0,
 }
 SHAPE_PRIOR_SD = 1.0
 SD_PRIOR = (np.log(0.5), 1.5)  # lognormal prior (log median, log sd) of tau_f, tau_l and sigma
@@ -107,8 +113,11 @@ def columns(shape: str) -> tuple[str, ...]:
     return ("const", *COVARIATES, *SHAPES[shape])
 
 
-def covariates(kind: str, policy_created: bool, price_ratio: float | None, country: str) -> dict[str, float]:
-    """A launch's covariate values from what was known before it launched (price ratio None: not known)."""
+def covariates(
+    kind: str, policy_created: bool, price_ratio: float | None, country: str, vehicles_per_1000: float
+) -> dict[str, float]:
+    """A launch's covariate values from what was known before it launched (price ratio None: not known;
+    ``vehicles_per_1000``: motor vehicles in use per 1,000 people in its market in its launch year)."""
     known = price_ratio is not None and np.isfinite(price_ratio) and price_ratio > 0
     return {
         "us_market": float(country == "US"),
@@ -116,6 +125,7 @@ def covariates(kind: str, policy_created: bool, price_ratio: float | None, count
         "technology": float(kind == "technology"),
         "log_price_ratio": float(np.log(price_ratio / REFERENCE_PRICE_RATIO)) if known else 0.0,
         "price_unknown": 0.0 if known else 1.0,
+        "motorising": float(vehicles_per_1000 < MOTORISING_BELOW),
     }
 
 

@@ -198,7 +198,7 @@ class GateSettings(Strict):
     max_adoption_coverage: float = Field(0.98, ge=0, le=1)
     min_reference_coverage: float = Field(0.7, ge=0, le=1)  # pooled 80% coverage of the pre-launch backtests
     max_reference_coverage: float = Field(0.9, ge=0, le=1)
-    max_interval_ratio_80: float = Field(500.0, gt=1)  # median pre-launch P90 / P10: the sharpness bound
+    max_interval_ratio_80: float = Field(200.0, gt=1)  # median pre-launch P90 / P10: the sharpness bound
     min_baseline_skill: float = 0.0  # baseline skill vs naive, horizons 1..max_horizon: a fixed model's, else nested
     max_rhat: float = Field(MAX_RHAT, gt=1)  # every NUTS fit: rank-normalised R-hat, bulk ESS, divergent
     min_bulk_ess: float = Field(MIN_BULK_ESS, gt=0)  # transitions (models.adoption.converged)

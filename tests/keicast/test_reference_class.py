@@ -47,13 +47,15 @@ def _edit(path: Path, old: str, new: str) -> None:
 @pytest.mark.parametrize(
     "file,old,new,where,value",
     [
-        (LAUNCHES, ",nameplate,US,1985,0.335,", ",microcar,US,1985,0.335,", "line 17 (yugo_us): kind", "microcar"),
-        (LAUNCHES, ",nameplate,US,1985,0.335,", ",nameplate,US,1985,cheap,", "line 17 (yugo_us): price_ratio", "cheap"),
-        (LAUNCHES, ",nameplate,US,1985,0.335,", ",nameplate,USA,1985,0.335,", "line 17 (yugo_us): country", "USA"),
-        (LAUNCHES, ",US,1985,0.335,", ",US,1985.5,0.335,", "line 17 (yugo_us): launch_year", "1985.5"),
-        (LAUNCHES, "1985,0.335,false", "1985,0.335,maybe", "line 17 (yugo_us): policy_created", "maybe"),
-        (LAUNCHES, "1985,0.335,false", "1985,0.335,", "line 17 (yugo_us): policy_created", ""),
-        (LAUNCHES, "hyundai_excel_us,us_1980s", "yugo_us,us_1980s", "line 18 (yugo_us): launch", "yugo_us"),
+        (LAUNCHES, ",nameplate,US,1985,0.335,", ",microcar,US,1985,0.335,", "line 31 (yugo_us): kind", "microcar"),
+        (LAUNCHES, ",nameplate,US,1985,0.335,", ",nameplate,US,1985,cheap,", "line 31 (yugo_us): price_ratio", "cheap"),
+        (LAUNCHES, ",nameplate,US,1985,0.335,", ",nameplate,USA,1985,0.335,", "line 31 (yugo_us): country", "USA"),
+        (LAUNCHES, ",US,1985,0.335,", ",US,1985.5,0.335,", "line 31 (yugo_us): launch_year", "1985.5"),
+        (LAUNCHES, "1985,0.335,false", "1985,0.335,maybe", "line 31 (yugo_us): policy_created", "maybe"),
+        (LAUNCHES, "1985,0.335,false", "1985,0.335,", "line 31 (yugo_us): policy_created", ""),
+        (LAUNCHES, "hyundai_excel_us,us_1980s", "yugo_us,us_1980s", "line 32 (yugo_us): launch", "yugo_us"),
+        (LAUNCHES, "0.335,false,660,", "0.335,false,,", "line 31 (yugo_us): vehicles_per_1000", ""),
+        (LAUNCHES, "0.335,false,660,", "0.335,false,many,", "line 31 (yugo_us): vehicles_per_1000", "many"),
         (SALES, "bmw_i3_us,2015,11024", "bmw_i3,2015,11024", "line 105 (bmw_i3): launch", "bmw_i3"),
         (SALES, "bmw_i3_us,2015,11024", "bmw_i3_us,2015,-5", "line 105 (bmw_i3_us): units", "-5"),
         (SALES, "bmw_i3_us,2015,11024", "bmw_i3_us,2016,11024", "(bmw_i3_us): year", "2016"),  # twice

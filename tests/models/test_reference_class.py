@@ -8,7 +8,7 @@ import pytest
 from models import reference_class as rc
 
 TRUE = {"const": -5.0, "us_market": -1.5, "policy_created": 0.5, "technology": -0.3, "log_price_ratio": -1.0,
-        "price_unknown": 0.4, "log_t": 0.5, "technology_log_t": 1.0, "years_on": -0.1}  # fmt: skip
+        "price_unknown": 0.4, "motorising": 2.0, "log_t": 0.5, "technology_log_t": 1.0, "years_on": -0.1}  # fmt: skip
 PARTS = {"family_sd": 1.0, "launch_sd": 0.5, "slope_sd": 0.3, "deviation_sd": 0.4, "deviation_ar": 0.6}
 
 
@@ -21,7 +21,8 @@ def synthetic(seed: int, families: int = 24, per_family: int = 2, years: int = 6
         for j in range(per_family):
             price = float(np.exp(rng.uniform(np.log(0.15), np.log(1.5)))) if rng.random() < 0.6 else None
             kind = ("class", "nameplate", "technology")[rng.integers(3)]
-            cov = rc.covariates(kind, rng.random() < 0.4, price, "US" if rng.random() < 0.5 else "JP")
+            market = ("US", 800.0) if rng.random() < 0.5 else ("JP", 600.0 if rng.random() < 0.7 else 90.0)
+            cov = rc.covariates(kind, rng.random() < 0.4, price, *market)
             own = family_effect + PARTS["launch_sd"] * rng.standard_normal()
             slope, u = PARTS["slope_sd"] * rng.standard_normal(), 0.0
             for t in range(1, years + 1):
@@ -58,7 +59,7 @@ def test_deviation_correlation_is_the_ar1_started_at_zero():
 
 
 def test_a_new_launch_in_year_one_carries_every_level_variance_once(fitted):
-    launch = rc.covariates("class", True, 0.5, "US")
+    launch = rc.covariates("class", True, 0.5, "US", 800.0)
     mean, cov = rc.predictive(fitted, launch, np.array([1.0]))
     x = rc.design(pd.DataFrame({**launch, "t": [1.0]}), fitted.shape)[0]
     assert mean[0] == pytest.approx(float(x @ fitted.coefficients))
@@ -67,7 +68,7 @@ def test_a_new_launch_in_year_one_carries_every_level_variance_once(fitted):
 
 
 def test_conditioning_on_the_first_years_is_the_gaussian_formula(fitted):
-    launch, t = rc.covariates("nameplate", False, None, "JP"), np.arange(1.0, 6.0)
+    launch, t = rc.covariates("nameplate", False, None, "JP", 600.0), np.arange(1.0, 6.0)
     mean, cov = rc.predictive(fitted, launch, t)
     seen = mean[:2] + np.array([1.0, 1.2])  # a launch selling e^1 above the class's expectation
     next_mean, next_cov = rc.conditioned(fitted, launch, t[:2], seen, t[2:])
@@ -77,7 +78,7 @@ def test_conditioning_on_the_first_years_is_the_gaussian_formula(fitted):
 
 
 def test_parameter_draws_have_the_predictive_level_and_the_kernel_path_its_mean(fitted):
-    launch = rc.covariates("class", True, rc.REFERENCE_PRICE_RATIO, "US")
+    launch = rc.covariates("class", True, rc.REFERENCE_PRICE_RATIO, "US", 800.0)
     draws = rc.parameter_draws(fitted, launch, np.random.default_rng(1), 40_000)
     mean, cov = rc.predictive(fitted, launch, np.array([1.0]))
     assert draws.level.mean() == pytest.approx(mean[0], abs=0.03)
@@ -85,6 +86,11 @@ def test_parameter_draws_have_the_predictive_level_and_the_kernel_path_its_mean(
     t = np.arange(1.0, 8.0)
     path = rc.log_share_path(draws.level.mean(), 0.0, draws.rise.mean(), draws.decline.mean(), 0.0, t)
     np.testing.assert_allclose(path, rc.predictive(fitted, launch, t)[0], atol=0.05)
+
+
+def test_a_market_is_motorising_below_300_vehicles_per_1000_people():
+    assert rc.covariates("class", True, 0.5, "KR", 299.0)["motorising"] == 1.0
+    assert rc.covariates("class", True, 0.5, "US", 300.0)["motorising"] == 0.0
 
 
 def test_an_unknown_shape_is_refused():

@@ -185,7 +185,7 @@ def test_the_kernel_draws_the_reference_class_predictive_law(make_spec):
     fit = rc.fit(synthetic(0), "rise_peak_decline")
     draws = 200_000
     for kind in ("class", "technology"):
-        launch = rc.covariates(kind, kind == "class", rc.REFERENCE_PRICE_RATIO, "US")
+        launch = rc.covariates(kind, kind == "class", rc.REFERENCE_PRICE_RATIO, "US", 800.0)
         sampled = rc.parameter_draws(fit, launch, np.random.default_rng(5), draws)
         spec = make_spec(level_model="reference_class", kei__target_price=25_000.0)  # at the reference price ratio
         values = {**_values(spec, launch=np.full(draws, 2028.0)), "market.avg_new_vehicle_price": 50_000.0}
