@@ -21,8 +21,9 @@ run: $(STAMP)
 	@mkdir -p articles && cp -n data/articles/*.txt articles/ 2>/dev/null || true
 	$(KEICAST) run
 
+# Two workers, each test file on one (its module fixtures built once); the slowest tests are listed at the end.
 test: $(STAMP) browser
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=15
 
 # The report's browser test needs Debian's chromium + chromedriver; install them when missing.
 browser:

@@ -32,13 +32,24 @@ def cached_frames(
 ) -> dict[str, pd.DataFrame]:
     """Frames ``names`` from ``cache_dir/key``, computing and storing them (atomically) when absent."""
     folder = Path(cache_dir) / key
-    if all((folder / f"{n}.parquet").is_file() for n in names):
+
+    def stored() -> bool:
+        return all((folder / f"{n}.parquet").is_file() for n in names)
+
+    if stored():
         return {n: pd.read_parquet(folder / f"{n}.parquet") for n in names}
     frames = compute()
+    if stored():  # another process stored the same key meanwhile: same inputs, same frames; theirs stays
+        return frames
     tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
     for n in names:
         frames[n].to_parquet(tmp / f"{n}.parquet", index=False)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
+    shutil.rmtree(folder, ignore_errors=True)  # an incomplete folder (a frame missing)
+    try:
+        os.replace(tmp, folder)
+    except OSError:  # stored by another process between the check and the rename
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not stored():
+            raise
     return frames

@@ -20,8 +20,13 @@ import pytest  # noqa: E402
 from keicast.yamlfile import dump_yaml, parse_yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-# Adoption fits of the session's projects: one cache per session, never the project's own data/cache
-FIT_CACHE = tempfile.mkdtemp(prefix="keicast-fits-")
+# Adoption fits of the session's projects: one cache per session (shared by its xdist workers, whose writes are
+# atomic: keicast.cache), never the project's own data/cache
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+FIT_CACHE = (
+    os.path.join(tempfile.gettempdir(), f"keicast-fits-{_RUN}") if _RUN else tempfile.mkdtemp(prefix="keicast-fits-")
+)
+os.makedirs(FIT_CACHE, exist_ok=True)
 SOURCE_ARTICLES = ROOT / "data" / "articles"  # the five source articles the register cites
 FIXTURES = Path(__file__).parent / "fixtures"
 

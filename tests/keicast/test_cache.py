@@ -58,3 +58,15 @@ def test_only_the_named_frames_are_stored_and_no_temp_folder_is_left(tmp_path):
     cached_frames(tmp_path / "cache", "k", lambda: {**frames(), "extra": pd.DataFrame({"z": [1]})}, ("a",))
     assert [p.name for p in (tmp_path / "cache").iterdir()] == ["k"]
     assert [p.name for p in (tmp_path / "cache" / "k").iterdir()] == ["a.parquet"]
+
+
+def test_a_key_stored_by_another_process_meanwhile_is_kept_and_no_temp_folder_is_left(tmp_path):
+    def compute_while_another_process_stores_it():
+        cached_frames(tmp_path, "k", frames, ("a", "b"))  # finishes first, as a second process would
+        (tmp_path / "k" / "marker").write_text("theirs")
+        return frames()
+
+    got = cached_frames(tmp_path, "k", compute_while_another_process_stores_it, ("a", "b"))
+    pd.testing.assert_frame_equal(got["a"], frames()["a"])
+    assert (tmp_path / "k" / "marker").read_text() == "theirs"  # their folder was not replaced under a reader
+    assert [p.name for p in tmp_path.iterdir()] == ["k"]
