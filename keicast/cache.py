@@ -2,7 +2,8 @@
 
 A cached result is keyed on everything it was computed from: the data (as CSV), the settings (as JSON) and the
 source of the code that computed it, so editing the maths invalidates it. Results are Parquet frames written
-atomically into ``<cache_dir>/<key>/``: plain data, never pickles (loading a pickle runs code).
+atomically into ``<cache_dir>/<key>/``: plain data, never pickles (loading a pickle runs code). A key is computed by
+one process at a time (a file lock beside it); a complete folder is never replaced, so readers need no lock.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+from filelock import FileLock
 
 
 def digest(*parts: str) -> str:
@@ -36,11 +38,23 @@ def cached_frames(
     def stored() -> bool:
         return all((folder / f"{n}.parquet").is_file() for n in names)
 
-    if stored():
+    def read() -> dict[str, pd.DataFrame]:
         return {n: pd.read_parquet(folder / f"{n}.parquet") for n in names}
-    frames = compute()
-    if stored():  # another process stored the same key meanwhile: same inputs, same frames; theirs stays
-        return frames
+
+    if stored():  # a complete folder is never removed, so it is read without the lock
+        return read()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(folder.with_name(f"{folder.name}.lock")):  # one process computes a key; others wait, then read
+        if stored():
+            return read()
+        frames = compute()
+        tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
+        tmp.mkdir(exist_ok=True)
+        for n in names:
+            frames[n].to_parquet(tmp / f"{n}.parquet", index=False)
+        shutil.rmtree(folder, ignore_errors=True)  # an incomplete folder (a frame missing), under the lock
+        os.replace(tmp, folder)
+    return frames
     tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
     for n in names:

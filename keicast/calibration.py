@@ -127,6 +127,9 @@ def _compilation_cache(cache_dir: Path) -> None:
 
     jax.config.update("jax_compilation_cache_dir", str(Path(cache_dir).resolve() / "jax"))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+    # a size bound turns on JAX's file lock around the cache's reads and writes, which are not atomic: two
+    # processes (two runs, or test workers) sharing the cache never read an entry half-written
+    jax.config.update("jax_compilation_cache_max_size", 4 * 1024**3)
 
 
 def fit_adoption(

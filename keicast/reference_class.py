@@ -51,6 +51,7 @@ LAUNCH_COLUMNS = [
 COVARIATE_INPUTS = ("kind", "policy_created", "price_ratio", "country", "vehicles_per_1000")  # covariates()' order
 SALES_COLUMNS = ["launch", "year", "units", "market_units", "partial"]
 KINDS = ("class", "nameplate", "technology")
+MAX_VEHICLES_PER_1000 = 1500.0  # no country has had more than about 1,200 motor vehicles per 1,000 people
 
 
 def _read(path: Path, expected: list[str]) -> tuple[pd.DataFrame, str]:
@@ -100,11 +101,13 @@ def _launches(path: Path, launches: pd.DataFrame) -> pd.DataFrame:
         ("country", ~launches.country.str.fullmatch(r"[A-Z]{2}"), "a two-letter country or region code, e.g. US"),
     ):
         _refuse(path, launches, bad, column, want)
+    vehicles = _number(path, launches, "vehicles_per_1000")
+    _refuse(path, launches, vehicles > MAX_VEHICLES_PER_1000, "vehicles_per_1000", "at most 1,500 per 1,000 people")
     return launches.assign(
         price_ratio=_number(path, launches, "price_ratio", blank_ok=True),
         launch_year=_number(path, launches, "launch_year", whole=True).astype(int),
         policy_created=_flag(path, launches, "policy_created", blank_ok=False),
-        vehicles_per_1000=_number(path, launches, "vehicles_per_1000"),
+        vehicles_per_1000=vehicles,
     )
 
 

@@ -449,7 +449,7 @@ def reference_section(outputs: dict, config) -> dict | None:
             "launch": launch, "family": p.family.iloc[0], "kind": p.kind.iloc[0], "country": p.country.iloc[0],
             "launch_year": fmt.year(p.launch_year.iloc[0]), "price_ratio": fmt.number(p.price_ratio.iloc[0], 2),
             "policy": "yes" if p.policy_created.iloc[0] else "no", "years": int(p.scored.sum()),
-            "vehicles": fmt.count(p.vehicles_per_1000.iloc[0]) if "vehicles_per_1000" in p else "–",
+            "vehicles": fmt.number(p.vehicles_per_1000.iloc[0]) if "vehicles_per_1000" in p else "–",
             "first": fmt.share(full[full.launch == launch].share.iloc[0]) if (full.launch == launch).any() else "–",
             "peak": fmt.share(p.share[p.scored].max()), "fitted": bool(p.fitted.any()),
         }

@@ -172,6 +172,8 @@ COLUMN_NOTES = {
     "launched (its mean is P(a maker has launched by the year's end)); new_kei_sales_if_launched, "
     "new_kei_sales_cumulative_if_launched (mean and quantiles over the draws that have launched by that year)",
     ("backtests", "skill_vs_naive"): "1 - MASE / MASE of naive, same origins",
+    ("backtests", "model"): "a candidate, or auto: the choice made inside each origin from what it had seen "
+    "(kept beside a model fixed in advance as what choosing would score)",
     ("backtests", "coverage_80"): "out-of-sample share of outcomes inside the 80% interval",
     ("backtests", "spread_scale"): "conformal factor of the model's paths",
     ("calibration", "form"): "the adoption shape",

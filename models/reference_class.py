@@ -14,9 +14,10 @@ hierarchical linear model (hierarchical priors from product covariates, as in Le
 
 with x_i = (1, us_market, policy_created, technology, ln(price_ratio / 0.5), price_unknown, motorising)
 (price_unknown = 1 and the log ratio 0 where no price is sourced; motorising = 1 where the launch market had fewer
-than 300 motor vehicles per 1,000 people, a market where most households had no car yet: car ownership rises along
-an S-curve in income and saturates at several hundred per 1,000, Dargay, Gately & Sommer 2007, *Energy Journal*
-28(4), so a cheap car there sells to first-time buyers) and the shape g(t) one of
+than 300 motor vehicles per 1,000 people, a market still motorising: car ownership rises along an S-curve in
+income and saturates at several hundred per 1,000, Dargay, Gately & Sommer 2007, *Energy Journal* 28(4), so a cheap
+car there can sell to first-time buyers; an analyst's rationale, and in this class a Korea/China/India dummy) and
+the shape g(t) one of
 
     level                 g = ()                                  one level, up to the launch's own slope
     rise                  g = (ln t, technology ln t)             rises (or falls) and keeps going; a powertrain

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 _PREFECT_HOME = tempfile.mkdtemp(prefix="keicast-prefect-")
@@ -20,12 +21,16 @@ import pytest  # noqa: E402
 from keicast.yamlfile import dump_yaml, parse_yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
 # Adoption fits of the session's projects: one cache per session (shared by its xdist workers, whose writes are
 # atomic: keicast.cache), never the project's own data/cache
-_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-FIT_CACHE = (
-    os.path.join(tempfile.gettempdir(), f"keicast-fits-{_RUN}") if _RUN else tempfile.mkdtemp(prefix="keicast-fits-")
-)
+def _shared_fit_cache(run_uid: str) -> str:
+    return os.path.join(tempfile.gettempdir(), f"keicast-fits-{run_uid}")
+
+
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # set in each xdist worker before this file is imported
+FIT_CACHE = _shared_fit_cache(_RUN) if _RUN else tempfile.mkdtemp(prefix="keicast-fits-")
 os.makedirs(FIT_CACHE, exist_ok=True)
 SOURCE_ARTICLES = ROOT / "data" / "articles"  # the five source articles the register cites
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -33,12 +38,24 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def pytest_configure(config):
     """``-m "not slow"`` (the fast tier) runs no NUTS fit: every adoption fit comes from tests/fixtures/adoption,
-    and a test that would start a sampler fails (tests/frozen_fits.py)."""
+    and a test that would start a sampler fails (tests/frozen_fits.py). Under xdist the controller names the run
+    (``--testrunuid``), so that it can remove the workers' shared fit cache at the end."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        config.option.testrunuid = config.option.testrunuid or uuid.uuid4().hex
     if "not slow" in (config.option.markexpr or ""):
         from models.adoption import HierarchicalAdoption
         from tests.frozen_fits import frozen_fit
 
         HierarchicalAdoption.fit = frozen_fit
+
+
+def pytest_unconfigure(config):
+    """The process that made the session's fit caches removes them (a worker's are the controller's to remove)."""
+    if hasattr(config, "workerinput"):
+        return
+    shutil.rmtree(FIT_CACHE, ignore_errors=True)
+    if getattr(config.option, "testrunuid", None):
+        shutil.rmtree(_shared_fit_cache(config.option.testrunuid), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

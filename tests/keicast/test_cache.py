@@ -1,4 +1,6 @@
 import hashlib
+import threading
+import time
 import types
 
 import pandas as pd
@@ -56,17 +58,27 @@ def test_another_key_or_a_missing_frame_computes_again(tmp_path):
 
 def test_only_the_named_frames_are_stored_and_no_temp_folder_is_left(tmp_path):
     cached_frames(tmp_path / "cache", "k", lambda: {**frames(), "extra": pd.DataFrame({"z": [1]})}, ("a",))
-    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["k"]
+    assert [p.name for p in (tmp_path / "cache").iterdir() if p.suffix != ".lock"] == ["k"]
     assert [p.name for p in (tmp_path / "cache" / "k").iterdir()] == ["a.parquet"]
 
 
-def test_a_key_stored_by_another_process_meanwhile_is_kept_and_no_temp_folder_is_left(tmp_path):
-    def compute_while_another_process_stores_it():
-        cached_frames(tmp_path, "k", frames, ("a", "b"))  # finishes first, as a second process would
-        (tmp_path / "k" / "marker").write_text("theirs")
+def test_two_callers_asking_for_one_key_compute_it_once(tmp_path):
+    calls, results = [], []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.5)  # long enough for the other caller to arrive while this one computes
         return frames()
 
-    got = cached_frames(tmp_path, "k", compute_while_another_process_stores_it, ("a", "b"))
-    pd.testing.assert_frame_equal(got["a"], frames()["a"])
-    assert (tmp_path / "k" / "marker").read_text() == "theirs"  # their folder was not replaced under a reader
-    assert [p.name for p in tmp_path.iterdir()] == ["k"]
+    def ask():
+        results.append(cached_frames(tmp_path, "k", compute, ("a", "b")))
+
+    callers = [threading.Thread(target=ask) for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert len(calls) == 1 and len(results) == 2
+    for got in results:
+        pd.testing.assert_frame_equal(got["a"], frames()["a"])
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".lock") == ["k"]

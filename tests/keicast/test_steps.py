@@ -161,7 +161,7 @@ def test_the_shipped_baseline_passes_its_gate_and_choosing_it_inside_each_origin
     with pytest.raises(GateFailed) as info:
         steps.gate_baseline(steps.fit_baseline(evidence.history, auto), auto, results)
     assert info.value.suite == "baseline" and info.value.exit_code == 3
-    assert "beats naive out of sample" in str(info.value)
+    assert "no worse than naive on its rolling origins" in str(info.value)
 
 
 # ---------------------------------------------------------------------------------------------- outputs
