@@ -55,15 +55,3 @@ def cached_frames(
         shutil.rmtree(folder, ignore_errors=True)  # an incomplete folder (a frame missing), under the lock
         os.replace(tmp, folder)
     return frames
-    tmp = folder.with_name(f"{folder.name}.tmp-{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    for n in names:
-        frames[n].to_parquet(tmp / f"{n}.parquet", index=False)
-    shutil.rmtree(folder, ignore_errors=True)  # an incomplete folder (a frame missing)
-    try:
-        os.replace(tmp, folder)
-    except OSError:  # stored by another process between the check and the rename
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not stored():
-            raise
-    return frames
