@@ -357,11 +357,12 @@ def check(
     stage: str,
     frames: dict[str, pd.DataFrame],
     params: dict,
-    docs_dir: Path,
+    docs_dir: Path | None,
     expectations_dir: Path = EXPECTATIONS_DIR,
     build_docs: bool = False,
 ) -> pd.DataFrame:
-    """Validate a stage's frames with its suites; one result row per expectation (passing ones too).
+    """Validate a stage's frames with its suites; one result row per expectation (passing ones too); no Data Docs
+    when ``docs_dir`` is None (a trial, not a gate).
 
     Each frame is validated directly as a batch (no checkpoint or store round trips). GX Data Docs are written
     only when a suite fails or ``build_docs`` is set (see ``write_data_docs``); every result is also returned
@@ -377,7 +378,7 @@ def check(
         result = batch.validate(suite, expectation_parameters=params, result_format={"result_format": "COMPLETE"})
         rows += [_result_row(suite_name, r, now, frames[suite_name], params) for r in result.results]
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    if build_docs or not results.success.all():
+    if docs_dir is not None and (build_docs or not results.success.all()):
         write_data_docs(stage, frames, params, docs_dir, expectations_dir)
     return results
 

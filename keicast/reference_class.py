@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,22 +207,34 @@ def backtests(rows: pd.DataFrame, shape: str, cal: CalibrationSettings) -> tuple
     return cases, frames["bands"].astype({"fit_years": "Int64"})
 
 
-def chosen_shape(cases: pd.DataFrame) -> str:
-    """The shape whose chain has the lowest median pre-launch CRPS (the kei case is a pre-launch forecast)."""
+def chosen_shape(cases: pd.DataFrame, admissible: Iterable[str]) -> str:
+    """Sharpness subject to calibration (Gneiting, Balabdaoui & Raftery 2007): among the ``admissible`` shapes (those
+    the reference gate passes: calibrated before and after a launch, sharp enough, no worse than the benchmarks),
+    the one whose chain has the lowest median pre-launch CRPS (the kei case is a pre-launch forecast). With none
+    admissible, the lowest of all, which the gate then refuses."""
     chain = cases[(cases["mode"] == "pre_launch") & (cases.model == "chain")]
-    return str(chain.groupby("shape").crps.median().idxmin())
+    crps = chain.groupby("shape").crps.median()
+    passing = crps[crps.index.isin(list(admissible))]
+    return str((passing if len(passing) else crps).idxmin())
 
 
-def calibrate_reference(folder: Path, cal: CalibrationSettings) -> ReferenceClass:
-    """Load the reference class, backtest every shape, choose one (``cal.reference_shape``, or by the backtests
-    when "auto") and fit it on every launch but ``cal.reference_left_out``."""
+def calibrate_reference(
+    folder: Path, cal: CalibrationSettings, admissible: Callable[[pd.DataFrame, str, bool], bool] = lambda *_: True
+) -> ReferenceClass:
+    """Load the reference class, backtest and fit every shape, choose one (``cal.reference_shape``, or when "auto"
+    by the backtests among the shapes ``admissible(cases, shape, converged)`` accepts) and keep its fit on every
+    launch but ``cal.reference_left_out``."""
     launches, sources = load_reference_class(folder)
     check_left_out(launches, cal.reference_left_out)
     rows = model_rows(launches, cal.reference_left_out)
     results = {shape: backtests(rows, shape, cal) for shape in rc.SHAPES}
     cases = pd.concat([r[0] for r in results.values()], ignore_index=True)
-    shape = chosen_shape(cases) if cal.reference_shape == "auto" else cal.reference_shape
-    return ReferenceClass(launches, rows, rc.fit(rows, shape), cases, results[shape][1], sources)
+    fits = {shape: rc.fit(rows, shape) for shape in rc.SHAPES}
+    if cal.reference_shape == "auto":
+        shape = chosen_shape(cases, [s for s in rc.SHAPES if admissible(cases, s, fits[s].converged)])
+    else:
+        shape = cal.reference_shape
+    return ReferenceClass(launches, rows, fits[shape], cases, results[shape][1], sources)
 
 
 US_VEHICLES_PER_1000 = 860.0  # the US market the kei case launches into: motorised (models.reference_class)

@@ -93,7 +93,15 @@ def fit_class_shares(evidence: Evidence, settings: Settings) -> ClassShareFit:
 def calibrate_reference_class(settings: Settings) -> ReferenceClass:
     """The reference class of past launches: family hold-out backtests of every shape (disk-cached), the chosen
     shape and its fit (keicast.reference_class)."""
-    return calibrate_reference(settings.run.reference_class_dir, settings.config.calibration)
+
+    def admissible(cases: pd.DataFrame, shape: str, converged: bool) -> bool:
+        """Whether the reference gate passes ``shape`` (its own suite, without Data Docs: only the chosen shape is
+        gated for the record)."""
+        frames = gates.reference_frames(cases, shape, converged)
+        params = gates.parameters(settings.config)
+        return bool(validator.check("reference", frames, params, None).success.all())
+
+    return calibrate_reference(settings.run.reference_class_dir, settings.config.calibration, admissible)
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def _warm() -> None:
     gates._context()
 
 
-def check(stage: str, frames: dict[str, pd.DataFrame], params: dict, docs_dir: Path) -> pd.DataFrame:
+def check(stage: str, frames: dict[str, pd.DataFrame], params: dict, docs_dir: Path | None) -> pd.DataFrame:
     """``gates.check`` in the validator process when ``preload`` started one (here if it has died); waits for a
     preloading thread first."""
     if _VALIDATOR:

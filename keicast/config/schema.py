@@ -16,7 +16,7 @@ from models.diffusion import ADOPTION_SHAPES
 from models.reference_class import SHAPES
 from models.scenario import LEVEL_MODELS, METRICS, PRODUCTION, ROAD_ACCESS
 
-REFERENCE_SHAPES = ("auto", *SHAPES)  # auto: the shape with the lowest median pre-launch CRPS
+REFERENCE_SHAPES = ("auto", *SHAPES)  # auto: the calibrated shape with the lowest median pre-launch CRPS
 
 MAX_CHUNK_BYTES = 1 << 30  # one Monte Carlo chunk's metric arrays (draws x years x metrics x 8 bytes)
 
