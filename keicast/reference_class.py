@@ -269,9 +269,10 @@ def reference_refinements(
             continue
         draws = reference_draws(reference, scenario.road_access, cal)
         kind, policy = LAUNCH_KIND[scenario.road_access]
+        chosen = "chosen by" if cal.reference_shape == "auto" else "fixed in config.yaml after"
         why = (
             f"Reference class ({fit.launches} launches in {fit.families} families, data/reference_class), shape "
-            f"{fit.shape} chosen by the family hold-out backtests; a US {kind} launch"
+            f"{fit.shape} {chosen} the family hold-out backtests; a US {kind} launch"
             f"{', created by a policy' if policy else ''}, in a motorised market ({US_VEHICLES_PER_1000:.0f} motor "
             f"vehicles per 1,000 people, {US_VEHICLES_SOURCE}), at price ratio {REFERENCE_PRICE_RATIO} (the kernel "
             f"adds each draw's price term): median and P05-P95 of {len(draws)} joint draws (models.reference_class)."
