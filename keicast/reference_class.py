@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from keicast import formatting as fmt
 from keicast.cache import cached_frames, code_digest, digest
 from keicast.config.schema import AssumptionOverride, CalibrationSettings, Scenario
 from keicast.errors import ConfigError, Problem
@@ -270,10 +271,17 @@ def reference_refinements(
         draws = reference_draws(reference, scenario.road_access, cal)
         kind, policy = LAUNCH_KIND[scenario.road_access]
         chosen = "chosen by" if cal.reference_shape == "auto" else "fixed in config.yaml after"
+        aggregate, nameplate = fmt.number(fit.aggregate_slope_sd, 2), fmt.number(fit.slope_sd, 2)
+        spread = (
+            f"a nameplate, {nameplate}, against a class's {aggregate}"
+            if kind == "nameplate"
+            else f"a class, {aggregate}, against a single nameplate's {nameplate}"
+        )
         why = (
             f"Reference class ({fit.launches} launches in {fit.families} families, data/reference_class), shape "
             f"{fit.shape} {chosen} the family hold-out backtests; a US {kind} launch"
-            f"{', created by a policy' if policy else ''}, in a motorised market ({US_VEHICLES_PER_1000:.0f} motor "
+            f"{', created by a policy' if policy else ''} (its own slope in ln t with the sd of {spread}), "
+            f"in a motorised market ({US_VEHICLES_PER_1000:.0f} motor "
             f"vehicles per 1,000 people, {US_VEHICLES_SOURCE}), at price ratio {REFERENCE_PRICE_RATIO} (the kernel "
             f"adds each draw's price term): median and P05-P95 of {len(draws)} joint draws (models.reference_class)."
         )

@@ -71,7 +71,7 @@ def naive_pre_launch(others: pd.DataFrame, t: np.ndarray, market: np.ndarray, rn
 
 
 def _launch_values(rows: pd.DataFrame) -> dict[str, float]:
-    return {c: float(rows[c].iloc[0]) for c in rc.COVARIATES}
+    return {c: float(rows[c].iloc[0]) for c in rc.LAUNCH_KEYS}
 
 
 def pre_launch_cases(rows: pd.DataFrame, family: str, fit: rc.ReferenceFit, rng, bands: list | None = None):

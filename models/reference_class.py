@@ -9,7 +9,10 @@ hierarchical linear model (hierarchical priors from product covariates, as in Le
     y_it = x_i' b  +  g_i(t)' c  +  a_f  +  e_i  +  s_i ln t  +  u_it
     a_f ~ N(0, tau_f^2)     family effect (launches of one family share their market's quirks)
     e_i ~ N(0, tau_l^2)     launch effect
-    s_i ~ N(0, tau_s^2)     the launch's own slope in ln t (some launches take off, others fade)
+    s_i ~ N(0, tau_s,k^2)   the launch's own slope in ln t (some launches take off, others fade), its sd by what the
+                            launch is, k: one maker's nameplate, or an aggregate (a class or a powertrain: many makers'
+                            nameplates together, whose own rises and fades partly cancel, so its path varies less;
+                            an analyst's rationale, added after the past launches' own slopes were seen)
     u_it = phi u_i,t-1 + sigma eta_it,  u_i0 = 0   yearly deviations, starting at zero at launch (models.ar1)
 
 with x_i = (1, us_market, policy_created, technology, ln(price_ratio / 0.5), price_unknown, motorising)
@@ -27,14 +30,14 @@ the shape g(t) one of
 
 The coefficients (b, c) have a Gaussian prior N(m, S0) (the price slope's mean is the literature elasticity), so the
 marginal law of the stacked log shares is Gaussian, y ~ N(X m, V(theta) + X S0 X'), with V the family, launch, slope
-and AR(1) covariance. theta = (tau_f, tau_l, tau_s, sigma, phi) is set at its posterior mode under weak priors
-(type-II maximum a posteriori; lognormal on the four sds, Beta(2, 2) on phi), and given theta the coefficients'
-posterior is exact (conjugate Gaussian; Gelman et al. 2013, *BDA3* §14.2):
+and AR(1) covariance. theta = (tau_f, tau_l, tau_s,nameplate, tau_s,aggregate, sigma, phi) is set at its posterior
+mode under weak priors (type-II maximum a posteriori; lognormal on the five sds, Beta(2, 2) on phi), and given
+theta the coefficients' posterior is exact (conjugate Gaussian; Gelman et al. 2013, *BDA3* §14.2):
 
     S = (S0^-1 + X' V^-1 X)^-1,   b_hat = S (S0^-1 m + X' V^-1 y).
 
 A new launch in a new family has the predictive law y_t ~ N(x_t' b_hat, x_s' S x_t + tau_f^2 + tau_l^2 +
-tau_s^2 ln s ln t + sigma^2 R_st), R_st = phi^|t-s| (1 - phi^(2 min(s, t))) / (1 - phi^2) (the AR(1) started at zero):
+tau_s,k^2 ln s ln t + sigma^2 R_st), R_st = phi^|t-s| (1 - phi^(2 min(s, t))) / (1 - phi^2) (the AR(1) started at zero):
 the level of demand is one uncertain quantity, counted once. After k years on sale the same joint Gaussian
 conditioned on them is the post-launch forecast. The hyperparameters' own uncertainty is not propagated (empirical
 Bayes); :attr:`ReferenceFit.converged` says whether their optimiser converged inside its bounds.
@@ -50,6 +53,7 @@ import pandas as pd
 from scipy import optimize
 
 COVARIATES = ("us_market", "policy_created", "technology", "log_price_ratio", "price_unknown", "motorising")
+LAUNCH_KEYS = (*COVARIATES, "aggregate")  # what a launch carries: the covariates, and whether its slope is a class's
 MOTORISING_BELOW = 300.0  # motor vehicles per 1,000 people under which a market is still motorising
 SHAPES: dict[str, tuple[str, ...]] = {
     "level": (),
@@ -71,7 +75,8 @@ PRIOR_SD = {
     "motorising": 2.0,
 }
 SHAPE_PRIOR_SD = 1.0
-SD_PRIOR = (np.log(0.5), 1.5)  # lognormal prior (log median, log sd) of tau_f, tau_l and sigma
+SD_PRIOR = (np.log(0.5), 1.5)  # lognormal prior (log median, log sd) of the five sds
+PARTS = ("family_sd", "launch_sd", "slope_sd", "aggregate_slope_sd", "deviation_sd", "deviation_ar")  # theta, in order
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,8 @@ class ReferenceFit:
     covariance: np.ndarray
     family_sd: float
     launch_sd: float
-    slope_sd: float
+    slope_sd: float  # a nameplate's
+    aggregate_slope_sd: float  # a class's or a powertrain's
     deviation_sd: float
     deviation_ar: float
     launches: int
@@ -97,12 +103,15 @@ class ReferenceFit:
         """The sd of a new launch's own level (family and launch effects together)."""
         return float(np.hypot(self.family_sd, self.launch_sd))
 
+    def launch_slope_sd(self, launch: Mapping[str, float]) -> float:
+        """The sd of a new launch's own slope in ln t: an aggregate's or a nameplate's."""
+        return self.aggregate_slope_sd if launch["aggregate"] else self.slope_sd
+
     def table(self) -> pd.DataFrame:
         """One row per coefficient and variance part: name, mean, sd."""
         sd = np.sqrt(np.diag(self.covariance))
         rows = [(c, float(m), float(s)) for c, m, s in zip(self.columns, self.coefficients, sd, strict=True)]
-        rows += [(name, getattr(self, name), 0.0) for name in ("family_sd", "launch_sd", "slope_sd", "deviation_sd")]
-        rows.append(("deviation_ar", self.deviation_ar, 0.0))
+        rows += [(name, getattr(self, name), 0.0) for name in PARTS]
         rows.append(("converged", float(self.converged), 0.0))
         return pd.DataFrame(rows, columns=["parameter", "mean", "sd"])
 
@@ -127,6 +136,7 @@ def covariates(
         "log_price_ratio": float(np.log(price_ratio / REFERENCE_PRICE_RATIO)) if known else 0.0,
         "price_unknown": 0.0 if known else 1.0,
         "motorising": float(vehicles_per_1000 < MOTORISING_BELOW),
+        "aggregate": float(kind != "nameplate"),
     }
 
 
@@ -147,21 +157,25 @@ def deviation_correlation(t_a: np.ndarray, t_b: np.ndarray, phi: float) -> np.nd
 
 @dataclass(frozen=True)
 class _Groups:
-    """What the covariance needs of the stacked rows: same-family and same-launch masks and years on sale."""
+    """What the covariance needs of the stacked rows: same-family and same-launch masks, years on sale, and whether
+    each row's launch is an aggregate."""
 
     same_family: np.ndarray
     same_launch: np.ndarray
     t: np.ndarray
+    aggregate: np.ndarray
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> _Groups:
         family, launch = frame["family"].to_numpy(), frame["launch"].to_numpy()
         same_launch = launch[:, None] == launch[None, :]
-        return cls(family[:, None] == family[None, :], same_launch, frame["t"].to_numpy(float))
+        aggregate = frame["aggregate"].to_numpy(float) > 0
+        return cls(family[:, None] == family[None, :], same_launch, frame["t"].to_numpy(float), aggregate)
 
     def covariance(self, theta: np.ndarray) -> np.ndarray:
-        tau_f, tau_l, tau_s, sigma, phi = theta
-        within = tau_l**2 + tau_s**2 * np.outer(np.log(self.t), np.log(self.t))
+        tau_f, tau_l, tau_s, tau_a, sigma, phi = theta
+        slope = np.where(self.aggregate, tau_a, tau_s) * np.log(self.t)
+        within = tau_l**2 + np.outer(slope, slope)
         within = within + sigma**2 * deviation_correlation(self.t, self.t, phi)
         return tau_f**2 * self.same_family + np.where(self.same_launch, within, 0.0)
 
@@ -174,7 +188,7 @@ def _prior(shape: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _theta(z: np.ndarray) -> np.ndarray:
-    return np.array([*np.exp(z[:4]), 1.0 / (1.0 + np.exp(-z[4]))])
+    return np.array([*np.exp(z[:5]), 1.0 / (1.0 + np.exp(-z[5]))])
 
 
 def _negative_log_posterior(z: np.ndarray, groups: _Groups, x: np.ndarray, y: np.ndarray, prior) -> float:
@@ -187,8 +201,8 @@ def _negative_log_posterior(z: np.ndarray, groups: _Groups, x: np.ndarray, y: np
         return 1e12
     r = np.linalg.solve(chol, y - x @ mean)
     loglik = -0.5 * (r @ r) - np.log(np.diag(chol)).sum()
-    sd_prior = -0.5 * (((z[:4] - SD_PRIOR[0]) / SD_PRIOR[1]) ** 2).sum()
-    phi_prior = np.log(theta[4]) + np.log1p(-theta[4])  # Beta(2, 2), with the logit's Jacobian: phi^2 (1 - phi)^2
+    sd_prior = -0.5 * (((z[:5] - SD_PRIOR[0]) / SD_PRIOR[1]) ** 2).sum()
+    phi_prior = np.log(theta[5]) + np.log1p(-theta[5])  # Beta(2, 2), with the logit's Jacobian: phi^2 (1 - phi)^2
     return -(loglik + sd_prior + 2 * phi_prior)
 
 
@@ -197,8 +211,8 @@ def fit(frame: pd.DataFrame, shape: str) -> ReferenceFit:
     log_share and the covariates of :func:`covariates`)."""
     x, y = design(frame, shape), frame["log_share"].to_numpy(float)
     prior, groups = _prior(shape), _Groups.of(frame)
-    start = np.array([np.log(0.8), np.log(0.5), np.log(0.3), np.log(0.3), 1.0])
-    bounds = [(-7, 3)] * 4 + [(-5, 5)]
+    start = np.array([np.log(0.8), np.log(0.5), np.log(0.3), np.log(0.3), np.log(0.3), 1.0])
+    bounds = [(-7, 3)] * 5 + [(-5, 5)]
     result = optimize.minimize(
         _negative_log_posterior, start, args=(groups, x, y, prior), method="L-BFGS-B", bounds=bounds
     )
@@ -213,11 +227,7 @@ def fit(frame: pd.DataFrame, shape: str) -> ReferenceFit:
         columns=columns(shape),
         coefficients=coefficients,
         covariance=(covariance + covariance.T) / 2,
-        family_sd=float(theta[0]),
-        launch_sd=float(theta[1]),
-        slope_sd=float(theta[2]),
-        deviation_sd=float(theta[3]),
-        deviation_ar=float(theta[4]),
+        **{part: float(value) for part, value in zip(PARTS, theta, strict=True)},
         launches=int(frame["launch"].nunique()),
         families=int(frame["family"].nunique()),
         observations=len(frame),
@@ -226,19 +236,19 @@ def fit(frame: pd.DataFrame, shape: str) -> ReferenceFit:
 
 
 def _new_launch(fit: ReferenceFit, launch: Mapping[str, float], t: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({**{c: float(launch[c]) for c in COVARIATES}, "t": np.asarray(t, float)})
+    return pd.DataFrame({**{c: float(launch[c]) for c in LAUNCH_KEYS}, "t": np.asarray(t, float)})
 
 
 def predictive(fit: ReferenceFit, launch: Mapping[str, float], t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance of a new launch's log shares at years on sale ``t`` (a new family: no data of its own).
 
-    ``launch`` maps each of COVARIATES to its value (:func:`covariates`).
+    ``launch`` maps each of LAUNCH_KEYS to its value (:func:`covariates`).
     """
     x = design(_new_launch(fit, launch, t), fit.shape)
     cov = (
         x @ fit.covariance @ x.T
         + fit.effect_sd**2
-        + fit.slope_sd**2 * np.outer(np.log(t), np.log(t))
+        + fit.launch_slope_sd(launch) ** 2 * np.outer(np.log(t), np.log(t))
         + fit.deviation_sd**2 * deviation_correlation(t, t, fit.deviation_ar)
     )
     return x @ fit.coefficients, (cov + cov.T) / 2
@@ -272,7 +282,7 @@ def parameter_draws(fit: ReferenceFit, launch: Mapping[str, float], rng: np.rand
     """
     coefficients = rng.multivariate_normal(fit.coefficients, fit.covariance, size=draws, method="cholesky")
     by_name = dict(zip(fit.columns, coefficients.T, strict=True))
-    fixed = {**{c: float(launch[c]) for c in COVARIATES}, "log_price_ratio": 0.0}
+    fixed = {**{c: float(launch[c]) for c in LAUNCH_KEYS}, "log_price_ratio": 0.0}
     level = by_name["const"] + sum(by_name[c] * fixed[c] for c in COVARIATES)
     zero = np.zeros(draws)
     return pd.DataFrame(
@@ -281,7 +291,7 @@ def parameter_draws(fit: ReferenceFit, launch: Mapping[str, float], rng: np.rand
             "price_slope": by_name["log_price_ratio"],
             "rise": by_name.get("log_t", zero)
             + fixed["technology"] * by_name.get("technology_log_t", zero)
-            + fit.slope_sd * rng.standard_normal(draws),
+            + fit.launch_slope_sd(launch) * rng.standard_normal(draws),
             "decline": by_name.get("years_on", zero),
         }
     )

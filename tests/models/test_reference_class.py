@@ -9,7 +9,8 @@ from models import reference_class as rc
 
 TRUE = {"const": -5.0, "us_market": -1.5, "policy_created": 0.5, "technology": -0.3, "log_price_ratio": -1.0,
         "price_unknown": 0.4, "motorising": 2.0, "log_t": 0.5, "technology_log_t": 1.0, "years_on": -0.1}  # fmt: skip
-PARTS = {"family_sd": 1.0, "launch_sd": 0.5, "slope_sd": 0.3, "deviation_sd": 0.4, "deviation_ar": 0.6}
+PARTS = {"family_sd": 1.0, "launch_sd": 0.5, "slope_sd": 0.9, "aggregate_slope_sd": 0.2, "deviation_sd": 0.4,
+         "deviation_ar": 0.6}  # fmt: skip
 
 
 def synthetic(seed: int, families: int = 24, per_family: int = 2, years: int = 6) -> pd.DataFrame:
@@ -24,7 +25,8 @@ def synthetic(seed: int, families: int = 24, per_family: int = 2, years: int = 6
             market = ("US", 800.0) if rng.random() < 0.5 else ("JP", 600.0 if rng.random() < 0.7 else 90.0)
             cov = rc.covariates(kind, rng.random() < 0.4, price, *market)
             own = family_effect + PARTS["launch_sd"] * rng.standard_normal()
-            slope, u = PARTS["slope_sd"] * rng.standard_normal(), 0.0
+            slope_sd = PARTS["aggregate_slope_sd" if cov["aggregate"] else "slope_sd"]
+            slope, u = slope_sd * rng.standard_normal(), 0.0
             for t in range(1, years + 1):
                 u = PARTS["deviation_ar"] * u + PARTS["deviation_sd"] * rng.standard_normal()
                 x = {**cov, "const": 1.0, "log_t": np.log(t), "technology_log_t": cov["technology"] * np.log(t)}
@@ -49,6 +51,14 @@ def test_the_fit_recovers_known_coefficients_and_variance_parts(fitted):
     assert (fitted.launches, fitted.families, fitted.observations) == (48, 24, 288)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_fit_tells_a_nameplates_slope_spread_from_an_aggregates(seed):
+    """Nameplates' own slopes spread 0.9 in the synthetic class, classes' and powertrains' 0.2: both recovered."""
+    fit = rc.fit(synthetic(seed), "rise_peak_decline")
+    assert fit.slope_sd == pytest.approx(PARTS["slope_sd"], rel=0.4)
+    assert fit.aggregate_slope_sd < 0.3 < 0.6 < fit.slope_sd
+
+
 def test_deviation_correlation_is_the_ar1_started_at_zero():
     t = np.arange(1.0, 5.0)
     np.testing.assert_allclose(rc.deviation_correlation(t, t, 0.0), np.eye(4))
@@ -65,6 +75,16 @@ def test_a_new_launch_in_year_one_carries_every_level_variance_once(fitted):
     assert mean[0] == pytest.approx(float(x @ fitted.coefficients))
     expected = float(x @ fitted.covariance @ x) + fitted.effect_sd**2 + fitted.deviation_sd**2  # ln 1 = 0
     assert cov[0, 0] == pytest.approx(expected)
+
+
+def test_a_class_and_a_nameplate_differ_only_by_their_slopes_spread(fitted):
+    """Same covariates, so the same mean; the covariances differ by (tau_s^2 - tau_s,aggregate^2) ln s ln t."""
+    t = np.array([1.0, 3.0, 8.0])
+    mean_c, cov_c = rc.predictive(fitted, rc.covariates("class", True, 0.5, "US", 800.0), t)
+    mean_n, cov_n = rc.predictive(fitted, rc.covariates("nameplate", True, 0.5, "US", 800.0), t)
+    np.testing.assert_allclose(mean_c, mean_n)
+    gap = (fitted.slope_sd**2 - fitted.aggregate_slope_sd**2) * np.outer(np.log(t), np.log(t))
+    np.testing.assert_allclose(cov_n - cov_c, gap, atol=1e-10)
 
 
 def test_conditioning_on_the_first_years_is_the_gaussian_formula(fitted):
