@@ -39,6 +39,19 @@ def interval_ratio(samples: np.ndarray) -> float:
     return float(np.median(high / low))
 
 
+def centred_coverage(log_errors: np.ndarray, ratio: float) -> float:
+    """The share of years a band of P90/P10 ``ratio`` centred on each year's median would cover, from the log
+    errors ln(actual / median): |error| < ln(ratio) / 2."""
+    return float(np.mean(np.abs(log_errors) < np.log(ratio) / 2))
+
+
+def sharpness_floor(log_errors: np.ndarray, coverage: float) -> float:
+    """The P90/P10 of the narrowest band centred on the medians that covers ``coverage`` of the years: no band
+    sharper than this is calibrated unless the medians come closer to the actuals. With log errors N(0, s^2) and
+    coverage 0.8 it is exp(2 z_0.9 s), the P90/P10 of a calibrated lognormal band."""
+    return float(np.exp(2 * np.quantile(np.abs(log_errors), coverage)))
+
+
 def scored(samples: np.ndarray, actual: np.ndarray, point: np.ndarray | None = None) -> dict:
     return {**score(samples, actual, point), "interval_ratio_80": interval_ratio(samples)}
 

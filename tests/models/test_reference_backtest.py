@@ -56,3 +56,10 @@ def test_the_chain_is_calibrated_on_launches_from_its_own_model(cases):
     summary = rb.summarise(cases[0]).set_index(["mode", "model"])
     assert 0.6 <= summary.coverage_80[("pre_launch", "chain")] <= 0.97
     assert summary.median_crps[("pre_launch", "chain")] <= summary.median_crps[("pre_launch", "naive")]
+
+
+def test_the_sharpness_floor_of_lognormal_errors_is_a_calibrated_bands_ratio():
+    errors = np.random.default_rng(1).standard_normal(400_000) * 1.5
+    assert rb.sharpness_floor(errors, 0.8) == pytest.approx(np.exp(2 * 1.2816 * 1.5), rel=0.02)
+    assert rb.centred_coverage(errors, np.exp(2 * 1.2816 * 1.5)) == pytest.approx(0.8, abs=0.005)
+    assert rb.centred_coverage(np.array([0.1, -0.1, 2.0, -3.0]), 20.0) == 0.5  # ln 20 / 2 = 1.50
