@@ -1,0 +1,42 @@
+"""Importing keicast sets one BLAS thread per process, whichever entry point loads numpy first."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ..conftest import ROOT
+
+PROBE = """
+import sys
+__import__(sys.argv[1])
+import scipy.linalg  # scipy may bring its own OpenBLAS: loaded after the entry point, it must read the setting too
+from threadpoolctl import threadpool_info
+print(sorted({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}))
+"""
+
+
+def blas_threads(entry: str, **env: str) -> str:
+    base = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, entry], cwd=ROOT, env=base | env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize("entry", ["keicast.cli", "flows.pipeline"])  # flows.pipeline imports numpy before keicast
+def test_every_entry_point_runs_blas_on_one_thread(entry):
+    assert blas_threads(entry) == "[1]"
+
+
+def test_an_analysts_own_blas_setting_wins():
+    assert blas_threads("keicast.cli", OPENBLAS_NUM_THREADS="2") == "[2]"
+
+
+def test_without_keicast_first_numpy_would_take_every_core():
+    """The probe can fail: numpy imported first, on this 2-core machine, has more than one thread."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: OpenBLAS's default is one thread")
+    assert blas_threads("numpy") != "[1]"
