@@ -17,8 +17,13 @@ print(sorted({pool["num_threads"] for pool in threadpool_info() if pool["user_ap
 """
 
 
+# OpenBLAS reads the first of these that is set; a Dask local cluster sets them all in its parent's environment
+THREAD_SETTINGS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def blas_threads(entry: str, **env: str) -> str:
-    base = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    """The BLAS pools' thread counts in a fresh process that imports ``entry``, with no thread setting inherited."""
+    base = {k: v for k, v in os.environ.items() if k not in THREAD_SETTINGS}
     result = subprocess.run(
         [sys.executable, "-c", PROBE, entry], cwd=ROOT, env=base | env, capture_output=True, text=True, timeout=120
     )
