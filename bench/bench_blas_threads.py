@@ -42,13 +42,13 @@ def cold_backtests(config: str, threads: int) -> float:
 
 def beside_another(config: str, threads: int) -> float:
     """As cold_backtests, while a second process runs the same work on the same thread count."""
-    other = subprocess.Popen(
-        [sys.executable, __file__, config, "--once", str(threads)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        return cold_backtests(config, threads)
-    finally:
-        other.wait()
+    command = [sys.executable, __file__, config, "--once", str(threads)]
+    other = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = cold_backtests(config, threads)
+    _, errors = other.communicate()
+    if other.returncode != 0:  # a crashed neighbour would make this an "alone" figure
+        raise SystemExit(f"the second process failed (exit {other.returncode}):\n{errors[-2000:]}")
+    return seconds
 
 
 def main(config: str = "config.yaml") -> None:

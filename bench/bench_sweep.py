@@ -13,6 +13,10 @@ articles, gates and calibration run).
 
 from __future__ import annotations
 
+import keicast  # noqa: F401  first, so the bench has a run's one BLAS thread (keicast/__init__.py)
+
+# isort: split
+
 import argparse
 import itertools
 import os

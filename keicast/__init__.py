@@ -2,9 +2,10 @@
 
 import os
 
-# One BLAS thread per process, set before numpy or scipy loads OpenBLAS (an analyst's own setting wins). The fits'
-# linear algebra is small, so a second thread only spins: a cold run took 59 s alone and 203 s beside another run
-# with OpenBLAS's default threads, and 44 s alone and 52 s beside another with one (2 cores; issue #23's note).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# One BLAS thread per process, set before numpy or scipy loads OpenBLAS, unless the analyst set a thread count
+# OpenBLAS reads. The fits' matrices are small: extra threads only spin, and beside a second run on the same
+# cores they slow both many-fold (bench/bench_blas_threads.py; docs/operations.md, "Runs side by side").
+if not any(os.environ.get(name) for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")):
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 __version__ = "0.1.0"

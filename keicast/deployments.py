@@ -64,7 +64,9 @@ def _deployment(settings: Settings, name: str, **kwargs) -> RunnerDeployment:
 
 
 def served_deployment(settings: Settings) -> RunnerDeployment:
-    """The deployment ``keicast serve`` runs in its own process."""
+    """The deployment ``keicast serve`` runs in its own process. Its flow runs load flows/pipeline.py by file path,
+    which skips flows/__init__.py, and inherit the serve process's environment, one BLAS thread included
+    (keicast/__init__.py)."""
     return _deployment(settings, SERVED)
 
 

@@ -36,12 +36,20 @@ def test_every_entry_point_runs_blas_on_one_thread(entry):
     assert blas_threads(entry) == "[1]"
 
 
-def test_an_analysts_own_blas_setting_wins():
-    assert blas_threads("keicast.cli", OPENBLAS_NUM_THREADS="2") == "[2]"
+several_cores = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: OpenBLAS never runs more threads")
 
 
+@several_cores
+@pytest.mark.parametrize("name", ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"])  # OpenBLAS reads either
+def test_an_analysts_own_blas_setting_wins(name):
+    assert blas_threads("keicast.cli", **{name: "2"}) == "[2]"
+
+
+def test_an_empty_setting_counts_as_unset():
+    assert blas_threads("keicast.cli", OPENBLAS_NUM_THREADS="") == "[1]"
+
+
+@several_cores
 def test_without_keicast_first_numpy_would_take_every_core():
-    """The probe can fail: numpy imported first, on this 2-core machine, has more than one thread."""
-    if (os.cpu_count() or 1) < 2:
-        pytest.skip("one core: OpenBLAS's default is one thread")
+    """The probe can fail: numpy imported first, on a machine of several cores, has more than one thread."""
     assert blas_threads("numpy") != "[1]"
