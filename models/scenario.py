@@ -46,6 +46,8 @@ METRICS = (
 )
 # Metrics over the draws in which a maker has launched by that year (NaN elsewhere): the forecast given a launch.
 CONDITIONAL_METRICS = ("new_kei_sales_if_launched", "new_kei_sales_cumulative_if_launched")
+# Metrics that are fractions, not counts: the kei share of the market, the share of draws launched by the year.
+FRACTION_METRICS = ("kei_share", "launched")
 LAUNCH_TIME = "launch"  # values[LAUNCH_TIME]: launch time per draw in years (inf: no maker launches)
 GREY_COUNT_YEARS = (2018, 2023)  # the years of grey.imports_2018 and grey.imports_2023
 GREY_FLEET_START = 2005  # grey imports from this year on are counted in cars in use

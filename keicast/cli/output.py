@@ -32,9 +32,19 @@ def emit(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
         for col in frame.columns:
             table.add_column(str(col), overflow="fold")
         shows = [_column_format(str(c)) for c in frame.columns]
-        for row in frame.itertuples(index=False):
-            table.add_row(*[Text(show(v)) for show, v in zip(shows, row, strict=True)])
+        for row, fraction in zip(frame.itertuples(index=False), _fraction_rows(frame), strict=True):
+            table.add_row(*[Text(show(v, fraction)) for show, v in zip(shows, row, strict=True)])
         out.print(table)
+
+
+def _fraction_rows(frame: pd.DataFrame) -> list[bool]:
+    """Rows of a forecast metric that is a fraction (the kei share, the probability of a launch): their count
+    columns print as percentages, so that a 61% chance of a launch does not read "under 1"."""
+    if "metric" not in frame.columns:
+        return [False] * len(frame)
+    from models.scenario import FRACTION_METRICS
+
+    return frame["metric"].isin(FRACTION_METRICS).tolist()
 
 
 IDENTIFIERS = {"year", "origin", "cutoff", "as_of", "seed", "vintage"}  # labels (and *_year, *_id): never rounded
@@ -48,14 +58,16 @@ def _column_format(column: str):
     count = column in ("mae", "mean", "m", "se_m", "rse") or column.startswith(("p0", "p1", "p5", "p9", "cumulative_"))
     label = column in IDENTIFIERS or column.endswith(("_year", "_id"))
 
-    def show(value) -> str:
+    def show(value, fraction: bool = False) -> str:
         if value is None or (isinstance(value, float) and pd.isna(value)):
             return ""
         if isinstance(value, bool | np.bool_ | str) or not isinstance(value, int | float | np.number):
             return str(value)
         if label:
             return formatting.year(value) if float(value).is_integer() else str(value)
-        return formatting.count(value) if count else formatting.number(value)
+        if count:
+            return formatting.share(value) if fraction else formatting.count(value)
+        return formatting.number(value)
 
     return show
 

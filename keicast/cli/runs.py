@@ -91,9 +91,10 @@ def resolve_run_id(settings, ref: str, label: str) -> str:
 def _shown_deltas(deltas: pd.DataFrame) -> pd.DataFrame:
     """Forecast deltas as people read them: counts to two significant figures, shares as percentages."""
     from keicast import formatting
+    from models.scenario import FRACTION_METRICS
 
     def show(row, column):
-        return (formatting.share if row.metric == "kei_share" else formatting.count)(row[column])
+        return (formatting.share if row.metric in FRACTION_METRICS else formatting.count)(row[column])
 
     return pd.DataFrame(
         {

@@ -40,6 +40,14 @@ def test_table_counts_to_two_significant_figures_other_numbers_to_three(table):
     assert body == [["a", "153k", "", "0.123", "3"], ["b", "1.9k", "10M", "12.3k", "4"]]
 
 
+def test_forecast_rows_of_a_fraction_print_their_counts_as_percentages(table):
+    frame = pd.DataFrame(
+        {"metric": ["kei_sales", "kei_share", "launched"], "mean": [1_234.0, 0.0213, 0.61], "p50": [980.0, 0.02, 1.0]}
+    )
+    body = [r for r in table(frame) if r[0] in ("kei_sales", "kei_share", "launched")]
+    assert body == [["kei_sales", "1.2k", "980"], ["kei_share", "2.1%", "2%"], ["launched", "61%", "100%"]]
+
+
 def test_table_title_is_printed(table):
     rows = table(FRAME, title="forecast medians")
     assert rows[0] == ["forecast medians"]
