@@ -88,6 +88,13 @@ def year(value) -> str:
     return MISSING if _missing(value) else str(int(value))
 
 
+def moment(value) -> str:
+    """A timestamp to the second, as stored (UTC): 2026-12-04 19:44:24.610388 -> "2026-12-04 19:44:24"."""
+    if _missing(value) or str(value) == "NaT":
+        return MISSING
+    return value.strftime("%Y-%m-%d %H:%M:%S") if hasattr(value, "strftime") else str(value)[:19]
+
+
 def number(value, sig: int = 3) -> str:
     """Any other number (a rate, a coefficient, an index) to ``sig`` <= 3 significant figures: 0.38 -> "0.38",
     1.0042 -> "1", 0.0002 -> "<0.001", 16,100,000 -> "16.1M"."""

@@ -44,6 +44,17 @@ def test_years_money_numbers_and_changes():
     assert fmt.signed_percent(0.053) == "+5.3%" and fmt.signed_percent(-0.2) == "-20%"
 
 
+def test_moments_are_shown_to_the_second():
+    from datetime import datetime
+
+    import pandas as pd
+
+    assert fmt.moment(pd.Timestamp("2026-12-04 19:44:24.610388")) == "2026-12-04 19:44:24"
+    assert fmt.moment(datetime(2026, 12, 4, 19, 44, 24, 610388)) == "2026-12-04 19:44:24"
+    assert fmt.moment("2026-12-04 19:44:24.610388") == "2026-12-04 19:44:24"
+    assert fmt.moment(None) == fmt.moment(pd.NaT) == fmt.MISSING
+
+
 @pytest.mark.parametrize(
     "unit, value, expected",
     [
