@@ -23,7 +23,7 @@ import pandas as pd
 from keicast.cache import cached_frames, digest
 from keicast.config import AssumptionOverride, CalibrationSettings
 from keicast.errors import ConfigError, Problem
-from keicast.formatting import number
+from keicast.formatting import count, number
 from keicast.history import TABLES_DIR as TABLES
 from keicast.history import series
 from keicast.register import Register
@@ -236,7 +236,7 @@ def adoption_refinements(fit: AdoptionFit, register: Register) -> tuple[Assumpti
                 origin="calibration",
                 rationale=f"Hierarchical Bayesian fit ({fit.shape}) to {len(fit.analogs.series.unique())} US analogs "
                 f"({', '.join(fit.analogs.series.unique())}), hyper-priors p = 0.03, q = 0.38 (Sultan, Farley & "
-                f"Lehmann 1990): median and P05-P95 of a new analog; the Monte Carlo draws {len(population)} "
+                f"Lehmann 1990): median and P05-P95 of a new analog; the Monte Carlo draws {count(len(population))} "
                 f"posterior rows jointly. Register: {register.assumptions[key].provenance()[:160]}",
             )
         )

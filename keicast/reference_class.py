@@ -283,7 +283,8 @@ def reference_refinements(
             f"{', created by a policy' if policy else ''} (its own slope in ln t with the sd of {spread}), "
             f"in a motorised market ({US_VEHICLES_PER_1000:.0f} motor "
             f"vehicles per 1,000 people, {US_VEHICLES_SOURCE}), at price ratio {REFERENCE_PRICE_RATIO} (the kernel "
-            f"adds each draw's price term): median and P05-P95 of {len(draws)} joint draws (models.reference_class)."
+            f"adds each draw's price term): median and P05-P95 of {fmt.count(len(draws))} joint draws "
+            "(models.reference_class)."
         )
         for key in draws.columns:
             low, value, high = np.quantile(draws[key], [0.05, 0.5, 0.95])

@@ -147,3 +147,16 @@ def test_the_reference_step_admits_only_what_the_gate_passes():
     cal = CalibrationSettings(cache_dir=Path(FIT_CACHE))  # the session's backtests, computed once
     reference = calibrate_reference(SHIPPED, cal, admissible)
     assert sorted(asked) == sorted(rc.SHAPES) and reference.fit.shape == "level"
+
+
+def test_a_scenarios_reference_rationale_rounds_its_numbers_for_people():
+    """The rationale the assumption table and the report print: "20k joint draws", never a bare 20000."""
+    from keicast.config import load_settings
+    from keicast.reference_class import reference_refinements
+
+    settings = load_settings(ROOT / "config.yaml")
+    cal = settings.config.calibration.model_copy(update={"cache_dir": Path(FIT_CACHE)})
+    reference = calibrate_reference(SHIPPED, cal, lambda cases, shape, converged: True)
+    why = {o.rationale for o in reference_refinements(reference, settings.config.scenarios, cal)}
+    assert why and all(f"of {cal.reference_draws // 1000}k joint draws" in text for text in why)
+    assert not [text for text in why if re.search(r"(?<![\w.,])\d{5,}", text)]
