@@ -32,8 +32,9 @@ def emit(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
         for col in frame.columns:
             table.add_column(str(col), overflow="fold")
         shows = [_column_format(str(c)) for c in frame.columns]
-        for row, fraction in zip(frame.itertuples(index=False), _fraction_rows(frame), strict=True):
-            table.add_row(*[Text(show(v, fraction)) for show, v in zip(shows, row, strict=True)])
+        units = frame["unit"].tolist() if "unit" in frame.columns else [None] * len(frame)
+        for row, fraction, unit in zip(frame.itertuples(index=False), _fraction_rows(frame), units, strict=True):
+            table.add_row(*[Text(show(v, fraction, unit)) for show, v in zip(shows, row, strict=True)])
         out.print(table)
 
 
@@ -48,23 +49,27 @@ def _fraction_rows(frame: pd.DataFrame) -> list[bool]:
 
 
 IDENTIFIERS = {"year", "origin", "cutoff", "as_of", "seed", "vintage"}  # labels (and *_year, *_id): never rounded
+IN_UNITS = {"value", "low", "high"}  # in a frame with a unit column (assumptions, claims), these are in that unit
 
 
 def _column_format(column: str):
     """The formatting policy for a table column: counts to 2 significant figures, other numbers (integers too)
-    to 3; years, seeds and ids as they are."""
+    to 3; years, seeds and ids as they are. A row's ``unit`` (the register's) formats its value, low and high as
+    the report does (keicast.formatting.by_unit: $10k, 33%, 1997); a fraction metric's counts are percentages."""
     from keicast import formatting
 
     count = column in ("mae", "mean", "m", "se_m", "rse") or column.startswith(("p0", "p1", "p5", "p9", "cumulative_"))
     label = column in IDENTIFIERS or column.endswith(("_year", "_id"))
 
-    def show(value, fraction: bool = False) -> str:
+    def show(value, fraction: bool = False, unit: str | None = None) -> str:
         if value is None or (isinstance(value, float) and pd.isna(value)):
             return ""
         if isinstance(value, bool | np.bool_ | str) or not isinstance(value, int | float | np.number):
             return str(value)
         if label:
             return formatting.year(value) if float(value).is_integer() else str(value)
+        if unit is not None and column in IN_UNITS:
+            return formatting.by_unit(value, unit)
         if count:
             return formatting.share(value) if fraction else formatting.count(value)
         return formatting.number(value)

@@ -48,6 +48,16 @@ def test_forecast_rows_of_a_fraction_print_their_counts_as_percentages(table):
     assert body == [["kei_sales", "1.2k", "980"], ["kei_share", "2.1%", "2%"], ["launched", "61%", "100%"]]
 
 
+def test_a_value_with_a_unit_prints_as_the_report_prints_it(table):
+    frame = pd.DataFrame(
+        {"key": ["a", "b", "c", "d"], "value": [1997.0, 0.333, 10_000.0, 16_000_000.0],
+         "low": [1997.0, 0.31, 9_000.0, 15e6],
+         "unit": ["model year", "fraction of new-vehicle sales", "USD", "vehicles/year"]}
+    )  # fmt: skip
+    body = [r for r in table(frame) if r[0] in ("a", "b", "c", "d")]
+    assert [r[1:3] for r in body] == [["1997", "1997"], ["33%", "31%"], ["$10k", "$9k"], ["16M", "15M"]]
+
+
 def test_table_title_is_printed(table):
     rows = table(FRAME, title="forecast medians")
     assert rows[0] == ["forecast medians"]
