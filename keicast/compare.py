@@ -45,8 +45,9 @@ def headline_cells(forecasts: pd.DataFrame, window_end: int) -> pd.DataFrame:
 
 
 def assumption_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    """Rows whose value, low or high differ (or that exist in one run only), per scenario and key."""
-    cols = ["scenario", "key", "value", "low", "high", "override_origin"]
+    """Rows whose value, low or high differ (or that exist in one run only), per scenario and key, with the
+    key's unit (the newer run's, else the older's) to print the values in."""
+    cols = ["scenario", "key", "value", "low", "high", "override_origin", "unit"]
     merged = before[cols].merge(
         after[cols], on=["scenario", "key"], how="outer", suffixes=("_before", "_after"), indicator=True
     )
@@ -55,6 +56,7 @@ def assumption_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFram
         a, b = merged[f"{c}_before"], merged[f"{c}_after"]
         changed |= ~((a == b) | (a.isna() & b.isna()))
     out = merged[changed].drop(columns="_merge")
+    out = out.assign(unit=out.pop("unit_after").fillna(out.pop("unit_before")))
     return out.sort_values(["scenario", "key"], ignore_index=True)
 
 

@@ -49,7 +49,8 @@ def _fraction_rows(frame: pd.DataFrame) -> list[bool]:
 
 
 IDENTIFIERS = {"year", "origin", "cutoff", "as_of", "seed", "vintage"}  # labels (and *_year, *_id): never rounded
-IN_UNITS = {"value", "low", "high"}  # in a frame with a unit column (assumptions, claims), these are in that unit
+# In a frame with a unit column (assumptions, claims, assumption changes), these columns are in that unit
+IN_UNITS = {f"{c}{when}" for c in ("value", "low", "high") for when in ("", "_before", "_after")}
 
 
 def _column_format(column: str):

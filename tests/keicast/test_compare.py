@@ -7,7 +7,8 @@ from keicast.compare import assumption_changes, forecast_deltas
 
 def assumptions(**values):
     rows = [
-        {"scenario": "a", "key": k, "value": v, "low": v, "high": v, "override_origin": None} for k, v in values.items()
+        {"scenario": "a", "key": k, "value": v, "low": v, "high": v, "override_origin": None, "unit": "USD"}
+        for k, v in values.items()
     ]
     return pd.DataFrame(rows)
 
@@ -18,7 +19,8 @@ def test_assumption_changes_lists_changed_added_and_removed_keys():
     changes = assumption_changes(before, after)
     assert set(changes.key) == {"y", "gone", "new"}
     y = changes[changes.key == "y"].iloc[0]
-    assert (y.value_before, y.value_after) == (2.0, 2.5)
+    assert (y.value_before, y.value_after, y.unit) == (2.0, 2.5, "USD")
+    assert changes[changes.key == "gone"].unit.iloc[0] == "USD"  # a removed key keeps the older run's unit
 
 
 def test_no_change_gives_an_empty_table():

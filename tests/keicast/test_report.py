@@ -190,7 +190,7 @@ def test_run_changes_list_only_the_medians_that_moved():
     assert changes["unchanged"] == 1 and changes["run_id"] == "r0"
 
 
-_ASSUMPTION_COLUMNS = ["scenario", "key", "value", "low", "high", "override_origin"]
+_ASSUMPTION_COLUMNS = ["scenario", "key", "value", "low", "high", "override_origin", "unit"]
 
 
 def test_the_gate_summary_counts_checks_per_suite():

@@ -56,6 +56,8 @@ def test_a_value_with_a_unit_prints_as_the_report_prints_it(table):
     )  # fmt: skip
     body = [r for r in table(frame) if r[0] in ("a", "b", "c", "d")]
     assert [r[1:3] for r in body] == [["1997", "1997"], ["33%", "31%"], ["$10k", "$9k"], ["16M", "15M"]]
+    changes = pd.DataFrame({"key": ["c"], "value_before": [10_000.0], "value_after": [12_500.0], "unit": ["USD"]})
+    assert [r for r in table(changes) if r[0] == "c"] == [["c", "$10k", "$13k", "USD"]]  # keicast compare; half up
 
 
 def test_table_title_is_printed(table):
