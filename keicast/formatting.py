@@ -116,8 +116,8 @@ def signed_percent(value, sig: int = 2) -> str:
 
 
 def by_unit(value, unit: str | None) -> str:
-    """Format a value by its register unit (share, USD, year, count...)."""
-    unit = (unit or "").lower()
+    """Format a value by its register unit (share, USD, year, count...); no unit (None, NaN) is a plain number."""
+    unit = unit.lower() if isinstance(unit, str) else ""
     if unit.startswith(("fraction", "share")):
         return share(value)
     if unit.startswith(("usd", "$")):

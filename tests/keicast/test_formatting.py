@@ -44,6 +44,10 @@ def test_years_money_numbers_and_changes():
     assert fmt.signed_percent(0.053) == "+5.3%" and fmt.signed_percent(-0.2) == "-20%"
 
 
+def test_a_value_without_a_unit_is_a_plain_number():
+    assert fmt.by_unit(0.333, None) == fmt.by_unit(0.333, float("nan")) == fmt.by_unit(0.333, "") == "0.333"
+
+
 def test_moments_are_shown_to_the_second():
     from datetime import datetime
 
