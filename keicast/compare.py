@@ -45,14 +45,14 @@ def headline_cells(forecasts: pd.DataFrame, window_end: int) -> pd.DataFrame:
 
 
 def assumption_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    """Rows whose value, low or high differ (or that exist in one run only), per scenario and key, with the
+    """Rows whose value, low, high or unit differ (or that exist in one run only), per scenario and key, with the
     key's unit (the newer run's, else the older's) to print the values in."""
     cols = ["scenario", "key", "value", "low", "high", "override_origin", "unit"]
     merged = before[cols].merge(
         after[cols], on=["scenario", "key"], how="outer", suffixes=("_before", "_after"), indicator=True
     )
     changed = merged["_merge"] != "both"
-    for c in ("value", "low", "high"):
+    for c in ("value", "low", "high", "unit"):
         a, b = merged[f"{c}_before"], merged[f"{c}_after"]
         changed |= ~((a == b) | (a.isna() & b.isna()))
     out = merged[changed].drop(columns="_merge")

@@ -118,7 +118,8 @@ def articles_scan(
         f"claim(s); {len(shown)} claim(s) in all, {contradictions} contradiction(s)"
     )
     if fmt is Format.table:
-        emit(shown[["claim_id", "article", "text", "qualifier", "status", "key", "registered_value"]], fmt, "claims")
+        columns = ["claim_id", "article", "text", "qualifier", "status", "key", "registered_value", "unit"]
+        emit(shown[columns], fmt, "claims")
     else:
         emit(shown, fmt)
 

@@ -49,8 +49,9 @@ def _fraction_rows(frame: pd.DataFrame) -> list[bool]:
 
 
 IDENTIFIERS = {"year", "origin", "cutoff", "as_of", "seed", "vintage"}  # labels (and *_year, *_id): never rounded
-# In a frame with a unit column (assumptions, claims, assumption changes), these columns are in that unit
+# In a frame with a unit column (assumptions, claims, actuals, assumption changes), these columns are in that unit
 IN_UNITS = {f"{c}{when}" for c in ("value", "low", "high") for when in ("", "_before", "_after")}
+IN_UNITS |= {"registered_value", "previous_value"}  # a claim's register value, an actual's value before revision
 
 
 def _column_format(column: str):

@@ -23,6 +23,13 @@ def test_assumption_changes_lists_changed_added_and_removed_keys():
     assert changes[changes.key == "gone"].unit.iloc[0] == "USD"  # a removed key keeps the older run's unit
 
 
+def test_a_change_of_unit_counts_and_the_newer_unit_is_the_one_shown():
+    before = assumptions(x=1.0)
+    after = before.assign(unit="fraction of new-vehicle sales")
+    (change,) = assumption_changes(before, after).itertuples()
+    assert change.unit == "fraction of new-vehicle sales"
+
+
 def test_no_change_gives_an_empty_table():
     assert assumption_changes(assumptions(x=1.0), assumptions(x=1.0)).empty
 

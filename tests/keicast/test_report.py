@@ -215,6 +215,7 @@ def test_the_gate_summary_counts_checks_per_suite():
 # A bare integer of 10,000 or more fails even at three significant figures: the policy writes 16.1M, not 16,100,000.
 RUN_ID, SEED, STARTED, FINISHED = "20261203T125103Z-4f2a9c", 20251204, "2026-12-03 12:51:03", "2026-12-03 12:58:41"
 STORED_START = pd.Timestamp(STARTED + ".610388")  # the warehouse keeps microseconds; a reader needs the second
+STORED_FINISH = pd.Timestamp(FINISHED + ".123456")
 SHA, CODE = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "2a70530-dirty"
 NUMBER = re.compile(r"(?<![\w.,])\d[\d,]*(?:\.\d+)?")
 EXPONENT = re.compile(r"\d(?:\.\d+)?[eE][-+]?\d+")
@@ -467,7 +468,7 @@ def number_outputs(settings) -> dict:
     scenarios = list(config.scenarios)
     history = pd.DataFrame({"series": config.baseline.series, "year": range(1976, 2026),
                             "value": [15_678_901.23 + 12_345.6 * i for i in range(50)]})  # fmt: skip
-    run = {"run_id": RUN_ID, "started_at": STORED_START, "finished_at": FINISHED, "draws": 4_096, "seed": SEED,
+    run = {"run_id": RUN_ID, "started_at": STORED_START, "finished_at": STORED_FINISH, "draws": 4_096, "seed": SEED,
            "config_sha256": SHA, "code_version": CODE, "flow_run_id": None, "config_path": "config.yaml",
            "scenarios": ", ".join(scenarios), "timings": json.dumps({"simulate": 123.456789, "report": 0.0001234}),
            "overrides": json.dumps([{"key": "policy.tariff_pass_through", "value": 0.87654321, "low": 0.7123456,
@@ -521,7 +522,8 @@ def test_no_rendered_number_has_an_exponent_or_more_than_three_significant_figur
 
 def test_the_run_is_dated_to_the_second(number_report):
     text = _visible_text((number_report[0] / "index.html").read_text())
-    assert f"started {STARTED} UTC" in text and ".610388" not in text
+    assert f"started {STARTED} UTC" in text and f"{STARTED} / {FINISHED}" in text
+    assert ".610388" not in text and ".123456" not in text
 
 
 def test_tiny_and_huge_values_are_said_in_words(number_report):
