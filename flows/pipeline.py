@@ -39,7 +39,7 @@ from models import montecarlo
 from models.scenario import ScenarioSpec
 
 validate = Step(load_settings, "validate-request", stage="load_evidence")
-ingest_actuals = Step(record.ingest_inbox, "ingest-actuals")
+ingest_actuals = Step(record.ingest_inbox, "ingest-actuals", stage="load_evidence")
 load_evidence = Step(steps.load_evidence, "load-evidence", **IO_RETRIES)
 preflight = Step(runner.preflight, "preflight", stage="load_evidence")
 open_run = Step(runner.open_run, "open-run", stage="load_evidence")

@@ -235,7 +235,7 @@ def adoption_refinements(fit: AdoptionFit, register: Register) -> tuple[Assumpti
                 scenario="*",
                 origin="calibration",
                 rationale=f"Hierarchical Bayesian fit ({fit.shape}) to {len(fit.analogs.series.unique())} US analogs "
-                f"({', '.join(fit.analogs.series.unique())}), hyper-priors p = 0.03, q = 0.38 (Sultan, Farley & "
+                f"({', '.join(fit.analogs.series.unique())}), hyper-priors {adoption.HYPER_PRIORS} (Sultan, Farley & "
                 f"Lehmann 1990): median and P05-P95 of a new analog; the Monte Carlo draws {count(len(population))} "
                 f"posterior rows jointly. Register: {register.assumptions[key].provenance()[:160]}",
             )

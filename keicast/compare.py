@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 
-HEADLINE_METRICS = ("kei_sales", "kei_share", "kei_in_use", "kei_sales_cumulative")
+COMPARABLE_METRICS = ("kei_sales", "kei_share", "kei_in_use", "kei_sales_cumulative")  # `compare --metric` choices
+COMPARED_METRICS = ("kei_sales", "kei_sales_cumulative")  # what `compare` and the report's Changes show by default
 REPORT_YEARS = (2030, 2035, 2040)  # the years the report and `keicast compare` show unless asked otherwise
 ALL_SCENARIOS = "(all)"  # the scenario label of a row that is the same in every scenario
 MOVED_PCT = 0.05  # a median that changed by less (in %) is Monte Carlo noise at most, shown as unchanged
 
 
-def once_for_all_scenarios(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Rows whose ``columns`` are the same in every scenario, once, with scenario ALL_SCENARIOS (in the place of
-    their first row); other rows as they are."""
+def once_for_all_scenarios(frame: pd.DataFrame, columns: list[str], scenarios: int | None = None) -> pd.DataFrame:
+    """Rows whose ``columns`` are the same in every one of ``scenarios`` scenarios (default: as many as the frame
+    names), once, with scenario ALL_SCENARIOS (in the place of their first row); other rows as they are."""
     if frame.empty:
         return frame
     keys = frame[columns].astype(str)
     counts = keys.groupby(columns, dropna=False)[columns[0]].transform("size")
-    shared = counts == frame.scenario.nunique()
+    shared = counts == (scenarios or frame.scenario.nunique())
     first = ~keys.duplicated()
     out = frame[~shared | first].copy()
     out.loc[shared[~shared | first], "scenario"] = ALL_SCENARIOS
@@ -28,8 +28,10 @@ def once_for_all_scenarios(frame: pd.DataFrame, columns: list[str]) -> pd.DataFr
 
 
 def moved(deltas: pd.DataFrame) -> pd.Series:
-    """Forecast cells whose median moved (a cell in one run only, or from zero, counts as moved)."""
-    return deltas.p50_change_pct.abs().fillna(np.inf) >= MOVED_PCT
+    """Forecast cells whose median moved: by MOVED_PCT or more, from zero, or in one run only (zero in both runs
+    has not moved)."""
+    pct = deltas.p50_change_pct.abs()
+    return (pct >= MOVED_PCT) | (pct.isna() & (deltas.p50_change != 0))
 
 
 def market_check(forecasts: pd.DataFrame, article: float, year: int) -> pd.DataFrame:
@@ -46,7 +48,8 @@ def headline_cells(forecasts: pd.DataFrame, window_end: int) -> pd.DataFrame:
 
 def assumption_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     """Rows whose value, low, high or unit differ (or that exist in one run only), per scenario and key, with the
-    key's unit (the newer run's, else the older's) to print the values in."""
+    key's unit (the newer run's, else the older's) to print the values in. A change made alike in every scenario
+    of the two runs is one row, scenario ALL_SCENARIOS; a change in some scenarios only is listed per scenario."""
     cols = ["scenario", "key", "value", "low", "high", "override_origin", "unit"]
     merged = before[cols].merge(
         after[cols], on=["scenario", "key"], how="outer", suffixes=("_before", "_after"), indicator=True
@@ -57,13 +60,15 @@ def assumption_changes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFram
         changed |= ~((a == b) | (a.isna() & b.isna()))
     out = merged[changed].drop(columns="_merge")
     out = out.assign(unit=out.pop("unit_after").fillna(out.pop("unit_before")))
-    return out.sort_values(["scenario", "key"], ignore_index=True)
+    out = out.sort_values(["scenario", "key"], ignore_index=True)
+    every = pd.concat([before.scenario, after.scenario]).nunique()
+    return once_for_all_scenarios(out, [c for c in out.columns if c != "scenario"], every)
 
 
 def forecast_deltas(before: pd.DataFrame, after: pd.DataFrame, years: list[int] | None = None) -> pd.DataFrame:
     """P10/P50/P90 of each headline metric before and after, with the P50 change (absolute and relative)."""
     cols = ["scenario", "year", "metric", "p10", "p50", "p90"]
-    pick = lambda f: f[f.metric.isin(HEADLINE_METRICS) & (f.year.isin(years) if years else True)][cols]  # noqa: E731
+    pick = lambda f: f[f.metric.isin(COMPARABLE_METRICS) & (f.year.isin(years) if years else True)][cols]  # noqa: E731
     merged = pick(before).merge(
         pick(after), on=["scenario", "year", "metric"], how="outer", suffixes=("_before", "_after")
     )

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
+import pandas as pd
+
 _SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 MISSING = "–"
 MAX_SIG = 3  # significant figures no rendered number exceeds
@@ -21,8 +23,12 @@ TINY_NUMBER = 1e-3  # other numbers below this are "<0.001"
 HUGE = 999.5e12  # counts from here on are "over 999T"
 
 
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def is_missing(value) -> bool:
+    """No value: None, NaN of any float type, pandas' NA (a nullable integer column's NULL) or NaT."""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # not a scalar
+        return False
 
 
 def _significant(value: float, sig: int) -> float:
@@ -52,7 +58,7 @@ def _edge(value: float, small: float, large: float, shown: tuple[str, str, str, 
 
 def count(value, sig: int = 2) -> str:
     """A count for people: 76,075 -> "76k", 1,852 -> "1.9k", 16,000,000 -> "16M", 950 -> "950", 0.4 -> "under 1"."""
-    if _missing(value):
+    if is_missing(value):
         return MISSING
     value, sig = float(value), min(sig, MAX_SIG)
     edge = _edge(value, 1.0, HUGE, ("under 1", "over -1", "over 999T", "under -999T"))
@@ -69,28 +75,31 @@ def count(value, sig: int = 2) -> str:
 
 def share(value, sig: int = 2) -> str:
     """A share as a percentage: 0.00012 -> "0.012%", 0.3333 -> "33%", 0 -> "0%", 1e-7 -> "<0.001%"."""
-    if _missing(value):
+    if is_missing(value):
         return MISSING
     value = float(value)
-    if abs(value) >= 10:  # 1,000% and more: "1.2k%"
+    if abs(value) >= 9.995:  # 1,000% and more (from what rounds to it): "1.2k%"
         return count(100 * value, sig) + "%"
     edge = _edge(value, TINY_SHARE, math.inf, ("<0.001%", ">-0.001%", "", ""))
     return edge or _plain(_significant(100 * value, min(sig, MAX_SIG))) + "%"
 
 
 def money(value, sig: int = 2) -> str:
-    """Dollars: 10,000 -> "$10k", 50,326 -> "$50k"."""
-    return MISSING if _missing(value) else "$" + count(value, sig)
+    """Dollars: 10,000 -> "$10k", 50,326 -> "$50k", -2,500 -> "-$2.5k"."""
+    if is_missing(value):
+        return MISSING
+    text = count(value, sig)
+    return "-$" + text[1:] if text.startswith("-") else "$" + text
 
 
 def year(value) -> str:
     """A calendar or model year: 1997 -> "1997"."""
-    return MISSING if _missing(value) else str(int(value))
+    return MISSING if is_missing(value) else str(int(value))
 
 
 def moment(value) -> str:
     """A timestamp to the second, as stored (UTC): 2026-12-04 19:44:24.610388 -> "2026-12-04 19:44:24"."""
-    if _missing(value) or str(value) == "NaT":
+    if is_missing(value):
         return MISSING
     return value.strftime("%Y-%m-%d %H:%M:%S") if hasattr(value, "strftime") else str(value)[:19]
 
@@ -98,10 +107,10 @@ def moment(value) -> str:
 def number(value, sig: int = 3) -> str:
     """Any other number (a rate, a coefficient, an index) to ``sig`` <= 3 significant figures: 0.38 -> "0.38",
     1.0042 -> "1", 0.0002 -> "<0.001", 16,100,000 -> "16.1M"."""
-    if _missing(value):
+    if is_missing(value):
         return MISSING
     value, sig = float(value), min(sig, MAX_SIG)
-    if abs(value) >= 1000:
+    if abs(value) >= 999.5:  # 999.7 is "1k", not "1000"
         return count(value, sig)
     edge = _edge(value, TINY_NUMBER, math.inf, ("<0.001", ">-0.001", "", ""))
     return edge or _plain(_significant(value, sig))
@@ -109,7 +118,7 @@ def number(value, sig: int = 3) -> str:
 
 def signed_percent(value, sig: int = 2) -> str:
     """A change as a signed percentage: 0.053 -> "+5.3%", -0.2 -> "-20%"."""
-    if _missing(value):
+    if is_missing(value):
         return MISSING
     text = share(value, sig)
     return text if text.startswith(("-", "<", ">")) else "+" + text
@@ -118,7 +127,7 @@ def signed_percent(value, sig: int = 2) -> str:
 def by_unit(value, unit: str | None) -> str:
     """Format a value by its register unit (share, USD, year, count...); no unit (None, NaN) is a plain number."""
     unit = unit.lower() if isinstance(unit, str) else ""
-    if unit.startswith(("fraction", "share")):
+    if unit.startswith(("fraction", "share", "probability")) or unit.endswith("(fraction)"):
         return share(value)
     if unit.startswith(("usd", "$")):
         return money(value)

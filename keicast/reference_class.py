@@ -281,8 +281,8 @@ def reference_refinements(
             f"Reference class ({fit.launches} launches in {fit.families} families, data/reference_class), shape "
             f"{fit.shape} {chosen} the family hold-out backtests; a US {kind} launch"
             f"{', created by a policy' if policy else ''} (its own slope in ln t with the sd of {spread}), "
-            f"in a motorised market ({US_VEHICLES_PER_1000:.0f} motor "
-            f"vehicles per 1,000 people, {US_VEHICLES_SOURCE}), at price ratio {REFERENCE_PRICE_RATIO} (the kernel "
+            f"in a motorised market ({fmt.number(US_VEHICLES_PER_1000)} motor vehicles per 1,000 people, "
+            f"{US_VEHICLES_SOURCE}), at price ratio {fmt.number(REFERENCE_PRICE_RATIO)} (the kernel "
             f"adds each draw's price term): median and P05-P95 of {fmt.count(len(draws))} joint draws "
             "(models.reference_class)."
         )

@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from keicast import charts
 from keicast import formatting as fmt
 from keicast.compare import (
+    COMPARED_METRICS,
     REPORT_YEARS,
     assumption_changes,
     forecast_deltas,
@@ -26,6 +27,7 @@ from keicast.compare import (
     once_for_all_scenarios,
 )
 from keicast.record import report_section as track_record_section
+from models.adoption import HYPER_PRIORS
 from models.baseline import NESTED, skill_summary
 from models.class_share import japan_price_ratio, kei_utility, logistic, logit, us_utility
 from models.grey_import import grey_buyer_price
@@ -33,7 +35,12 @@ from models.scenario import required_keys
 
 TEMPLATES = Path(__file__).parent / "templates"
 NO_LAUNCH_YEAR = 2030  # the report states P(no new kei car sold by the end of this year) per scenario
-HEADLINE_METRICS = (("kei_sales", "count"), ("kei_share", "share"), ("kei_in_use", "count"), ("new_kei_sales", "count"))
+SCENARIO_TABLE_METRICS = (
+    ("kei_sales", "count"),
+    ("kei_share", "share"),
+    ("kei_in_use", "count"),
+    ("new_kei_sales", "count"),
+)
 
 
 def _fmt(value, kind: str = "count") -> str:
@@ -52,7 +59,7 @@ def headline_rows(forecasts: pd.DataFrame, years: list[int]) -> list[dict]:
     rows = []
     for scenario, part in forecasts.groupby("scenario", sort=False):
         row = {"scenario": scenario, "cells": []}
-        for metric, kind in HEADLINE_METRICS:
+        for metric, kind in SCENARIO_TABLE_METRICS:
             for year in years:
                 r = part[(part.metric == metric) & (part.year == year)]
                 row["cells"].append(
@@ -165,7 +172,7 @@ def japan_weight_rows(sensitivity: pd.DataFrame) -> list[dict]:
             {
                 "scenario": scenario,
                 "st": "–" if sobol.empty else f"{fmt.number(sobol.st.iloc[0])} ± {fmt.number(sobol.st_conf.iloc[0])}",
-                "cells": [(fmt.number(v), _fmt(h)) for v, h in zip(what_if.value, what_if.headline, strict=True)],
+                "cells": [(fmt.share(v), _fmt(h)) for v, h in zip(what_if.value, what_if.headline, strict=True)],
             }
         )
     return rows
@@ -297,17 +304,13 @@ def assumption_rows(assumptions: pd.DataFrame) -> list[dict]:
         {
             "scenario": r["scenario"],
             "key": r["key"],
-            **{c: _fmt_value(r[c], r["unit"]) for c in ("value", "low", "high")},
+            **{c: fmt.by_unit(r[c], r["unit"]) for c in ("value", "low", "high")},
             **{c: r[c] for c in ("unit", "kind", "source", "quote", "use", "rationale")},
             "overridden": bool(r["overridden"]),
             "origin": r["override_origin"],
         }
         for r in _records(collapsed)
     ]
-
-
-def _fmt_value(v, unit: str | None = None) -> str:
-    return fmt.by_unit(v, unit)
 
 
 def assumption_label(key: str) -> str:
@@ -330,14 +333,13 @@ def gate_summary(gates: pd.DataFrame) -> dict:
 
 def run_changes(previous: dict, outputs: dict, years: list[int]) -> dict:
     """What moved since the previous run: changed assumptions, and only the forecast cells that changed."""
-    deltas = forecast_deltas(previous["forecasts"], outputs["forecasts"], years).query(
-        "metric in ['kei_sales', 'kei_sales_cumulative']"
-    )
+    deltas = forecast_deltas(previous["forecasts"], outputs["forecasts"], years)
+    deltas = deltas[deltas.metric.isin(COMPARED_METRICS)]
     changed = moved(deltas)
     return {
         "run_id": previous["run"].iloc[0].run_id,
-        "assumptions": assumption_changes(previous["assumptions"], outputs["assumptions"]).to_dict("records"),
-        "forecasts": deltas[changed].to_dict("records"),
+        "assumptions": _records(assumption_changes(previous["assumptions"], outputs["assumptions"])),
+        "forecasts": _records(deltas[changed]),
         "unchanged": int((~changed).sum()),
     }
 
@@ -494,7 +496,7 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
         **scenario_layer(outputs, config, window[1]),
         **headline_section(fc, config, window, years),
         **market_section(outputs, config),
-        "overrides": json.loads(run.overrides or "[]"),
+        "overrides": [{"unit": None, **o} for o in json.loads(run.overrides or "[]")],  # older runs: no unit
         "timings": json.loads(run.timings) if run.timings else {},
         "years": years,
         "window": window,
@@ -507,6 +509,7 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
         "fit_diagnostics": _records(outputs.get("fit_diagnostics", pd.DataFrame())),
         "fit_gates": config.gates,
         "adoption": adoption_section(outputs, config.calibration.shape),
+        "hyper_priors": HYPER_PRIORS,
         "reference": reference_section(outputs, config),
         "level_model": config.calibration.model,
         "model_inputs": [a for a in assumptions if a["key"] in inputs],

@@ -22,6 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from keicast import formatting as fmt
 from keicast import steps, validator, warehouse
 from keicast.cache import code_digest, digest
 from keicast.config import RunRequest, Settings, TaskRunnerSettings, load_settings
@@ -262,7 +263,7 @@ def record_artifacts(settings: Settings, run: RunRecord, report: Path | None, fo
     try:
         start, end = settings.run.headline_window
         rows = [
-            {"scenario": r.scenario, "P10": round(r.p10), "P50": round(r.p50), "P90": round(r.p90)}
+            {"scenario": r.scenario, "P10": fmt.count(r.p10), "P50": fmt.count(r.p50), "P90": fmt.count(r.p90)}
             for r in headline_cells(forecasts, end).itertuples()
         ]
         description = f"Cumulative kei sales {start}-{end}, run {run.run_id}"

@@ -390,7 +390,8 @@ def begin_run(path: Path, run_id: str, settings, flow_run_id: str | None, timeou
 
     Called under the run lock, so any other 'running' or 'publishing' row belongs to a process that died.
     """
-    overrides = [o.__dict__ for o in settings.overrides]
+    units = {key: a.unit for key, a in settings.register.assumptions.items()}
+    overrides = [{**o.__dict__, "unit": units.get(o.key)} for o in settings.overrides]  # to print it as the report does
     with transaction(path, timeout) as con:
         con.execute(
             "update runs set status = 'interrupted', message = case status when 'publishing' then "
@@ -587,9 +588,8 @@ def run_history(path: Path, limit: int, timeout: float = 30.0) -> pd.DataFrame:
     """The newest ``limit`` runs: status, start, duration, draws, seed, overrides and message."""
     return query(
         path,
-        "select run_id, status, date_trunc('second', started_at) as started_at, "
-        "round(date_diff('millisecond', started_at, finished_at) / 1000.0, 1) as seconds, draws, seed, "
-        "overrides, message from runs order by started_at desc limit ?",
+        "select run_id, status, started_at, date_diff('microsecond', started_at, finished_at) / 1e6 as seconds, "
+        "draws, seed, overrides, message from runs order by started_at desc limit ?",
         [limit],
         timeout,
     )

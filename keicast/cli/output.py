@@ -11,9 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from keicast.cli.options import (
-    Format,
-)
+from keicast.cli.options import Format
 
 out = Console(width=None if sys.stdout.isatty() else 180, markup=False, highlight=False)
 
@@ -55,23 +53,31 @@ IN_UNITS |= {"registered_value", "previous_value"}  # a claim's register value, 
 
 
 def _column_format(column: str):
-    """The formatting policy for a table column: counts to 2 significant figures, other numbers (integers too)
-    to 3; years, seeds and ids as they are. A row's ``unit`` (the register's) formats its value, low and high as
-    the report does (keicast.formatting.by_unit: $10k, 33%, 1997); a fraction metric's counts are percentages."""
+    """The formatting policy for a table column: counts to 2 significant figures, errors as percentages, other
+    numbers (integers too) to 3; years, seeds and ids as they are; timestamps to the second. A row's ``unit``
+    (the register's) formats its value, low and high as the report does (keicast.formatting.by_unit: $10k, 33%,
+    1997); a fraction metric's counts are percentages."""
     from keicast import formatting
 
-    count = column in ("mae", "mean", "m", "se_m", "rse") or column.startswith(("p0", "p1", "p5", "p9", "cumulative_"))
+    count = column in ("actual", "mae", "mean", "m", "se_m", "rse") or column.startswith(
+        ("p0", "p1", "p5", "p9", "cumulative_")
+    )
+    share = column == "abs_pct_error"  # a fraction of the actual: "23%", as the report and the track record say it
     label = column in IDENTIFIERS or column.endswith(("_year", "_id"))
 
     def show(value, fraction: bool = False, unit: str | None = None) -> str:
-        if value is None or (isinstance(value, float) and pd.isna(value)):
-            return ""
+        if formatting.is_missing(value):
+            return formatting.MISSING
+        if hasattr(value, "strftime"):  # a timestamp: to the second, as the report dates runs
+            return formatting.moment(value)
         if isinstance(value, bool | np.bool_ | str) or not isinstance(value, int | float | np.number):
             return str(value)
         if label:
             return formatting.year(value) if float(value).is_integer() else str(value)
         if unit is not None and column in IN_UNITS:
             return formatting.by_unit(value, unit)
+        if share:
+            return formatting.share(value)
         if count:
             return formatting.share(value) if fraction else formatting.count(value)
         return formatting.number(value)

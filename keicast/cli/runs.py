@@ -39,13 +39,15 @@ def runs(
 
 
 def _overrides_in_words(raw: str | None) -> str:
-    """'policy.import_tariff=0.1 (--set); ...' instead of a JSON blob."""
-    from keicast.formatting import number
+    """'policy.import_tariff=10%; kei.target_price=$7k (federal_approval_domestic)', not a JSON blob; each value in
+    its unit (in runs recorded before overrides kept their unit: a plain number)."""
+    from keicast.formatting import by_unit
 
     items = json.loads(raw or "[]")
     return (
         "; ".join(
-            f"{o['key']}={number(o['value'])}" + (f" ({o['scenario']})" if o.get("scenario") not in (None, "*") else "")
+            f"{o['key']}={by_unit(o['value'], o.get('unit'))}"
+            + (f" ({o['scenario']})" if o.get("scenario") not in (None, "*") else "")
             for o in items
         )
         or "none"
@@ -125,27 +127,28 @@ def compare(
     every: Annotated[bool, typer.Option("--all", help="List unchanged forecast values too.")] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Assumption and forecast differences between two runs (A = before, B = after), e.g. `compare previous latest`."""
+    """Assumption and forecast differences between two runs (A = before, B = after), e.g. `compare previous latest`.
+    JSON holds both; CSV, one table, holds the forecast deltas."""
     from keicast.compare import (
-        HEADLINE_METRICS,
+        ALL_SCENARIOS,
+        COMPARABLE_METRICS,
+        COMPARED_METRICS,
         REPORT_YEARS,
         assumption_changes,
         forecast_deltas,
-        once_for_all_scenarios,
     )
     from keicast.config import load_settings
 
     ids, frames = _two_runs(load_settings(config), run_a, run_b)
-    bad = sorted(set(metric or []) - set(HEADLINE_METRICS))
+    bad = sorted(set(metric or []) - set(COMPARABLE_METRICS))
     if bad:
-        raise ConfigError([Problem("--metric", "", m, f"one of {', '.join(HEADLINE_METRICS)}") for m in bad])
+        raise ConfigError([Problem("--metric", "", m, f"one of {', '.join(COMPARABLE_METRICS)}") for m in bad])
     changes = assumption_changes(frames["RUN_A"]["assumptions"], frames["RUN_B"]["assumptions"])
     deltas = forecast_deltas(frames["RUN_A"]["forecasts"], frames["RUN_B"]["forecasts"], year or list(REPORT_YEARS))
-    deltas = deltas[deltas.metric.isin(metric or ["kei_sales", "kei_sales_cumulative"])]
+    deltas = deltas[deltas.metric.isin(metric or COMPARED_METRICS)]
     if scenario:
         deltas = deltas[deltas.scenario.isin(scenario)]
-        changes = changes[changes.scenario.isin(scenario)]
-    changes = once_for_all_scenarios(changes, [c for c in changes.columns if c != "scenario"])
+        changes = changes[changes.scenario.isin([*scenario, ALL_SCENARIOS])]
     if fmt is Format.json:
         body = {"run_a": ids["RUN_A"], "run_b": ids["RUN_B"], "assumptions": changes, "forecasts": deltas}
         sys.stdout.write(json.dumps({k: as_json(v) for k, v in body.items()}, indent=2) + "\n")

@@ -224,6 +224,7 @@ def test_same_seed_same_forecasts_and_an_override_moves_them(first_run):
     assert all(a["value_after"] == 7000 for a in diff["assumptions"])
     html = (project / "reports" / cheaper / "index.html").read_text()
     assert f"Compared with run <b>{same}</b>" in html and "kei.target_price" in html
+    assert "<code>kei.target_price</code> = $7k" in html  # the what-if banner prints the value in its unit
 
     # as an analyst types it: previous/latest, filters, an override changed in every scenario shown once
     args = ["--config", str(config), "-s", "federal_approval_domestic", "-m", "kei_sales", "-y", "2040"]
@@ -239,6 +240,7 @@ def test_same_seed_same_forecasts_and_an_override_moves_them(first_run):
     listed = invoke("runs", "--config", str(config), "--format", "json")
     statuses = {r["status"] for r in json.loads(listed.output)}
     assert {"succeeded", "failed_gate"} <= statuses
+    assert "kei.target_price=$7k" in invoke("runs", "--config", str(config)).output
 
 
 def test_report_regenerates_a_missing_report(first_run):

@@ -13,6 +13,18 @@ def assumptions(**values):
     return pd.DataFrame(rows)
 
 
+def test_a_change_in_every_scenario_is_one_row_and_a_change_in_one_scenario_is_its_own():
+    from keicast.compare import ALL_SCENARIOS
+
+    before = pd.concat([assumptions(x=1.0, y=2.0), assumptions(x=1.0, y=2.0).assign(scenario="b")])
+    after = pd.concat([assumptions(x=1.5, y=2.0), assumptions(x=1.5, y=3.0).assign(scenario="b")])
+    changes = assumption_changes(before, after)
+    assert changes[["scenario", "key"]].values.tolist() == [[ALL_SCENARIOS, "x"], ["b", "y"]]
+    # two scenarios in the runs, one in the change: not "(all)", even when that is the only row
+    (only,) = assumption_changes(before[before.key == "y"], after[after.key == "y"]).itertuples()
+    assert only.scenario == "b"
+
+
 def test_assumption_changes_lists_changed_added_and_removed_keys():
     before = assumptions(x=1.0, y=2.0, gone=3.0)
     after = assumptions(x=1.0, y=2.5, new=4.0)
@@ -90,8 +102,11 @@ def test_a_row_shared_by_every_scenario_is_shown_once_in_its_first_place():
 def test_moved_counts_a_cell_new_in_one_run_and_ignores_monte_carlo_noise():
     from keicast.compare import moved
 
-    deltas = pd.DataFrame({"p50_change_pct": [0.0, 0.049, -0.05, 3.0, np.nan]})
-    assert moved(deltas).tolist() == [False, False, True, True, True]
+    deltas = pd.DataFrame(
+        {"p50_change_pct": [0.0, 0.049, -0.05, 3.0, np.nan, np.nan, np.nan],
+         "p50_change": [0.0, 0.049, -0.05, 3.0, 40.0, np.nan, 0.0]}  # from zero; one run only; zero in both
+    )  # fmt: skip
+    assert moved(deltas).tolist() == [False, False, True, True, True, True, False]
 
 
 def test_the_market_check_is_the_first_year_median_over_the_articles_figure():

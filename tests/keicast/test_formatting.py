@@ -48,6 +48,15 @@ def test_a_value_without_a_unit_is_a_plain_number():
     assert fmt.by_unit(0.333, None) == fmt.by_unit(0.333, float("nan")) == fmt.by_unit(0.333, "") == "0.333"
 
 
+def test_every_kind_of_missing_value_is_missing():
+    import numpy as np
+    import pandas as pd
+
+    for value in (None, math.nan, np.float32("nan"), pd.NA, pd.NaT):
+        assert fmt.count(value) == fmt.number(value) == fmt.share(value) == fmt.year(value) == fmt.MISSING
+    assert not fmt.is_missing(0) and not fmt.is_missing("–")
+
+
 def test_moments_are_shown_to_the_second():
     from datetime import datetime
 
@@ -67,6 +76,8 @@ def test_moments_are_shown_to_the_second():
         ("model year", 1997, "1997"),
         ("vehicles/year", 16_000_000, "16M"),
         ("per year", 0.0321, "0.0321"),
+        ("probability no maker launches within the horizon", 0.35, "35%"),  # the report's P(no launch)
+        ("ceiling above the 2023 count (fraction)", 0.5, "50%"),
     ],
 )
 def test_values_are_formatted_by_their_register_unit(unit, value, expected):
@@ -95,6 +106,12 @@ def test_values_are_formatted_by_their_register_unit(unit, value, expected):
         (fmt.share, 12.3, "1.2k%"),
         (fmt.signed_percent, -0.0428, "-4.3%"),
         (fmt.signed_percent, 1e-7, "<0.001%"),
+        (fmt.number, 999.7, "1k"),  # rounds into the next suffix, not "1000"
+        (fmt.number, -999.7, "-1k"),
+        (fmt.number, 999.4, "999"),
+        (fmt.share, 9.9999, "1k%"),  # not "1000%"
+        (fmt.share, 9.99, "999%"),
+        (fmt.money, -25_000, "-$25k"),  # the sign before the dollar, not "$-25k"
     ],
 )
 def test_no_number_has_more_than_three_significant_figures_or_an_exponent(show, value, expected):

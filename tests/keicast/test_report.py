@@ -190,6 +190,17 @@ def test_run_changes_list_only_the_medians_that_moved():
     assert changes["unchanged"] == 1 and changes["run_id"] == "r0"
 
 
+def test_a_key_removed_since_the_previous_run_has_no_value_after_not_nan():
+    from keicast import report
+
+    row = {"scenario": "a", "key": "gone", "value": 1.0, "low": 1.0, "high": 1.0, "override_origin": None,
+           "unit": "USD"}  # fmt: skip
+    previous = {"forecasts": TINY, "assumptions": pd.DataFrame([row]), "run": pd.DataFrame({"run_id": ["r0"]})}
+    outputs = {"forecasts": TINY, "assumptions": pd.DataFrame(columns=_ASSUMPTION_COLUMNS)}
+    (gone,) = report.run_changes(previous, outputs, [2030])["assumptions"]
+    assert gone["value_after"] is None and gone["override_origin_after"] is None  # NaN would print "nan"
+
+
 _ASSUMPTION_COLUMNS = ["scenario", "key", "value", "low", "high", "override_origin", "unit"]
 
 

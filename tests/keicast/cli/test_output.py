@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -37,7 +38,7 @@ def test_table_counts_to_two_significant_figures_other_numbers_to_three(table):
     header = next(r for r in rows if "scenario" in r)
     assert header == ["scenario", "p50", "cumulative_p90", "rate", "draws"]
     body = [r for r in rows if r[0] in ("a", "b")]
-    assert body == [["a", "153k", "", "0.123", "3"], ["b", "1.9k", "10M", "12.3k", "4"]]
+    assert body == [["a", "153k", "–", "0.123", "3"], ["b", "1.9k", "10M", "12.3k", "4"]]
 
 
 def test_forecast_rows_of_a_fraction_print_their_counts_as_percentages(table):
@@ -69,7 +70,7 @@ def test_table_title_is_printed(table):
     assert rows[0] == ["forecast medians"]
 
 
-@pytest.mark.parametrize("column", ["mae", "mean", "m", "se_m", "rse", "p05", "p10", "p50", "p90", "p95"])
+@pytest.mark.parametrize("column", ["actual", "mae", "mean", "m", "se_m", "rse", "p05", "p10", "p50", "p90", "p95"])
 def test_count_columns(column):
     assert output._column_format(column)(1_234_567.0) == "1.2M"
 
@@ -80,9 +81,18 @@ def test_other_numeric_columns(column):
     assert show(1_234_567.0) == "1.23M" and show(0.0012345) == "0.00123"
 
 
-def test_missing_values_are_blank_and_text_is_kept():
+def test_an_error_relative_to_the_actual_is_a_percentage():
+    assert output._column_format("abs_pct_error")(0.0234) == "2.3%"
+
+
+def test_timestamps_show_to_the_second():
+    assert output._column_format("started_at")(pd.Timestamp("2026-12-04 19:44:24.610388")) == "2026-12-04 19:44:24"
+
+
+def test_missing_values_show_as_the_report_shows_them_and_text_is_kept():
     show = output._column_format("p50")
-    assert show(None) == "" and show(float("nan")) == "" and show("n/a") == "n/a"
+    missing = [None, float("nan"), np.float32("nan"), pd.NA, pd.NaT]  # pd.NA: a NULL in a nullable integer column
+    assert [show(v) for v in missing] == ["–"] * 5 and show("n/a") == "n/a"
 
 
 def test_csv_keeps_full_precision(capsys):
