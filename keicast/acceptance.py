@@ -38,16 +38,16 @@ class Acceptance:
         return self.edit is not None or self.completed
 
 
-def accept_claim(run, claim_id: str, key: str, today: str) -> Acceptance:
+def accept_claim(run, claim_id: str, key: str, today: str, new: bool = False) -> Acceptance:
     """Accept ``claim_id`` as evidence for ``key``: the register and the claim's row, or neither (see the module
     docstring for what a kill in between leaves, and how the retry finishes it).
 
-    ``run`` is the validated RunSettings. Raises ConfigError (unknown claim, unfit key), WarehouseBusy (with
+    ``run`` is the validated RunSettings; ``new`` allows a key the register lacks. Raises ConfigError (unknown claim, unfit key), WarehouseBusy (with
     what to do: nothing was changed) or KeicastError.
     """
     try:
         with warehouse.run_lock(run.warehouse, run.lock_timeout_seconds):
-            return _accept_locked(run, claim_id, key, today)
+            return _accept_locked(run, claim_id, key, today, new)
     except WarehouseBusy as exc:
         raise WarehouseBusy(
             f"claim {claim_id} was not accepted: {exc} Nothing was changed; run the same command again once "
@@ -55,7 +55,7 @@ def accept_claim(run, claim_id: str, key: str, today: str) -> Acceptance:
         ) from None
 
 
-def _accept_locked(run, claim_id: str, key: str, today: str) -> Acceptance:
+def _accept_locked(run, claim_id: str, key: str, today: str, new: bool) -> Acceptance:
     register = Path(run.register_file)
     remove_stale_staging(register)  # left by an accept killed mid-write; the lock keeps others out
     edit = None
@@ -64,7 +64,7 @@ def _accept_locked(run, claim_id: str, key: str, today: str) -> Acceptance:
             row = warehouse.claim_to_accept(con, claim_id)
             if row is None:
                 raise ConfigError([Problem("CLAIM_ID", "", claim_id, "a claim id from `keicast articles scan`")])
-            edit = register_edit(register, row, key, today)
+            edit = register_edit(register, row, key, today, new)
             if edit is not None:
                 edit.write()
             completed = edit is None and row.get("accepted_key") != key

@@ -126,9 +126,10 @@ def _claim_source(doc, claim: dict) -> dict:
     return source
 
 
-def register_edit(register_path: Path, claim: dict, key: str, today: str) -> RegisterEdit | None:
-    """The register with a claim added as evidence for ``key`` (new or existing), validated but not written;
-    None when the claim is already evidence for that key (accepting twice changes nothing).
+def register_edit(register_path: Path, claim: dict, key: str, today: str, new: bool = False) -> RegisterEdit | None:
+    """The register with a claim added as evidence for ``key`` (existing, or new when ``new``), validated but not
+    written; None when the claim is already evidence for that key (accepting twice changes nothing). An unknown
+    key without ``new`` is refused with the nearest existing key: a typo must not become a register entry.
 
     ``claim`` is a claims row joined with its article's path, title, publisher and date. An existing key takes
     the claim's value (its range widened to include it) and the claim's quote first; a new key becomes a
@@ -146,6 +147,10 @@ def register_edit(register_path: Path, claim: dict, key: str, today: str) -> Reg
     }
     entries = doc["assumptions"]
     if key not in entries:
+        if not new:
+            close = difflib.get_close_matches(key, list(entries), n=1, cutoff=0.6)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError([Problem("--key", "", key, f"a register key{hint}; add --new to create this key")])
         entries[key] = _new_entry(key, claim, evidence, today)
     elif not _update_entry(entries[key], key, claim, evidence, today):
         return None
@@ -164,6 +169,10 @@ def _round_trip_yaml():
     yaml_rt = YAML()
     yaml_rt.preserve_quotes = True
     yaml_rt.width = 4096
+    yaml_rt.indent(mapping=2, sequence=4, offset=2)  # the register's own layout: "  - id: ..." under sources
+    yaml_rt.representer.add_representer(  # "null" as written, not an empty value
+        type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
     return yaml_rt
 
 

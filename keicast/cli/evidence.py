@@ -127,7 +127,10 @@ def articles_scan(
 @guarded
 def articles_accept(
     claim_id: Annotated[str, typer.Argument(metavar="CLAIM_ID", help="A claim id from `keicast articles scan`.")],
-    key: Annotated[str, typer.Option("--key", help="Register key the claim supports (existing or new).")],
+    key: Annotated[str, typer.Option("--key", help="Register key the claim supports.")],
+    new: Annotated[
+        bool, typer.Option("--new", help="Create KEY, a key the register lacks, as a context-only figure.")
+    ] = False,
     config: ConfigOpt = Path("config.yaml"),
 ) -> None:
     """Add a claim to the evidence register (value, quote, source): a reviewed, versioned change. Interrupted at
@@ -138,7 +141,7 @@ def articles_accept(
     from keicast.config import load_settings
 
     settings = load_settings(config)
-    done = accept_claim(settings.run, claim_id, key, date.today().isoformat())
+    done = accept_claim(settings.run, claim_id, key, date.today().isoformat(), new)
     claim, evidence = f"claim {claim_id}", f"evidence for {key} in {done.register}"
     if done.edit is not None:
         sys.stdout.write(done.edit.diff())

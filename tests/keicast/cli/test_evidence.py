@@ -105,9 +105,11 @@ def test_accepting_a_claim_is_a_reviewed_register_change(inbox_project):
     from keicast.register import verify_quotes
 
     assert all(c.ok for c in verify_quotes(after, ROOT / "tests" / "fixtures" / "articles") if c.source == source.id)
-    new_key = runner.invoke(
-        app, ["articles", "accept", price["claim_id"], "--key", "market.kbb_price_fixture", "--config", str(config)]
-    )
+    accept_new = ["articles", "accept", price["claim_id"], "--key", "market.kbb_price_fixture", "--config", str(config)]
+    unasked = runner.invoke(app, accept_new)  # a key the register lacks needs --new: a typo must not become one
+    assert unasked.exit_code == 2 and "--new" in unasked.output
+    assert "market.kbb_price_fixture" not in load_register(register).assumptions
+    new_key = runner.invoke(app, [*accept_new, "--new"])
     assert new_key.exit_code == 0
     assert load_register(register).assumptions["market.kbb_price_fixture"].use.startswith("context only")
     _, rescanned = scan_json(config)
@@ -128,9 +130,13 @@ def test_accept_refuses_unknown_claims_and_mismatched_units(inbox_project):
     )
     assert mismatch.exit_code == 2 and "fraction" in mismatch.output
     bad_key = runner.invoke(
-        app, ["articles", "accept", price["claim_id"], "--key", "Bad Key;", "--config", str(config)]
+        app, ["articles", "accept", price["claim_id"], "--key", "Bad Key;", "--new", "--config", str(config)]
     )
     assert bad_key.exit_code == 2
+    typo = runner.invoke(
+        app, ["articles", "accept", price["claim_id"], "--key", "market.avg_new_vehicle_prise", "--config", str(config)]
+    )
+    assert typo.exit_code == 2 and "did you mean 'market.avg_new_vehicle_price'" in typo.output
     assert register.read_text() == text
 
 
