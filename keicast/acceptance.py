@@ -42,8 +42,8 @@ def accept_claim(run, claim_id: str, key: str, today: str, new: bool = False) ->
     """Accept ``claim_id`` as evidence for ``key``: the register and the claim's row, or neither (see the module
     docstring for what a kill in between leaves, and how the retry finishes it).
 
-    ``run`` is the validated RunSettings; ``new`` allows a key the register lacks. Raises ConfigError (unknown claim, unfit key), WarehouseBusy (with
-    what to do: nothing was changed) or KeicastError.
+    ``run`` is the validated RunSettings; ``new`` allows a key the register lacks. Raises ConfigError (unknown
+    claim, unfit key), WarehouseBusy (with what to do: nothing was changed) or KeicastError.
     """
     try:
         with warehouse.run_lock(run.warehouse, run.lock_timeout_seconds):

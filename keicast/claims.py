@@ -499,7 +499,7 @@ def match_claims(claims: list[Claim], register: Register, min_score: float = 0.6
         c.status = "confirms" if agrees else "contradicts"
         c.reason = (
             f"unit {c.family}; nearby words shared with {best}: {', '.join(shared)}; "
-            f"{formatting.number(c.value)} vs registered {formatting.number(registered)} "
+            f"{formatting.by_unit(c.value, c.unit)} vs registered {formatting.by_unit(registered, c.unit)} "
             f"({formatting.signed_percent(difference)}{how})"
         )
     return claims

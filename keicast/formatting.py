@@ -3,7 +3,8 @@
 Forecasts carry 2-4x uncertainty, so counts are rounded to two significant figures (never fewer than their
 integer digits once scaled: 152,866 is "153k", not "150k"), with k / M / B / T suffixes; shares are percentages
 to two significant figures (0.00012 is "0.012%"); years are years ("1997", never "1,997"); money is a count
-with a dollar sign. Nothing shows more than three significant figures (MAX_SIG) or scientific notation: a count
+with a dollar sign. An input (an assumption's value, range or a claim: by_unit) keeps three figures, as stated
+("27.5%"). Nothing shows more than three significant figures (MAX_SIG) or scientific notation: a count
 between 0 and 1 is "under 1", a share below 0.001% is "<0.001%", any other number below 0.001 is "<0.001",
 and a count of a thousand trillion or more is "over 999T".
 """
@@ -125,14 +126,16 @@ def signed_percent(value, sig: int = 2) -> str:
 
 
 def by_unit(value, unit: str | None) -> str:
-    """Format a value by its register unit (share, USD, year, count...); no unit (None, NaN) is a plain number."""
+    """Format an input (an assumption, a claim) by its register unit: share, USD, year, count; no unit (None, NaN)
+    is a plain number. Inputs are figures as stated, not forecasts: three significant figures, so a 27.5% duty
+    reads "27.5%", not "28%"."""
     unit = unit.lower() if isinstance(unit, str) else ""
     if unit.startswith(("fraction", "share", "probability")) or unit.endswith("(fraction)"):
-        return share(value)
+        return share(value, MAX_SIG)
     if unit.startswith(("usd", "$")):
-        return money(value)
+        return money(value, MAX_SIG)
     if unit in ("year", "model year", "calendar year"):
         return year(value)
     if "vehicles" in unit or "cars" in unit or unit in ("count", "units"):
-        return count(value)
+        return count(value, MAX_SIG)
     return number(value)

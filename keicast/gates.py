@@ -306,6 +306,8 @@ def _observed(result: dict, frame: pd.DataFrame, column: str | None, rows: list[
     if rows and indices and column:
         named = [f"{_label(frame, i, rows)}: {column} = {_plain(v)}" for i, v in zip(indices[:5], values, strict=False)]
         return "; ".join(named) + (f"; and {count - 5} more rows" if count > 5 else "")
+    if not count:
+        return "no row outside"  # a passing row check: nothing to name
     shown = ", ".join(_plain(v) for v in values[:5])
     return f"{count} row{'s' if count != 1 else ''}" + (f" with {column} = {shown}" if column else f": {shown}")
 

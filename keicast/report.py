@@ -313,6 +313,14 @@ def assumption_rows(assumptions: pd.DataFrame) -> list[dict]:
     ]
 
 
+def _with_range(value, low, high, unit) -> str:
+    """A value in its unit, with its range when it has one: "15% (10%–28%)"."""
+    shown = fmt.by_unit(value, unit)
+    if fmt.is_missing(low) or fmt.is_missing(high) or low == high:
+        return shown
+    return f"{shown} ({fmt.by_unit(low, unit)}–{fmt.by_unit(high, unit)})"
+
+
 def assumption_label(key: str) -> str:
     """A register key in words for chart axes: 'policy.import_tariff' -> 'import tariff (policy)'."""
     group, _, rest = key.partition(".")
@@ -326,8 +334,8 @@ def gate_summary(gates: pd.DataFrame) -> dict:
         "checks": len(gates),
         "passed": int(gates.success.sum()),
         "suites": [{"suite": r.suite, "checks": int(r.size), "passed": int(r.sum)} for r in suites.itertuples()],
-        "failed": gates[~gates.success].to_dict("records"),
-        "all": gates.to_dict("records"),
+        "failed": _records(gates[~gates.success]),
+        "all": _records(gates),  # a check on the whole table has no column: None, not "nan"
     }
 
 
@@ -336,9 +344,13 @@ def run_changes(previous: dict, outputs: dict, years: list[int]) -> dict:
     deltas = forecast_deltas(previous["forecasts"], outputs["forecasts"], years)
     deltas = deltas[deltas.metric.isin(COMPARED_METRICS)]
     changed = moved(deltas)
+    assumptions = _records(assumption_changes(previous["assumptions"], outputs["assumptions"]))
+    for a in assumptions:  # a range-only change must show: "15% (10%-28%)" -> "15%"
+        for when in ("before", "after"):
+            a[when] = _with_range(a[f"value_{when}"], a[f"low_{when}"], a[f"high_{when}"], a["unit"])
     return {
         "run_id": previous["run"].iloc[0].run_id,
-        "assumptions": _records(assumption_changes(previous["assumptions"], outputs["assumptions"])),
+        "assumptions": assumptions,
         "forecasts": _records(deltas[changed]),
         "unchanged": int((~changed).sum()),
     }

@@ -57,7 +57,11 @@ def _overrides_in_words(raw: str | None) -> str:
 @guarded
 def report(
     run_id: Annotated[
-        str | None, typer.Argument(metavar="RUN_ID", help="Run id (default: the latest successful run).")
+        str | None,
+        typer.Argument(
+            metavar="RUN_ID",
+            help="'latest', 'previous', a run id or a unique prefix (default: the latest successful run).",
+        ),
     ] = None,
     config: ConfigOpt = Path("config.yaml"),
 ) -> None:
@@ -70,7 +74,7 @@ def report(
     done = warehouse.succeeded_runs(settings.run.warehouse)
     if done.empty:
         raise KeicastError("no successful run yet: run `keicast run` first")
-    run_id = run_id or done.run_id.iloc[0]
+    run_id = resolve_run_id(settings, run_id, "RUN_ID") if run_id else done.run_id.iloc[0]
     if run_id not in set(done.run_id):
         raise ConfigError([Problem("RUN_ID", "", run_id, "the id of a successful run (see `keicast runs`)")])
     path = settings.run.reports_dir / run_id / "index.html"

@@ -251,6 +251,9 @@ def test_report_regenerates_a_missing_report(first_run):
     assert (project / "reports" / run_id / "index.html").is_file()
     assert (project / "reports" / "latest").resolve().name != run_id  # an old run does not become latest
     assert invoke("report", "no-such-run", "--config", str(config)).exit_code == 2
+    by_prefix = invoke("report", run_id[:20], "--config", str(config))  # as compare takes it: a prefix, 'latest'
+    assert by_prefix.exit_code == 0 and run_id in by_prefix.output
+    assert invoke("report", "latest", "--config", str(config)).exit_code == 0
 
 
 def test_stored_assumptions_can_be_listed_by_run(first_run):

@@ -102,7 +102,7 @@ def test_matching_confirms_contradicts_and_finds_new(register):
     claims = {c.text: c for c in match_claims(extract_claims(text), register)}
     price = claims["$48,000"]
     assert (price.status, price.key, price.registered_value) == ("contradicts", "market.avg_new_vehicle_price", 50_000)
-    assert "48k vs registered 50k (-4%)" in price.reason and "price" in price.reason
+    assert "$48k vs registered $50k (-4%)" in price.reason and "price" in price.reason
     share = claims["a third"]
     assert (share.status, share.key) == ("confirms", "japan.kei_share")
     assert all(c.status == "new" for t, c in claims.items() if t not in ("$48,000", "a third"))

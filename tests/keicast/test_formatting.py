@@ -71,7 +71,9 @@ def test_moments_are_shown_to_the_second():
 @pytest.mark.parametrize(
     "unit, value, expected",
     [
-        ("fraction of new-vehicle sales", 0.3333, "33%"),
+        ("fraction of new-vehicle sales", 0.3333, "33.3%"),
+        ("fraction of import value", 0.275, "27.5%"),  # a sourced duty as stated, not "28%"
+        ("USD", 50_326, "$50.3k"),
         ("USD per vehicle", 1500, "$1.5k"),
         ("model year", 1997, "1997"),
         ("vehicles/year", 16_000_000, "16M"),

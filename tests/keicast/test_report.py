@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -199,6 +200,18 @@ def test_a_key_removed_since_the_previous_run_has_no_value_after_not_nan():
     outputs = {"forecasts": TINY, "assumptions": pd.DataFrame(columns=_ASSUMPTION_COLUMNS)}
     (gone,) = report.run_changes(previous, outputs, [2030])["assumptions"]
     assert gone["value_after"] is None and gone["override_origin_after"] is None  # NaN would print "nan"
+    assert (gone["before"], gone["after"]) == ("$1", "–")
+
+
+def test_a_change_of_range_only_shows_in_the_changes():
+    from keicast import report
+
+    row = {"scenario": "a", "key": "policy.import_tariff", "value": 0.15, "low": 0.1, "high": 0.275,
+           "override_origin": None, "unit": "fraction of import value"}  # fmt: skip
+    previous = {"forecasts": TINY, "assumptions": pd.DataFrame([row]), "run": pd.DataFrame({"run_id": ["r0"]})}
+    outputs = {"forecasts": TINY, "assumptions": pd.DataFrame([row | {"low": 0.15, "high": 0.15}])}
+    (tariff,) = report.run_changes(previous, outputs, [2030])["assumptions"]
+    assert (tariff["before"], tariff["after"]) == ("15% (10%–27.5%)", "15%")
 
 
 _ASSUMPTION_COLUMNS = ["scenario", "key", "value", "low", "high", "override_origin", "unit"]
@@ -207,8 +220,10 @@ _ASSUMPTION_COLUMNS = ["scenario", "key", "value", "low", "high", "override_orig
 def test_the_gate_summary_counts_checks_per_suite():
     from keicast import report
 
-    gates = pd.DataFrame({"suite": ["history", "history", "forecasts"], "success": [True, False, True]})
+    gates = pd.DataFrame({"suite": ["history", "history", "forecasts"], "success": [True, False, True],
+                          "column": ["year", None, np.nan]})  # fmt: skip
     summary = report.gate_summary(gates)
+    assert [g["column"] for g in summary["all"]] == ["year", None, None]  # NaN would print "nan"
     assert (summary["checks"], summary["passed"]) == (3, 2) and len(summary["failed"]) == 1
     assert summary["suites"][0] == {"suite": "history", "checks": 2, "passed": 1}
 

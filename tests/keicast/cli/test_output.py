@@ -56,13 +56,13 @@ def test_a_value_with_a_unit_prints_as_the_report_prints_it(table):
          "unit": ["model year", "fraction of new-vehicle sales", "USD", "vehicles/year"]}
     )  # fmt: skip
     body = [r for r in table(frame) if r[0] in ("a", "b", "c", "d")]
-    assert [r[1:3] for r in body] == [["1997", "1997"], ["33%", "31%"], ["$10k", "$9k"], ["16M", "15M"]]
+    assert [r[1:3] for r in body] == [["1997", "1997"], ["33.3%", "31%"], ["$10k", "$9k"], ["16M", "15M"]]
     changes = pd.DataFrame({"key": ["c"], "value_before": [10_000.0], "value_after": [12_500.0], "unit": ["USD"]})
-    assert [r for r in table(changes) if r[0] == "c"] == [["c", "$10k", "$13k", "USD"]]  # keicast compare; half up
+    assert [r for r in table(changes) if r[0] == "c"] == [["c", "$10k", "$12.5k", "USD"]]  # keicast compare: as stated
     claims = pd.DataFrame({"key": ["b"], "value": [0.3333], "registered_value": [0.333], "unit": ["fraction"]})
-    assert [r for r in table(claims) if r[0] == "b"] == [["b", "33%", "33%", "fraction"]]  # keicast articles scan
+    assert [r for r in table(claims) if r[0] == "b"] == [["b", "33.3%", "33.3%", "fraction"]]  # keicast articles scan
     actuals = pd.DataFrame({"key": ["d"], "value": [16e6], "previous_value": [15_700_000.0], "unit": ["vehicles"]})
-    assert [r for r in table(actuals) if r[0] == "d"] == [["d", "16M", "16M", "vehicles"]]  # keicast actuals
+    assert [r for r in table(actuals) if r[0] == "d"] == [["d", "16M", "15.7M", "vehicles"]]  # keicast actuals
 
 
 def test_table_title_is_printed(table):
