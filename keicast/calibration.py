@@ -32,6 +32,9 @@ from models.adoption import AnalogPanel, HierarchicalAdoption
 from models.class_share import ClassShareFit, leave_one_analog_out
 from models.scenario import Posterior, Range, ScenarioSpec
 
+# the adoption fit's hyper-prior centres in words, for its rationale and the report
+HYPER_PRIORS = f"p = {number(adoption.LITERATURE_P)}, q = {number(adoption.LITERATURE_Q)}"
+
 FIT_COLUMNS = [
     "series",
     "form",
@@ -235,7 +238,7 @@ def adoption_refinements(fit: AdoptionFit, register: Register) -> tuple[Assumpti
                 scenario="*",
                 origin="calibration",
                 rationale=f"Hierarchical Bayesian fit ({fit.shape}) to {len(fit.analogs.series.unique())} US analogs "
-                f"({', '.join(fit.analogs.series.unique())}), hyper-priors {adoption.HYPER_PRIORS} (Sultan, Farley & "
+                f"({', '.join(fit.analogs.series.unique())}), hyper-priors {HYPER_PRIORS} (Sultan, Farley & "
                 f"Lehmann 1990): median and P05-P95 of a new analog; the Monte Carlo draws {count(len(population))} "
                 f"posterior rows jointly. Register: {register.assumptions[key].provenance()[:160]}",
             )

@@ -16,6 +16,7 @@ from markupsafe import Markup, escape
 
 from keicast import charts
 from keicast import formatting as fmt
+from keicast.calibration import HYPER_PRIORS
 from keicast.compare import (
     COMPARED_METRICS,
     REPORT_YEARS,
@@ -27,7 +28,6 @@ from keicast.compare import (
     once_for_all_scenarios,
 )
 from keicast.record import report_section as track_record_section
-from models.adoption import HYPER_PRIORS
 from models.baseline import NESTED, skill_summary
 from models.class_share import japan_price_ratio, kei_utility, logistic, logit, us_utility
 from models.grey_import import grey_buyer_price
@@ -314,7 +314,7 @@ def assumption_rows(assumptions: pd.DataFrame) -> list[dict]:
 
 
 def _with_range(value, low, high, unit) -> str:
-    """A value in its unit, with its range when it has one: "15% (10%–28%)"."""
+    """A value in its unit, with its range when it has one: "15% (10%–27.5%)"."""
     shown = fmt.by_unit(value, unit)
     if fmt.is_missing(low) or fmt.is_missing(high) or low == high:
         return shown
@@ -345,7 +345,7 @@ def run_changes(previous: dict, outputs: dict, years: list[int]) -> dict:
     deltas = deltas[deltas.metric.isin(COMPARED_METRICS)]
     changed = moved(deltas)
     assumptions = _records(assumption_changes(previous["assumptions"], outputs["assumptions"]))
-    for a in assumptions:  # a range-only change must show: "15% (10%-28%)" -> "15%"
+    for a in assumptions:  # a range-only change must show: "15% (10%–27.5%)" -> "15%"
         for when in ("before", "after"):
             a[when] = _with_range(a[f"value_{when}"], a[f"low_{when}"], a[f"high_{when}"], a["unit"])
     return {
@@ -508,7 +508,10 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
         **scenario_layer(outputs, config, window[1]),
         **headline_section(fc, config, window, years),
         **market_section(outputs, config),
-        "overrides": [{"unit": None, **o} for o in json.loads(run.overrides or "[]")],  # older runs: no unit
+        "overrides": [  # in runs recorded before overrides kept their unit: a plain number
+            {"unit": None, **o} | {"shown": _with_range(o["value"], o["low"], o["high"], o.get("unit"))}
+            for o in json.loads(run.overrides or "[]")
+        ],
         "timings": json.loads(run.timings) if run.timings else {},
         "years": years,
         "window": window,

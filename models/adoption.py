@@ -39,7 +39,6 @@ from models.diffusion import ADOPTION_SHAPES, adoption_path
 
 Shape = Literal[ADOPTION_SHAPES]  # type: ignore[valid-type]
 LITERATURE_P, LITERATURE_Q = 0.03, 0.38  # Sultan, Farley & Lehmann (1990)
-HYPER_PRIORS = f"p = {LITERATURE_P}, q = {LITERATURE_Q}"  # in words, for rationales and the report
 
 
 # ---------------------------------------------------------------------------------------------- data
