@@ -267,12 +267,18 @@ def _context():
 
 
 @lru_cache(maxsize=64)
+def _spec(path: Path, modified: float) -> dict:
+    """A suite's JSON, read once per process (re-read when the file changes)."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=64)
 def _suite(suite_key: str, path: Path, modified: float):
     """A suite built from its JSON once per process (re-read when the file changes)."""
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    spec = json.loads(path.read_text(encoding="utf-8"))
+    spec = _spec(path, modified)
     expectations = [
         ExpectationConfiguration(type=exp["type"], kwargs=exp["kwargs"], meta=exp.get("meta", {})).to_domain_obj()
         for exp in spec["expectations"]
@@ -296,41 +302,62 @@ def _label(frame: pd.DataFrame, index, rows: list[str]) -> str:
     return head + (f" ({', '.join(values)})" if values else "")
 
 
-def _observed(result: dict, frame: pd.DataFrame, column: str | None, rows: list[str]) -> str:
-    """What failed, in words: the failing rows named with their values, or the observed value."""
+def _against(value, bounds: tuple) -> str:
+    """``value`` as ``_plain`` shows it, marked "just above" or "just below" where rounding makes it read as the
+    bound it broke: an R-hat of 1.0104 against a maximum of 1.01 is "1.01 (just above)"."""
+    text = _plain(value)
+    value, (low, high) = getattr(value, "item", lambda: value)(), bounds  # numpy scalars as Python numbers
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(high, int | float) and value > high and text == _plain(high):
+            return text + " (just above)"
+        if isinstance(low, int | float) and value < low and text == _plain(low):
+            return text + " (just below)"
+    return text
+
+
+def _observed(result: dict, frame: pd.DataFrame, column: str | None, rows: list[str], bounds: tuple) -> str:
+    """What failed, in words: the failing rows named with their values, or the observed value; ``bounds`` are
+    the (low, high) it was held to, with parameters resolved."""
     if "observed_value" in result:
-        return _plain(result["observed_value"])
+        return _against(result["observed_value"], bounds)
     values = result.get("unexpected_list") or result.get("partial_unexpected_list") or []
     count = result.get("unexpected_count", len(values))
     indices = result.get("unexpected_index_list") or []
     if rows and indices and column:
-        named = [f"{_label(frame, i, rows)}: {column} = {_plain(v)}" for i, v in zip(indices[:5], values, strict=False)]
+        pairs = zip(indices[:5], values, strict=False)
+        named = [f"{_label(frame, i, rows)}: {column} = {_against(v, bounds)}" for i, v in pairs]
         return "; ".join(named) + (f"; and {count - 5} more rows" if count > 5 else "")
     if not count:
         return "no row outside"  # a passing row check: nothing to name
-    shown = ", ".join(_plain(v) for v in values[:5])
+    shown = ", ".join(_against(v, bounds) for v in values[:5])
     return f"{count} row{'s' if count != 1 else ''}" + (f" with {column} = {shown}" if column else f": {shown}")
 
 
-def _expected(kwargs: dict, params: dict) -> str:
-    """The bound an expectation holds a column to, with its value from config.yaml gates."""
+def _bounds(kwargs: dict, params: dict) -> tuple:
+    """The (low, high) an expectation holds a column to, parameters resolved from config.yaml gates."""
 
     def value(v):
-        return _plain(params.get(v["$PARAMETER"], v)) if isinstance(v, dict) and "$PARAMETER" in v else _plain(v)
+        return params.get(v["$PARAMETER"], v) if isinstance(v, dict) and "$PARAMETER" in v else v
 
-    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    return value(kwargs.get("min_value")), value(kwargs.get("max_value"))
+
+
+def _expected(kwargs: dict, params: dict) -> str:
+    """The bound an expectation holds a column to, in words, with its value from config.yaml gates."""
+    low, high = _bounds(kwargs, params)
     if low is not None and high is not None:
-        return f"between {value(low)} and {value(high)}"
+        return f"between {_plain(low)} and {_plain(high)}"
     if high is not None:
-        return f"{'below' if kwargs.get('strict_max') else 'at most'} {value(high)}"
+        return f"{'below' if kwargs.get('strict_max') else 'at most'} {_plain(high)}"
     if low is not None:
-        return f"{'above' if kwargs.get('strict_min') else 'at least'} {value(low)}"
+        return f"{'above' if kwargs.get('strict_min') else 'at least'} {_plain(low)}"
     if "value_set" in kwargs:
         return "one of " + ", ".join(_plain(v) for v in kwargs["value_set"])
     return ""
 
 
-def _result_row(suite_name: str, r, now: datetime, frame: pd.DataFrame, params: dict) -> tuple:
+def _result_row(suite_name: str, r, now: datetime, frame: pd.DataFrame, params: dict, advice: str) -> tuple:
+    """One gate_results row; ``advice`` is the suite's "what to do", for an expectation without its own."""
     cfg = r.expectation_config
     meta = cfg.meta or {}
     column = (
@@ -339,7 +366,8 @@ def _result_row(suite_name: str, r, now: datetime, frame: pd.DataFrame, params: 
         or ",".join(cfg.kwargs.get("column_list", []))
     )
     if r.result:
-        observed = _observed(r.result, frame, cfg.kwargs.get("column"), meta.get("rows", []))
+        bounds = _bounds(cfg.kwargs, params)
+        observed = _observed(r.result, frame, cfg.kwargs.get("column"), meta.get("rows", []), bounds)
     else:
         observed = str(r.exception_info.get("exception_message", ""))
     return (
@@ -350,7 +378,7 @@ def _result_row(suite_name: str, r, now: datetime, frame: pd.DataFrame, params: 
         bool(r.success),
         observed,
         _expected(cfg.kwargs, params),
-        meta.get("advice", ""),
+        meta.get("advice") or advice,
         now,
     )
 
@@ -378,7 +406,8 @@ def check(
         suite = _suite(f"{stage}.{suite_name}", path, path.stat().st_mtime)
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frames[suite_name]})
         result = batch.validate(suite, expectation_parameters=params, result_format={"result_format": "COMPLETE"})
-        rows += [_result_row(suite_name, r, now, frames[suite_name], params) for r in result.results]
+        advice = _spec(path, path.stat().st_mtime).get("meta", {}).get("advice", "")
+        rows += [_result_row(suite_name, r, now, frames[suite_name], params, advice) for r in result.results]
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     if docs_dir is not None and (build_docs or not results.success.all()):
         write_data_docs(stage, frames, params, docs_dir, expectations_dir)

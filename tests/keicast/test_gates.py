@@ -1,5 +1,7 @@
 """Each suite passes on clean data and fails, naming the expectation, on data that breaks it."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -150,6 +152,39 @@ def test_fit_gate_names_the_fit_the_diagnostic_the_threshold_and_what_to_do(clea
     assert "min_ess = 31; expected at least 400" in message and "divergences = 3; expected at most 0" in message
     assert "what to do: too few independent draws for stable quantiles; raise calibration.samples" in message
     assert "unexpected: [" not in message and "[False" not in message
+
+
+def test_a_value_that_rounds_to_its_bound_says_which_side_it_broke(clean):
+    """An R-hat of 1.0104 prints as 1.01 against a maximum of 1.01: the message says it is just above."""
+    bad = clean["diagnostics"].reset_index(drop=True).copy()
+    bad.loc[0, "max_rhat"] = 1.0104
+    results = run(clean, "calibration", {"calibration": clean["fits"], "fit_diagnostics": bad})
+    with pytest.raises(GateFailed) as failure:
+        gates.passed("calibration", results, clean["docs"])
+    assert "max_rhat = 1.01 (just above); expected below 1.01" in str(failure.value)
+    assert gates._against(0.9996, (0.999, None)) == "1"  # inside its bound: no mark
+    assert gates._against(0.9986, (0.999, None)) == "0.999 (just below)"
+    assert gates._against(1.2, (None, 1.01)) == "1.2"  # far outside: the number says it
+
+
+def test_every_failure_says_what_to_do_from_its_expectation_or_its_suite(clean):
+    """An expectation without advice of its own takes its suite's: no failed gate ends without a next step."""
+    history = clean["history"]
+    broken = history.assign(value=history.value.where(history.series != "japan_kei_share_annual", 500.0))
+    results = run(clean, "history", gates.history_frames(broken, required(clean)))
+    assert not results[~results.success].empty
+    assert (results.advice != "").all()
+    with pytest.raises(GateFailed) as failure:
+        gates.passed("history", results, clean["docs"])
+    assert "what to do: a reference or actuals series has a gap" in str(failure.value)
+
+
+def test_every_shipped_expectation_has_advice_of_its_own_or_its_suites():
+    for path in sorted(gates.EXPECTATIONS_DIR.glob("*.json")):
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        suite_advice = spec.get("meta", {}).get("advice")
+        without = [e["type"] for e in spec["expectations"] if not (e.get("meta", {}).get("advice") or suite_advice)]
+        assert not without, f"{path.name}: no 'what to do' for {without}"
 
 
 def test_adoption_gate_fails_a_deliberately_bad_chain(clean):
