@@ -100,6 +100,23 @@ def _x_axis(plot: Plot, ticks: Sequence[float], label: str, show: Callable[[floa
     return parts
 
 
+def _legend_width(label: str) -> float:
+    return 26 + CHAR * len(label)
+
+
+def _legend_rows(x: float, right: float, entries: list[tuple[str, str, str]]) -> list[list[tuple[str, str, str]]]:
+    """Legend entries wrapped into rows that fit between ``x`` and ``right`` (one entry a row at the least)."""
+    rows: list[list] = [[]]
+    width = 0.0
+    for entry in entries:
+        if rows[-1] and x + width + _legend_width(entry[0]) > right:
+            rows.append([])
+            width = 0.0
+        rows[-1].append(entry)
+        width += _legend_width(entry[0])
+    return rows
+
+
 def _legend(x: float, y: float, entries: list[tuple[str, str, str]]) -> list[str]:
     """Legend entries (label, colour, kind: line|band|dash) laid out left to right from (x, y)."""
     parts = []
@@ -110,7 +127,7 @@ def _legend(x: float, y: float, entries: list[tuple[str, str, str]]) -> list[str
             dash = ' stroke-dasharray="4 3"' if kind == "dash" else ""
             parts.append(f'<path d="M{x},{y} h14" stroke="{color}" stroke-width="2" fill="none"{dash}/>')
         parts.append(f'<text x="{x + 18}" y="{y + 4}">{escape(label)}</text>')
-        x += 26 + CHAR * len(label)
+        x += _legend_width(label)
     return parts
 
 
@@ -195,22 +212,25 @@ def comparison_chart(
     """Median and P10-P90 band of one metric for every scenario."""
     years = frame.year.to_numpy(dtype=float)
     groups = list(frame.groupby("scenario", sort=False))
-    rows = math.ceil(len(groups) / 3)  # legend rows between the title and the plot area
-    plot, ticks = _time_plot(years, frame.p90.to_numpy(dtype=float), show, height=290 + 14 * rows, top=30 + 14 * rows)
+    entries = [((names or {}).get(s, s), PALETTE[i % len(PALETTE)], "line") for i, (s, _) in enumerate(groups)]
+    rows = _legend_rows(8, Plot.width - Plot.right, entries)  # under the title, wrapped to the chart's width
+    size = {"height": 290 + 14 * len(rows), "top": 30 + 14 * len(rows)}
+    plot, ticks = _time_plot(years, frame.p90.to_numpy(dtype=float), show, **size)
     body = _y_axis(plot, ticks, ylabel, show) + _x_axis(plot, _year_ticks(years), "year", fmt.year)
-    for i, (scenario, part) in enumerate(groups):
-        color, label = PALETTE[i % len(PALETTE)], (names or {}).get(scenario, scenario)
+    for (label, color, _), (_, part) in zip(entries, groups, strict=True):
         body += [_band(plot, part.year, part.p10, part.p90, color, 0.12), _line(plot, part.year, part.p50, color)]
         hover = [f"{label}, {fmt.year(r.year)}: median {show(r.p50)}" for r in part.itertuples()]
         body += _hover(plot, part.year, part.p50, hover, color)
-        body += _legend(plot.left + 6 + 200 * (i % 3), 28 + 14 * (i // 3), [(label, color, "line")])
+    for i, row in enumerate(rows):
+        body += _legend(8, 28 + 14 * i, row)
     return _svg(plot, title, body)
 
 
 def _bars(labels: Sequence[str], top: int = 26) -> Plot:
     """Geometry for horizontal bars, 22 px a bar, with room on the left for the longest label."""
     left = int(14 + CHAR * max((len(s) for s in labels), default=4))
-    return Plot(0, 1, 0, max(len(labels), 1), height=top + 44 + 22 * max(len(labels), 1), left=min(left, 300), top=top)
+    height = top + 44 + 22 * max(len(labels), 1)
+    return Plot(0, 1, 0, max(len(labels), 1), width=max(640, left + 340), height=height, left=left, top=top)
 
 
 def tornado_chart(frame: pd.DataFrame, title: str, top: int = 10, labels: dict | None = None) -> str:

@@ -1,3 +1,4 @@
+import itertools
 import re
 import xml.etree.ElementTree as ET
 
@@ -172,6 +173,51 @@ def test_comparison_chart_one_line_per_scenario():
     assert {"Ex", "y", "cars", "year", "0", "2M", "6M"} <= set(shown)
     assert "Ex, 2031: median 2M" in titles(svg) and "y, 2026: median 3M" in titles(svg)
     clean(svg)
+
+
+LONG_NAMES = {
+    "a": "Nothing changes: grey-market imports only",
+    "b": "A low-speed micro-car class, built in the US",
+    "c": "USDOT approves a kei class, built in the US",
+    "d": "A kei class approved, cars imported from Japan",
+    "e": "No new class: kei cars redesigned to full US safety rules",
+}
+
+
+def text_boxes(svg: str) -> list[tuple[float, float, float]]:
+    """(left, right, baseline) of every start-anchored text, at the chart's average glyph width."""
+    boxes = []
+    for t in ET.fromstring(svg).iter(f"{SVG}text"):
+        if t.get("x") and t.get("text-anchor") in (None, "start"):
+            x = float(t.get("x"))
+            boxes.append((x, x + charts.CHAR * len(t.text or ""), float(t.get("y"))))
+    return boxes
+
+
+def test_a_comparison_charts_legend_wraps_long_scenario_names_inside_the_chart():
+    frame = pd.DataFrame(
+        {"scenario": [k for k in LONG_NAMES for _ in range(3)], "year": [2026, 2027, 2028] * 5,
+         "p10": 1.0, "p50": 2.0, "p90": 3.0}
+    )  # fmt: skip
+    svg = charts.comparison_chart(frame, "Compare", "cars", names=LONG_NAMES)
+    width = float(ET.fromstring(svg).get("width"))
+    legend = [b for b in text_boxes(svg) if b[2] < 100 and b[1] - b[0] > 20 * charts.CHAR]
+    assert len(legend) == 5
+    assert all(right <= width for _, right, _ in legend)
+    for (l1, r1, y1), (l2, r2, y2) in itertools.combinations(legend, 2):
+        assert y1 != y2 or r1 <= l2 or r2 <= l1, "legend entries overlap"
+
+
+def test_a_range_charts_longest_scenario_name_is_not_cut_at_the_left_edge():
+    frame = pd.DataFrame({"scenario": list(LONG_NAMES), "p10": 1e4, "p50": 5e4, "p90": 1e6})
+    svg = charts.range_chart(frame, LONG_NAMES, "cars")
+    ends = [
+        t
+        for t in ET.fromstring(svg).iter(f"{SVG}text")
+        if t.get("text-anchor") == "end" and t.text in LONG_NAMES.values()
+    ]
+    assert len(ends) == 5
+    assert all(float(t.get("x")) - charts.CHAR * len(t.text) >= 0 for t in ends)
 
 
 def test_adoption_backtest_chart_draws_both_modes():
