@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+COMMAND_LINE = re.compile(r"--?[a-z][a-z0-9-]*|[A-Z][A-Z0-9_]*")  # an option (--set) or an argument (QUERY)
 
 
 class KeicastError(Exception):
@@ -29,32 +32,51 @@ class Problem:
             shown = shown[:157] + "..."
         return f"{where} = {shown}: {self.expected}"
 
+    @property
+    def on_command_line(self) -> bool:
+        """In a command-line option (--set) or argument (QUERY, RUN_ID) rather than a file."""
+        return COMMAND_LINE.fullmatch(self.file) is not None
+
 
 class ConfigError(KeicastError):
-    """Invalid configuration or usage (exit 2). Carries every problem found, not only the first."""
+    """Invalid configuration or usage (exit 2). Carries every problem found, not only the first.
+
+    Its head line names the kind of input that was wrong (``heading``) and what became of the command
+    (``outcome``; a run that had started says how it stopped, keicast.runner.recorded)."""
 
     exit_code = 2
+    outcome = "nothing was run or changed"
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("\n".join(f"  - {p}" for p in problems))
 
-    def __reduce__(self):  # picklable for Prefect's failed states
-        return (type(self), (self.problems,))
+    def __reduce__(self):  # picklable for Prefect's failed states, with a run's outcome
+        return (type(self), (self.problems,), self.__dict__)
+
+    @property
+    def heading(self) -> str:
+        """Usage when every problem is on the command line: a bad SQL statement or run id is not configuration."""
+        usage = self.problems and all(p.on_command_line for p in self.problems)
+        return "invalid usage" if usage else "invalid configuration"
 
     def __str__(self) -> str:
         count = len(self.problems)
-        head = f"invalid configuration ({count} problem{'s' if count != 1 else ''}); nothing was run or changed:"
+        head = f"{self.heading} ({count} problem{'s' if count != 1 else ''}); {self.outcome}:"
         return head + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+class InputError(ConfigError):
+    """A data file keicast reads (a reference series or table) that is malformed (exit 2): not configuration."""
+
+    heading = "invalid input"
 
 
 class ActualsRefused(ConfigError):
     """An actuals file the gate refused (exit 2): every problem, each naming the file, line and value."""
 
-    def __str__(self) -> str:
-        count = len(self.problems)
-        head = f"actuals refused ({count} problem{'s' if count != 1 else ''}); nothing was stored or changed:"
-        return head + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+    heading = "actuals refused"
+    outcome = "nothing was stored or changed"
 
 
 class GateFailed(KeicastError):

@@ -12,19 +12,19 @@ from pathlib import Path
 import pandas as pd
 
 from keicast.config import Settings
-from keicast.errors import ConfigError, Problem
+from keicast.errors import ConfigError, InputError, Problem
 from keicast.inputs import read_bounded, reason
 
 MAX_REFERENCE_BYTES = 10_000_000  # the largest reference series is about 2 KB; 10 MB is a mistake or an attack
 
 
 def _reference_text(path: Path) -> str:
-    """A reference file's text (regular file, size-limited, UTF-8). Raises ConfigError."""
+    """A reference file's text (regular file, size-limited, UTF-8). Raises InputError."""
     try:
         return read_bounded(path, MAX_REFERENCE_BYTES).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         why = reason(exc) if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ConfigError([Problem(str(path), "", str(path), f"a readable reference CSV file ({why})")]) from None
+        raise InputError([Problem(str(path), "", str(path), f"a readable reference CSV file ({why})")]) from None
 
 
 PARTIAL_MARK = "# partial:"  # a header line "# partial: 1999 (why)" marks a year that is not a full year
@@ -32,13 +32,13 @@ PARTIAL_MARK = "# partial:"  # a header line "# partial: 1999 (why)" marks a yea
 
 def partial_years(path: Path, text: str) -> set[int]:
     """The years a reference file marks as partial (a launch late in its first year): kept, never fitted as
-    full years. Raises ConfigError on a mark that names no year."""
+    full years. Raises InputError on a mark that names no year."""
     years = set()
     for line in text.splitlines():
         if line.lower().startswith(PARTIAL_MARK):
             word = line[len(PARTIAL_MARK) :].split()[:1]
             if not word or not word[0].isdigit():
-                raise ConfigError([Problem(str(path), "partial", line, "'# partial: YEAR (reason)'")])
+                raise InputError([Problem(str(path), "partial", line, "'# partial: YEAR (reason)'")])
             years.add(int(word[0]))
     return years
 
@@ -49,7 +49,7 @@ def read_series(path: Path, text: str | None = None) -> pd.DataFrame:
     text = _reference_text(path) if text is None else text
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     if not lines or lines[0].split(",")[:3] != ["year", "value", "unit"]:
-        raise ConfigError([Problem(str(path), "header", lines[:1], "a first data line 'year,value,unit'")])
+        raise InputError([Problem(str(path), "header", lines[:1], "a first data line 'year,value,unit'")])
     rows = []
     for number, line in enumerate(lines[1:], start=2):
         parts = line.split(",", 2)  # the unit may itself contain commas
@@ -58,7 +58,7 @@ def read_series(path: Path, text: str | None = None) -> pd.DataFrame:
         except (ValueError, IndexError):
             row = None
         if row is None or not math.isfinite(row[1]):
-            raise ConfigError([Problem(str(path), f"data line {number}", line, "year,value,unit with a finite value")])
+            raise InputError([Problem(str(path), f"data line {number}", line, "year,value,unit with a finite value")])
         rows.append(row)
     frame = pd.DataFrame(rows, columns=["year", "value", "unit"])
     return frame.assign(partial=frame.year.isin(partial_years(path, text)))
@@ -81,7 +81,7 @@ def load_history(reference_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         frames.append(frame)
         sources.append({"series": path.stem, "file": str(path), "notes": source_notes(text)})
     if not frames:
-        raise ConfigError([Problem(str(reference_dir), "", str(reference_dir), "a folder of reference *.csv files")])
+        raise InputError([Problem(str(reference_dir), "", str(reference_dir), "a folder of reference *.csv files")])
     history = pd.concat(frames, ignore_index=True)
     history["year"] = history["year"].astype(int)
     history["value"] = history["value"].astype(float)
@@ -123,9 +123,9 @@ def read_table(path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(io.StringIO(_reference_text(path)), comment="#", skip_blank_lines=True)
     except ValueError as exc:
-        raise ConfigError([Problem(str(path), "", str(path), f"a readable CSV table ({exc})")]) from None
+        raise InputError([Problem(str(path), "", str(path), f"a readable CSV table ({exc})")]) from None
     if frame.empty or frame.isna().any().any():
-        raise ConfigError([Problem(str(path), "rows", len(frame), "a non-empty table with no missing cells")])
+        raise InputError([Problem(str(path), "rows", len(frame), "a non-empty table with no missing cells")])
     return frame
 
 

@@ -29,7 +29,7 @@ import pandas as pd
 from keicast import formatting as fmt
 from keicast.cache import cached_frames, code_digest, digest
 from keicast.config.schema import AssumptionOverride, CalibrationSettings, Scenario
-from keicast.errors import ConfigError, Problem
+from keicast.errors import ConfigError, InputError, Problem
 from keicast.history import MAX_REFERENCE_BYTES, source_notes
 from keicast.inputs import read_bounded, reason
 from models import adoption_backtest, reference_backtest
@@ -63,19 +63,19 @@ def _read(path: Path, expected: list[str]) -> tuple[pd.DataFrame, str]:
         frame = pd.read_csv(io.StringIO(text), comment="#", skip_blank_lines=True, keep_default_na=False, dtype=str)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         why = reason(exc) if isinstance(exc, OSError) else str(exc).splitlines()[0]
-        raise ConfigError([Problem(str(path), "", str(path), f"a readable reference-class CSV ({why})")]) from None
+        raise InputError([Problem(str(path), "", str(path), f"a readable reference-class CSV ({why})")]) from None
     if list(frame.columns) != expected:
-        raise ConfigError([Problem(str(path), "header", list(frame.columns), f"the columns {','.join(expected)}")])
+        raise InputError([Problem(str(path), "header", list(frame.columns), f"the columns {','.join(expected)}")])
     lines = [n for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")][1:]
     return frame.assign(line=lines if len(lines) == len(frame) else np.arange(2, len(frame) + 2)), text
 
 
 def _refuse(path: Path, frame: pd.DataFrame, bad: pd.Series, column: str, expected: str) -> None:
-    """ConfigError naming the file line, launch, column and value of the first ``bad`` row, if any."""
+    """InputError naming the file line, launch, column and value of the first ``bad`` row, if any."""
     if bad.any():
         row = frame[bad.to_numpy()].iloc[0]
         where = f"line {row.line} ({row.launch}): {column}"
-        raise ConfigError([Problem(str(path), where, row[column] if column in row else "", expected)])
+        raise InputError([Problem(str(path), where, row[column] if column in row else "", expected)])
 
 
 def _number(path: Path, frame: pd.DataFrame, column: str, blank_ok: bool = False, whole: bool = False) -> pd.Series:
@@ -131,7 +131,7 @@ def _sales(path: Path, sales: pd.DataFrame, launches: pd.DataFrame) -> pd.DataFr
 def load_reference_class(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The reference class in long form, one row per launch and year (launch, family, kind, country,
     launch_year, price_ratio, policy_created, year, t, units, market_units, share, partial, scored), and the
-    sources (series, file, notes). Raises ConfigError naming the file, line, launch, column and value."""
+    sources (series, file, notes). Raises InputError naming the file, line, launch, column and value."""
     folder = Path(folder)
     launches, launch_text = _read(folder / LAUNCHES, LAUNCH_COLUMNS)
     sales, sales_text = _read(folder / SALES, SALES_COLUMNS)

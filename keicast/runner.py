@@ -26,7 +26,7 @@ from keicast import formatting as fmt
 from keicast import steps, validator, warehouse
 from keicast.cache import code_digest, digest
 from keicast.config import RunRequest, Settings, TaskRunnerSettings, load_settings
-from keicast.errors import GateFailed, KeicastError, transient
+from keicast.errors import ActualsRefused, ConfigError, GateFailed, KeicastError, transient
 from models import (
     adoption,
     ar1,
@@ -123,7 +123,8 @@ FRAME = _CurrentFrame()
 def recorded(pipeline):
     """The frame around the flow's body: the run lock on the warehouse for the whole run, GX and Dask workers
     warming in the background, and a run that fails after its row was opened recorded as failed (a failed gate
-    with every gate result so far), interrupted or failed_gate. The body keeps the flow's signature."""
+    with every gate result so far), interrupted or failed_gate. Bad input found once the run was announced says
+    how the run stopped, not that nothing was run. The body keeps the flow's signature."""
 
     @functools.wraps(pipeline)
     def framed(request: RunRequest = RunRequest(), run_id: str | None = None) -> str:
@@ -138,6 +139,12 @@ def recorded(pipeline):
                 try:
                     return pipeline(request, run_id)
                 except BaseException as exc:
+                    if isinstance(exc, ConfigError) and not isinstance(exc, ActualsRefused):
+                        exc.outcome = f"run {run_id} stopped " + (
+                            "and is recorded as failed; nothing was published"
+                            if frame.opened
+                            else "before it began; nothing was recorded or published"
+                        )
                     if frame.opened:
                         status, message = outcome(exc)
                         results = exc.results if isinstance(exc, GateFailed) else None

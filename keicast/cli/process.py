@@ -34,13 +34,20 @@ def quiet_environment() -> None:
     warnings.filterwarnings("ignore", message="Failed to create the Prefect home directory")
 
 
+def _error_names(kind: type = KeicastError) -> set[str]:
+    """The names of keicast's error types, as Prefect's failed-state messages spell them."""
+    return {kind.__name__}.union(*(_error_names(sub) for sub in kind.__subclasses__()))
+
+
 class _KnownErrorFilter(logging.Filter):
-    """Keeps Prefect's console log free of tracebacks for errors the CLI reports itself (gate, config, busy)."""
+    """Keeps Prefect's console log free of tracebacks and failed-state lines for errors the CLI reports itself
+    (gate, config, input, busy, ...)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], KeicastError):
             return False
-        return not any(name in record.getMessage() for name in ("GateFailed", "ConfigError", "WarehouseBusy"))
+        message = record.getMessage()
+        return not any(name in message for name in _error_names())
 
 
 def quiet_known_errors() -> None:

@@ -17,10 +17,15 @@ PATH_FIELDS = (
 OUTPUT_DIRS = ("reports_dir", "exports_dir")
 
 
+INPUTS = {"register_file": "file", "reference_dir": "folder", "reference_class_dir": "folder"}  # a run reads them
+
+
 def project_paths(run: RunSettings, base: Path, file: str) -> tuple[RunSettings, list[Problem]]:
     """The run's paths resolved against the config file's folder (the project).
 
-    A relative path must stay inside the project; an absolute path is the user's explicit choice and is kept.
+    A relative path must stay inside the project; an absolute path is the user's explicit choice and is kept. An
+    input a run reads must be there: named here by its key and value as written, where its reader could name only
+    the path.
     """
     resolved, problems = {}, []
     for name in PATH_FIELDS:
@@ -35,6 +40,10 @@ def project_paths(run: RunSettings, base: Path, file: str) -> tuple[RunSettings,
                     f"a path inside the project folder {base} (write an absolute path for a place outside it)",
                 )
             )
+        elif name in INPUTS and (not path.exists() or path.is_dir() != (INPUTS[name] == "folder")):
+            found = "a folder" if path.is_dir() else "a file" if path.exists() else "nothing"
+            expected = f"an existing {INPUTS[name]} (found {found} at {path})"
+            problems.append(Problem(file, f"run.{name}", str(value), expected))
         resolved[name] = path
     return run.model_copy(update=resolved), problems
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from keicast.config.schema import Config
+from keicast.config.schema import Config, FieldProblem, OverrideRange
 from keicast.errors import Problem
 
 
@@ -39,18 +39,50 @@ def suggest(word: str, choices) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+NUMBER_ERRORS = {
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text.replace("_", "")))
+    except ValueError:
+        return False
+
+
+def _number_expected(err: dict) -> str | None:
+    """Plain words for a number the file gave as text: YAML reads a quoted "0.2" as text, and the schema does not
+    take text for a number (an override takes a bare number or a mapping)."""
+    value, kind = err.get("input"), err["type"]
+    if kind == "model_type" and err.get("ctx", {}).get("class_name") == OverrideRange.__name__:
+        kind = "float_type"
+    if not isinstance(value, str) or kind not in NUMBER_ERRORS:
+        return None
+    quoted = " (remove the quotes)" if _is_number(value) else ""
+    return f'{NUMBER_ERRORS[kind]}, not the text "{value}"{quoted}'
+
+
 def schema_problems(file: str, exc: ValidationError) -> list[Problem]:
     problems = []
     for err in exc.errors():
         loc = tuple(err["loc"])
         key = ".".join(str(p) for p in loc if not str(p).startswith("function-after"))
+        cause = err.get("ctx", {}).get("error")
         if err["type"] == "extra_forbidden":
             hint = suggest(str(loc[-1]), field_names(loc))
             problems.append(Problem(file, key, err.get("input"), f"a known key{hint}"))
         elif err["type"] == "missing":
             problems.append(Problem(file, key, "(missing)", "a value: this key is required"))
+        elif isinstance(cause, FieldProblem):  # a cross-field rule: blame the field, not the whole mapping
+            problems.append(Problem(file, f"{key}.{cause.field}" if key else cause.field, cause.value, cause.expected))
         else:
-            problems.append(Problem(file, key, err.get("input"), err["msg"]))
+            expected = _number_expected(err) or err["msg"]
+            problems.append(Problem(file, key, err.get("input"), expected))
     return problems
 
 

@@ -32,6 +32,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
 
 
+class FieldProblem(ValueError):
+    """A rule across a model's fields that one field breaks: reported at that field's key with its own value
+    (keicast.config.problems), not at the model's key with the whole mapping."""
+
+    def __init__(self, field: str, value: object, expected: str):
+        super().__init__(f"{field} = {value!r}: {expected}")
+        self.field, self.value, self.expected = field, value, expected
+
+
 class OverrideRange(Strict):
     """An assumption override: a bare number, or a mapping with its own range and the analyst's reason."""
 
@@ -56,7 +65,7 @@ class Horizon(Strict):
     @model_validator(mode="after")
     def _ordered(self):
         if self.end < self.start:
-            raise ValueError(f"end ({self.end}) must not be before start ({self.start})")
+            raise FieldProblem("end", self.end, f"a year not before the start ({self.start})")
         return self
 
 
@@ -81,17 +90,21 @@ class RunSettings(Strict):
     @model_validator(mode="after")
     def _powers(self):
         if self.sobol_base_samples & (self.sobol_base_samples - 1):
-            raise ValueError(f"sobol_base_samples ({self.sobol_base_samples}) must be a power of 2")
-        lo, hi = self.headline_window
-        if not (self.horizon.start <= lo <= hi <= self.horizon.end):
-            raise ValueError(f"headline_window {list(self.headline_window)} must lie inside the horizon")
-        years = self.horizon.end - self.horizon.start + 1
+            raise FieldProblem("sobol_base_samples", self.sobol_base_samples, "a power of 2")
+        window, (start, end) = list(self.headline_window), (self.horizon.start, self.horizon.end)
+        if window[0] > window[1]:
+            raise FieldProblem("headline_window", window, "[first year, last year], the first not after the last")
+        if not (start <= window[0] and window[1] <= end):
+            raise FieldProblem("headline_window", window, f"years inside the horizon ({start} to {end})")
+        years = end - start + 1
         chunk_bytes = self.chunk_size * years * len(METRICS) * 8
         if chunk_bytes > MAX_CHUNK_BYTES:
-            raise ValueError(
-                f"chunk_size {self.chunk_size:,} x {years} years x {len(METRICS)} metrics x 8 bytes is "
-                f"{chunk_bytes / 2**30:.1f} GiB per chunk, over the {MAX_CHUNK_BYTES / 2**30:.0f} GiB limit: "
-                f"use chunk_size <= {MAX_CHUNK_BYTES // (years * len(METRICS) * 8):,}"
+            raise FieldProblem(
+                "chunk_size",
+                self.chunk_size,
+                f"at most {MAX_CHUNK_BYTES // (years * len(METRICS) * 8):,}: {self.chunk_size:,} draws x {years} "
+                f"years x {len(METRICS)} metrics x 8 bytes is {chunk_bytes / 2**30:.1f} GiB per chunk, over the "
+                f"{MAX_CHUNK_BYTES / 2**30:.0f} GiB limit",
             )
         return self
 
@@ -109,9 +122,11 @@ class BaselineSettings(Strict):
     @model_validator(mode="after")
     def _horizons(self):
         if self.coverage_horizon < self.max_horizon:
-            raise ValueError(
-                f"coverage_horizon ({self.coverage_horizon}) must be at least max_horizon ({self.max_horizon}):"
-                " the backtest runs to coverage_horizon and the choice of model scores horizons 1..max_horizon"
+            raise FieldProblem(
+                "coverage_horizon",
+                self.coverage_horizon,
+                f"at least max_horizon ({self.max_horizon}): the backtest runs to coverage_horizon and the choice of "
+                "model scores horizons 1..max_horizon",
             )
         return self
 
@@ -148,11 +163,11 @@ class CalibrationSettings(Strict):
 
     @model_validator(mode="after")
     def _distinct(self):
-        repeated = sorted(
-            {s for s in self.analogs + self.backtest_also if (self.analogs + self.backtest_also).count(s) > 1}
-        )
+        listed = self.analogs + self.backtest_also
+        repeated = sorted({s for s in listed if listed.count(s) > 1})
         if repeated:
-            raise ValueError(f"series listed twice in analogs/backtest_also: {repeated}")
+            field = "analogs" if any(self.analogs.count(s) > 1 for s in repeated) else "backtest_also"
+            raise FieldProblem(field, repeated, "each series once in analogs and backtest_also together")
         return self
 
 

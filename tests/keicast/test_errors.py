@@ -6,8 +6,10 @@ import pytest
 
 from keicast import gates
 from keicast.errors import (
+    ActualsRefused,
     ConfigError,
     GateFailed,
+    InputError,
     KeicastError,
     Problem,
     WarehouseBusy,
@@ -61,6 +63,33 @@ def test_config_error_survives_pickling():
     error = ConfigError([Problem("c.yaml", "run.seed", "abc", "an integer")])
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is ConfigError and again.problems == error.problems and str(again) == str(error)
+    error.outcome = "run r1 stopped before it began"
+    assert "; run r1 stopped before it began:" in str(pickle.loads(pickle.dumps(error)))
+
+
+@pytest.mark.parametrize(
+    "problems, heading",
+    [
+        ([Problem("QUERY", "", "selec 1", 'Parser Error: syntax error at or near "selec"')], "invalid usage ("),
+        ([Problem("RUN_A", "", "nope", "a run id"), Problem("--metric", "", "x", "a metric")], "invalid usage ("),
+        ([Problem("--key", "", "kei.prise", "a register key")], "invalid usage ("),
+        (
+            [Problem("c.yaml", "run.seed", "abc", "an integer"), Problem("--set", "k", "k", "a key")],
+            "invalid configuration (",
+        ),
+        ([Problem("run.warehouse", "", "/tmp/w", "a DuckDB file, not a folder")], "invalid configuration ("),
+    ],
+)
+def test_the_heading_fits_where_the_problems_are(problems, heading):
+    error = ConfigError(problems)
+    assert str(error).startswith(heading) and error.exit_code == 2
+
+
+def test_a_subclass_chooses_its_heading_and_outcome():
+    bad_row = [Problem("data/reference/x.csv", "data line 3", "2000,lots,units", "year,value,unit")]
+    assert str(InputError(bad_row)).startswith("invalid input (1 problem); nothing was run or changed:\n  - data/")
+    assert str(ActualsRefused(bad_row)).startswith("actuals refused (1 problem); nothing was stored or changed:")
+    assert InputError(bad_row).exit_code == ActualsRefused(bad_row).exit_code == 2
 
 
 def failure(n: int, advice: str | None = "fix the input") -> dict:

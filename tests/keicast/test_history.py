@@ -5,7 +5,7 @@ import os
 import pytest
 
 from keicast.config import load_settings
-from keicast.errors import ConfigError
+from keicast.errors import ConfigError, InputError
 from keicast.history import baseline_history, load_history, load_tables, read_series, series
 
 from ..conftest import ROOT, base_config, write_config
@@ -30,9 +30,11 @@ def test_history_loads_every_series_with_its_sources():
 def test_malformed_reference_line_names_file_and_line(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("# source\nyear,value,unit\n2020,abc,units\n")
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(InputError) as info:
         read_series(path)
-    assert "x.csv" in str(info.value) and "data line 2" in str(info.value)
+    assert (info.value.problems[0].key, info.value.problems[0].value) == ("data line 2", "2020,abc,units")
+    assert str(info.value).startswith("invalid input (1 problem)")  # a data file, not the configuration
+    assert f"{path}: data line 2 = '2020,abc,units': year,value,unit with a finite value" in str(info.value)
 
 
 # ---------------------------------------------------------------------------------------------- hardening (#18)

@@ -12,7 +12,7 @@ from prefect.exceptions import TerminationSignal
 
 from keicast import gates, runner, validator
 from keicast.config import RunRequest, TaskRunnerSettings, load_settings
-from keicast.errors import GateFailed, KeicastError
+from keicast.errors import ActualsRefused, ConfigError, GateFailed, InputError, KeicastError, Problem
 
 from ..conftest import base_config, query_warehouse, write_config
 
@@ -223,6 +223,40 @@ def test_a_failure_before_the_run_opened_leaves_no_runs_row(project):
         runner.recorded(body)(project.request, "r-early")
     db = project.path / "warehouse.duckdb"
     assert not db.exists() or runs(project.path).empty
+
+
+BAD_ROW = [Problem("data/reference/x.csv", "data line 3", "2000,lots,units", "year,value,unit with a finite value")]
+
+
+def test_bad_input_found_after_the_run_was_announced_says_how_the_run_stopped(project):
+    """The CLI has printed "run <id>: ..." and the first stage: the error must not say that nothing was run."""
+
+    def early(request, run_id):
+        raise InputError(BAD_ROW)
+
+    with pytest.raises(InputError) as info:
+        runner.recorded(early)(project.request, "r-early")
+    assert str(info.value).startswith(
+        "invalid input (1 problem); run r-early stopped before it began; nothing was recorded or published:\n"
+    )
+    assert "nothing was run" not in str(info.value)
+
+    def late(request, run_id):
+        runner.open_run(load_settings(request), request, run_id)
+        raise ConfigError(BAD_ROW)
+
+    with pytest.raises(ConfigError) as info:
+        runner.recorded(late)(project.request, "r-late")
+    assert "; run r-late stopped and is recorded as failed; nothing was published:" in str(info.value)
+    assert runs(project.path).set_index("run_id").message["r-late"] == str(info.value)
+
+
+def test_refused_actuals_keep_their_own_words_in_a_run(project):
+    def body(request, run_id):
+        raise ActualsRefused(BAD_ROW)
+
+    with pytest.raises(ActualsRefused, match=r"^actuals refused \(1 problem\); nothing was stored or changed:"):
+        runner.recorded(body)(project.request, "r-actuals")
 
 
 def test_a_run_that_returns_gets_a_fresh_id_when_none_is_given(project):

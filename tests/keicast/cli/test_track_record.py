@@ -98,5 +98,5 @@ def test_backfill_years_outside_the_history_exit_2(stored):
     before = state(project)
     for args in (["--as-of", "1980"], ["--as-of", "2015", "--to", "2031"], ["--as-of", "2020", "--to", "2016"]):
         result = runner.invoke(app, ["backfill", *args, "-c", str(config)])
-        assert result.exit_code == 2 and "invalid configuration" in result.output, result.output
+        assert result.exit_code == 2 and "invalid usage" in result.output, result.output
     assert state(project) == before

@@ -42,3 +42,17 @@ def test_outputs_apart_from_each_other_and_from_inputs(tmp_path, paths, key):
         )
     problems, message = problems_of(tmp_path, config=config)
     assert key in {p.key for p in problems} and "publishing a run would overwrite it" in message
+
+
+@pytest.mark.parametrize(
+    "name,value,expected",
+    [
+        ("register_file", "data/nope.yaml", "an existing file (found nothing at "),
+        ("reference_dir", "data/nowhere", "an existing folder (found nothing at "),
+        ("reference_class_dir", "config.yaml", "an existing folder (found a file at "),
+    ],
+)
+def test_a_missing_input_names_the_file_key_and_value(tmp_path, name, value, expected):
+    problems, message = problems_of(tmp_path, config=base_config(tmp_path, **{name: value}))
+    assert [(p.file, p.key, p.value) for p in problems] == [(str(tmp_path / "config.yaml"), f"run.{name}", value)]
+    assert f"config.yaml: run.{name} = '{value}': {expected}{tmp_path / value})" in message

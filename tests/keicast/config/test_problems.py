@@ -1,8 +1,9 @@
 """Problems in words: did-you-mean suggestions, every problem at once, options blamed for their own values."""
 
 import pytest
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from keicast.config.problems import parse_set
+from keicast.config.problems import parse_set, schema_problems
 
 from ...conftest import base_config
 from .conftest import error_for, problems_of
@@ -50,3 +51,29 @@ def test_parse_set():
 def test_a_seed_beyond_int64_and_zero_draws_are_blamed_on_their_options(tmp_path):
     assert error_for(tmp_path, seed=2**70).problems[0].file == "--seed"
     assert error_for(tmp_path, draws=0).problems[0].file == "--draws"
+
+
+def test_a_quoted_number_says_to_remove_the_quotes(tmp_path):
+    config = base_config(tmp_path)
+    config["assumptions"] = {"policy.import_tariff": "0.2"}
+    problems, message = problems_of(tmp_path, config=config)
+    assert [(p.key, p.value) for p in problems] == [("assumptions.policy.import_tariff", "0.2")]
+    assert "assumptions.policy.import_tariff = '0.2': a number, not the text \"0.2\" (remove the quotes)" in message
+    config["assumptions"] = {}
+    config["run"] = "2026"  # a section, not an override: no talk of numbers
+    problems, _ = problems_of(tmp_path, config=config)
+    assert problems[0].key == "run" and "number" not in problems[0].expected
+
+
+def test_numbers_in_plain_words_where_the_schema_is_strict():
+    class Bounds(BaseModel):
+        model_config = ConfigDict(strict=True)
+        max_avg_price: float
+        min_history_year: int
+
+    with pytest.raises(ValidationError) as info:
+        Bounds.model_validate({"max_avg_price": "150000", "min_history_year": "nineteen fifty"})
+    assert [(p.key, p.value, p.expected) for p in schema_problems("config.yaml", info.value)] == [
+        ("max_avg_price", "150000", 'a number, not the text "150000" (remove the quotes)'),
+        ("min_history_year", "nineteen fifty", 'a whole number, not the text "nineteen fifty"'),
+    ]

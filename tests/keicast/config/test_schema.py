@@ -21,7 +21,35 @@ def test_the_backtest_must_reach_the_selection_horizon(tmp_path):
     config = base_config(tmp_path)
     config["baseline"] = {"max_horizon": 8, "coverage_horizon": 5}
     problems, message = problems_of(tmp_path, config=config)
-    assert problems[0].key == "baseline" and "coverage_horizon (5) must be at least max_horizon (8)" in message
+    assert (problems[0].key, problems[0].value) == ("baseline.coverage_horizon", 5)
+    assert "config.yaml: baseline.coverage_horizon = 5: at least max_horizon (8)" in message
+
+
+def test_a_reversed_headline_window_names_its_key_and_value(tmp_path):
+    problems, message = problems_of(tmp_path, config=base_config(tmp_path, headline_window=[2035, 2026]))
+    assert [(p.key, p.value) for p in problems] == [("run.headline_window", [2035, 2026])]
+    assert "run.headline_window = [2035, 2026]: [first year, last year], the first not after the last" in message
+    assert "'horizon'" not in message  # not the whole run: mapping
+
+
+HEV = "us_hev_sales_annual"
+
+
+@pytest.mark.parametrize(
+    "section,values,key,value",
+    [
+        ("run", {"headline_window": [2020, 2035]}, "run.headline_window", [2020, 2035]),
+        ("run", {"horizon": {"start": 2035, "end": 2030}}, "run.horizon.end", 2030),
+        ("run", {"sobol_base_samples": 1000}, "run.sobol_base_samples", 1000),
+        ("calibration", {"backtest_also": [HEV]}, "calibration.backtest_also", [HEV]),
+        ("calibration", {"analogs": [HEV, HEV]}, "calibration.analogs", [HEV]),
+    ],
+)
+def test_cross_field_rules_blame_the_field_not_the_section(tmp_path, section, values, key, value):
+    config = base_config(tmp_path)
+    config[section].update(values)
+    problems, _ = problems_of(tmp_path, config=config)
+    assert [(p.key, p.value) for p in problems] == [(key, value)]
 
 
 @pytest.mark.parametrize("text", [".nan", ".inf", "-.inf"])
@@ -61,7 +89,9 @@ def test_keys_with_sql_or_shell_metacharacters_are_refused(tmp_path, key):
 
 def test_memory_per_monte_carlo_chunk_is_bounded(tmp_path):
     problems, message = problems_of(tmp_path, config=base_config(tmp_path, chunk_size=5_000_000))
-    assert problems[0].key == "run" and "6.1 GiB per chunk" in message and "chunk_size <= 813,440" in message
+    assert (problems[0].key, problems[0].value) == ("run.chunk_size", 5_000_000)
+    assert "run.chunk_size = 5000000: at most 813,440: 5,000,000 draws x 15 years" in message
+    assert "6.1 GiB per chunk" in message
 
 
 def test_a_scenario_launching_after_the_horizon_is_refused(tmp_path):
