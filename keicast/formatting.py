@@ -1,12 +1,13 @@
 """How numbers are shown to people: one policy for the report, report.md, CLI tables, `compare` and `sweep`.
 
 Forecasts carry 2-4x uncertainty, so counts are rounded to two significant figures (never fewer than their
-integer digits once scaled: 152,866 is "153k", not "150k"), with k / M / B / T suffixes; shares are percentages
-to two significant figures (0.00012 is "0.012%"); years are years ("1997", never "1,997"); money is a count
-with a dollar sign. An input (an assumption's value, range or a claim: by_unit) keeps three figures, as stated
-("27.5%"). Nothing shows more than three significant figures (MAX_SIG) or scientific notation: a count
-between 0 and 1 is "under 1", a share below 0.001% is "<0.001%", any other number below 0.001 is "<0.001",
-and a count of a thousand trillion or more is "over 999T".
+integer digits once scaled: 152,866 is "153k", not "150k"), with k / M / B / T suffixes, and are whole below a
+thousand (cars come whole: 3.3 is "3"); shares are percentages to two significant figures (0.00012 is "0.012%");
+years are years ("1997", never "1,997"); money has a count's figures and suffixes with a dollar sign, but is not
+rounded to whole dollars ("$3.3"). An input (an assumption's value, range or a claim: by_unit) keeps three
+figures, as stated ("27.5%"). Nothing shows more than three significant figures (MAX_SIG) or scientific notation:
+a count between 0 and 1 is "under 1", a share below 0.001% is "<0.001%", any other number below 0.001 is
+"<0.001", and a count of a thousand trillion or more is "over 999T".
 """
 
 from __future__ import annotations
@@ -58,7 +59,14 @@ def _edge(value: float, small: float, large: float, shown: tuple[str, str, str, 
 
 
 def count(value, sig: int = 2) -> str:
-    """A count for people: 76,075 -> "76k", 1,852 -> "1.9k", 16,000,000 -> "16M", 950 -> "950", 0.4 -> "under 1"."""
+    """A count for people: 76,075 -> "76k", 1,852 -> "1.9k", 16,000,000 -> "16M", 950 -> "950", 3.3 -> "3",
+    0.4 -> "under 1"."""
+    return _scaled(value, sig, whole=True)
+
+
+def _scaled(value, sig: int, whole: bool) -> str:
+    """``value`` to ``sig`` significant figures with a k / M / B / T suffix; below a thousand ``whole`` rounds it to
+    a whole number (cars come whole; $3.30 stays "$3.3")."""
     if is_missing(value):
         return MISSING
     value, sig = float(value), min(sig, MAX_SIG)
@@ -69,9 +77,9 @@ def count(value, sig: int = 2) -> str:
         if abs(value) >= scale * 0.9995:
             mantissa = _significant(value / scale, sig)
             if abs(mantissa) >= 1000:  # 999,999 rounds up into the next suffix
-                return count(mantissa * scale, sig)
+                return _scaled(mantissa * scale, sig, whole)
             return _plain(mantissa) + suffix
-    return _plain(_significant(value, sig))
+    return _plain(_significant(value, 1 if whole else sig))  # one figure keeps every integer digit, no decimal
 
 
 def share(value, sig: int = 2) -> str:
@@ -89,7 +97,7 @@ def money(value, sig: int = 2) -> str:
     """Dollars: 10,000 -> "$10k", 50,326 -> "$50k", -2,500 -> "-$2.5k"."""
     if is_missing(value):
         return MISSING
-    text = count(value, sig)
+    text = _scaled(value, sig, whole=False)
     return "-$" + text[1:] if text.startswith("-") else "$" + text
 
 

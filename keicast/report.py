@@ -444,7 +444,7 @@ def _pre_launch(cases: pd.DataFrame) -> dict:
     """The chain's pre-launch coverage and median P90/P10, for the section's plain statement of them."""
     chain = cases[(cases["mode"] == "pre_launch") & (cases.model == "chain")]
     covered = float((chain.coverage_80 * chain.holdout_years).sum() / chain.holdout_years.sum())
-    return {"coverage": fmt.share(covered), "ratio": fmt.count(chain.interval_ratio_80.median())}
+    return {"coverage": fmt.share(covered), "ratio": fmt.number(chain.interval_ratio_80.median())}
 
 
 def reference_section(outputs: dict, config) -> dict | None:

@@ -19,7 +19,7 @@ from keicast.cli.options import (
 )
 from keicast.cli.output import emit, out
 from keicast.cli.process import guarded
-from keicast.errors import ConfigError, Problem
+from keicast.errors import ConfigError, GateFailed, Problem
 
 
 @guarded
@@ -33,7 +33,7 @@ def calibrate(
     ] = BassForm.increments,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Fit a Bass model to an adoption series by nonlinear least squares."""
+    """Fit a Bass model to an adoption series by nonlinear least squares; exit 3 if the fit did not converge."""
     from keicast.formatting import number
     from models.diffusion import BassFit
 
@@ -71,6 +71,15 @@ def calibrate(
             f"R² = {number(fit.r2_)}; AIC = {number(fit.aic_)}; converged: {fit.converged_}"
             + (f" (on bound: {', '.join(fit.at_bound_)})" if fit.at_bound_ else "")
         )
+    if not fit.converged_:
+        why = f"{', '.join(fit.at_bound_)} on a search bound" if fit.at_bound_ else "standard errors not finite"
+        failure = {
+            "expectation": "Bass fit convergence",
+            "observed": f"did not converge ({why})",
+            "expected": "finite standard errors and no estimate on a search bound",
+            "advice": "the series does not pin the curve down, often because it has not yet slowed towards a peak",
+        }
+        raise GateFailed("calibrate", [failure])
 
 
 def _read_adoptions(path: Path) -> tuple[np.ndarray | None, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -54,9 +55,23 @@ def assumptions(
     else:
         table = calibrated_inputs(config, set_, scenario)[2].table
     if fmt is Format.table:
-        emit(table[["scenario", "key", "value", "low", "high", "unit", "kind", "override_origin"]], fmt, "assumptions")
+        shown = table[["scenario", "key", "value", "low", "high", "unit", "override_origin"]].assign(
+            source=[_short_source(k, s) for k, s in zip(table.kind, table.source, strict=True)]
+        )
+        emit(shown.rename(columns={"override_origin": "origin"}), fmt, "assumptions", {"unit": 20, "source": 28})
     else:
         emit(table, fmt)
+
+
+def _short_source(kind: str, source: str | None) -> str:
+    """Where a value comes from, in the register's terms and short: the article file, the reference data file its
+    rationale names, the citation, or "rationale" (an analyst's judgement; an override is one)."""
+    if kind == "article":
+        return str(source).split(" (")[0]  # the file, without its publisher and headline
+    if kind == "literature":
+        return str(source)
+    named = re.search(r"data/[\w./-]*\w", source or "") if kind == "reference_data" else None
+    return Path(named.group()).name if named else "rationale"
 
 
 @guarded

@@ -19,8 +19,9 @@ out = Console(width=None if sys.stdout.isatty() else 180, markup=False, highligh
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 180, markup=False, highlight=False)
 
 
-def emit(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
-    """Print a frame as a rich table, CSV or JSON records."""
+def emit(frame: pd.DataFrame, fmt: Format, title: str | None = None, widths: dict[str, int] | None = None) -> None:
+    """Print a frame as a rich table, CSV or JSON records. A table cuts the columns in ``widths`` to that many
+    characters with an ellipsis: long text (a unit, a citation) would otherwise fold into many lines."""
     if fmt is Format.json:
         sys.stdout.write(frame.to_json(orient="records", indent=2, date_format="iso") + "\n")
     elif fmt is Format.csv:
@@ -30,9 +31,14 @@ def emit(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
         for col in frame.columns:
             table.add_column(str(col), overflow="fold")
         shows = [_column_format(str(c)) for c in frame.columns]
+        cuts = [(widths or {}).get(str(c)) for c in frame.columns]
         units = frame["unit"].tolist() if "unit" in frame.columns else [None] * len(frame)
         for row, fraction, unit in zip(frame.itertuples(index=False), _fraction_rows(frame), units, strict=True):
-            table.add_row(*[Text(show(v, fraction, unit)) for show, v in zip(shows, row, strict=True)])
+            cells = [Text(show(v, fraction, unit)) for show, v in zip(shows, row, strict=True)]
+            for cell, cut in zip(cells, cuts, strict=True):
+                if cut:
+                    cell.truncate(cut, overflow="ellipsis")
+            table.add_row(*cells)
         out.print(table)
 
 

@@ -144,9 +144,17 @@ def compare(
     from keicast.config import load_settings
 
     ids, frames = _two_runs(load_settings(config), run_a, run_b)
-    bad = sorted(set(metric or []) - set(COMPARABLE_METRICS))
-    if bad:
-        raise ConfigError([Problem("--metric", "", m, f"one of {', '.join(COMPARABLE_METRICS)}") for m in bad])
+    forecast = sorted({int(y) for data in frames.values() for y in data["forecasts"].year})
+    problems = [
+        Problem("--metric", "", m, f"one of {', '.join(COMPARABLE_METRICS)}")
+        for m in sorted(set(metric or []) - set(COMPARABLE_METRICS))
+    ]
+    problems += [
+        Problem("--year", "", y, f"a year the runs forecast, {forecast[0]} to {forecast[-1]}")
+        for y in sorted(set(year or []) - set(forecast))
+    ]
+    if problems:
+        raise ConfigError(problems)
     changes = assumption_changes(frames["RUN_A"]["assumptions"], frames["RUN_B"]["assumptions"])
     deltas = forecast_deltas(frames["RUN_A"]["forecasts"], frames["RUN_B"]["forecasts"], year or list(REPORT_YEARS))
     deltas = deltas[deltas.metric.isin(metric or COMPARED_METRICS)]

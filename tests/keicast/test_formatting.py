@@ -20,7 +20,7 @@ from keicast import formatting as fmt
         (1_000, "1k"),
         (0, "0"),
         (-24_622, "-25k"),
-        (7.34, "7.3"),
+        (7.34, "7"),
         (2.5e9, "2.5B"),
         (None, "–"),
         (math.nan, "–"),
@@ -28,6 +28,12 @@ from keicast import formatting as fmt
 )
 def test_counts_have_two_significant_figures_and_a_suffix(value, expected):
     assert fmt.count(value) == expected
+
+
+def test_a_count_under_ten_is_whole_and_shares_and_money_keep_their_figures():
+    assert [fmt.count(v) for v in (3.3, 1.5, 9.6, -3.3)] == ["3", "2", "10", "-3"]
+    assert fmt.count(12.35, 3) == fmt.by_unit(12.35, "vehicles/year") == "12"
+    assert fmt.money(3.3) == "$3.3" and fmt.share(0.033) == "3.3%" and fmt.number(3.3) == "3.3"
 
 
 @pytest.mark.parametrize(

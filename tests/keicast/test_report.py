@@ -557,6 +557,36 @@ def test_tiny_and_huge_values_are_said_in_words(number_report):
     assert "given a launch by 2035, under 1 (80% range" in text and "over 999T" in text and "16.1M" in text
 
 
+def _methodology(directory) -> tuple[str, list[str]]:
+    """The Methodology of index.html as a reader sees it, and the paragraphs of report.md's, without markup."""
+    import html as html_lib
+
+    page = (directory / "index.html").read_text()
+    section = page[page.index('id="methodology"') : page.index('id="downloads"')]
+    html = html_lib.unescape(re.sub(r"<[^>]+>", "", section))  # inline tags (<b>, <code>) join the words they mark
+    md = (directory / "report.md").read_text().split("## Methodology", 1)[1]
+    return " ".join(html.split()), [" ".join(p.replace("*", "").replace("`", "").split()) for p in md.split("\n\n")]
+
+
+@pytest.mark.parametrize("model", ["reference_class", "analogs"])
+def test_the_methodology_describes_the_model_the_forecast_uses_in_both_pages_alike(tmp_path, model):
+    from keicast.config import load_settings
+    from keicast.report import render_report
+
+    config = base_config(tmp_path)
+    config["calibration"]["model"] = model
+    settings = load_settings(write_config(tmp_path, config))
+    render_report(number_outputs(settings), None, settings, tmp_path)
+    html, paragraphs = _methodology(tmp_path)
+    assert all(p in html for p in paragraphs if p) and len([p for p in paragraphs if p]) >= 6  # written once
+    published, kept = "a reference class of past launches", "Kept for comparison, not in the published forecast"
+    if model == "reference_class":
+        assert published in html and "Family hold-out backtests" in html and "the analog chain" in html
+        assert html.index(kept) > html.index(published)
+    else:
+        assert "class share and adoption (calibration.model: analogs)" in html and kept not in html
+
+
 def test_the_reference_section_tables_the_class_and_states_its_sharpness():
     from types import SimpleNamespace
 

@@ -31,6 +31,16 @@ def test_calibrate_prints_estimates_with_standard_errors(tmp_path):
     assert table.exit_code == 0 and "degrees of freedom" in table.output
 
 
+def test_calibrate_exits_3_when_the_fit_did_not_converge(tmp_path):
+    csv = tmp_path / "still_rising.csv"  # growth that has not slowed: m and p run to their search bounds
+    csv.write_text("year,value\n" + "".join(f"{2010 + i},{100 * 1.65**i:.1f}\n" for i in range(8)))
+    table = runner.invoke(app, ["calibrate", str(csv)])
+    assert table.exit_code == 3 and "converged: False (on bound: p, m)" in table.output, table.output
+    assert "did not converge (p, m on a search bound)" in table.output
+    as_json = runner.invoke(app, ["calibrate", str(csv), "--format", "json"])
+    assert as_json.exit_code == 3 and json.loads(as_json.stdout)["converged"] is False
+
+
 def test_calibrate_bad_input(tmp_path):
     csv = tmp_path / "short.csv"
     csv.write_text("value\n1\n2\n")

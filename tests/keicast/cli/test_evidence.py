@@ -31,6 +31,20 @@ def test_assumptions_csv_and_table(tmp_path):
     assert table.exit_code == 0 and "kei.target_price" in table.output
 
 
+def test_assumptions_table_names_each_source_short(tmp_path):
+    path = write_config(tmp_path, base_config(tmp_path))
+    table = runner.invoke(app, ["assumptions", "--config", str(path), "--scenario", "status_quo"])
+    assert table.exit_code == 0, table.output
+    lines = [[c.strip() for c in line.strip("│").split("│")] for line in table.output.splitlines() if "│" in line]
+    source = {cells[1]: cells[-1] for cells in lines}
+    assert source["market.us_new_vehicle_sales"] == "000_9f53a505c3a6a64d.txt"  # the article file
+    assert source["policy.import_tariff"] == "us_tariff_japan_autos.csv"  # the reference file its rationale names
+    assert source["policy.tariff_pass_through"] == "Amiti, Redding & Weinstein …"  # a citation, cut short
+    assert source["access.low_speed.addressable_share"] == "rationale"  # an analyst's judgement
+    headroom = next(cells for cells in lines if cells[1] == "grey.headroom")
+    assert headroom[2:6] == ["30%", "5%", "100%", "ceiling above the 2…"]  # the unit is cut, not what it formats
+
+
 def test_sources_verify_on_fixtures_and_failure(tmp_path):
     fixtures = ROOT / "tests" / "fixtures"
     ok = runner.invoke(

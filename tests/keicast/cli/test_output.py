@@ -25,8 +25,8 @@ FRAME = pd.DataFrame(
 def table(capsys):
     """What ``emit`` prints as a table (to stdout), one list of cells per line."""
 
-    def cells(frame, title=None):
-        emit(frame, Format.table, title)
+    def cells(frame, title=None, widths=None):
+        emit(frame, Format.table, title, widths)
         lines = capsys.readouterr().out.splitlines()
         return [[c.strip() for c in line.strip("│┃").split("│" if "│" in line else "┃")] for line in lines]
 
@@ -47,6 +47,19 @@ def test_forecast_rows_of_a_fraction_print_their_counts_as_percentages(table):
     )
     body = [r for r in table(frame) if r[0] in ("kei_sales", "kei_share", "launched")]
     assert body == [["kei_sales", "1.2k", "980"], ["kei_share", "2.1%", "2%"], ["launched", "61%", "100%"]]
+
+
+def test_a_count_under_ten_prints_whole_and_a_share_keeps_its_figures(table):
+    frame = pd.DataFrame({"metric": ["new_kei_sales", "kei_share"], "p50": [3.3, 0.033]})
+    assert [r for r in table(frame) if r[0] in ("new_kei_sales", "kei_share")] == [
+        ["new_kei_sales", "3"],
+        ["kei_share", "3.3%"],
+    ]
+
+
+def test_a_table_cuts_long_text_to_its_width_with_an_ellipsis_after_formatting_by_it(table):
+    frame = pd.DataFrame({"key": ["b"], "value": [0.333], "unit": ["fraction of new-vehicle sales"]})
+    assert [r for r in table(frame, widths={"unit": 12}) if r[0] == "b"] == [["b", "33.3%", "fraction of…"]]
 
 
 def test_a_value_with_a_unit_prints_as_the_report_prints_it(table):
