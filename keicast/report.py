@@ -295,12 +295,17 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
+PROVENANCE = ("source", "quote", "use", "rationale")
+
+
 def assumption_rows(assumptions: pd.DataFrame) -> list[dict]:
-    """Rows identical in every scenario once (scenario '(all)'), scenario-specific ones per scenario, by key."""
+    """Rows identical in every scenario once (scenario '(all)'), scenario-specific ones per scenario, by key. A
+    source, quote or rationale that an earlier row of the same key printed is not printed again (``said_above``;
+    the rows of a key are adjacent): a reference-class key's paragraphs would otherwise stand once per scenario."""
     order = {key: n for n, key in enumerate(dict.fromkeys(assumptions.key))}
     collapsed = once_for_all_scenarios(assumptions, ["key", "value", "low", "high", "override_origin"])
     collapsed = collapsed.sort_values("key", key=lambda k: k.map(order), kind="stable")
-    return [
+    rows = [
         {
             "scenario": r["scenario"],
             "key": r["key"],
@@ -311,6 +316,13 @@ def assumption_rows(assumptions: pd.DataFrame) -> list[dict]:
         }
         for r in _records(collapsed)
     ]
+    first: dict = {}  # (key, field, text) -> the scenario of the first row that printed that text
+    for row in rows:
+        said = {c: first.setdefault((row["key"], c, row[c]), row["scenario"]) for c in PROVENANCE if row[c]}
+        row["said_above"] = {c for c, scenario in said.items() if scenario != row["scenario"]}
+        new = [c for c in said if c != "source" and c not in row["said_above"]]
+        row["said_note"] = ("source as above" if new else "as above") if "source" in row["said_above"] else None
+    return rows
 
 
 def _with_range(value, low, high, unit) -> str:
@@ -451,6 +463,7 @@ def reference_section(outputs: dict, config) -> dict | None:
     """The reference class: its launches as a table and a chart against the kei forecast given a launch, the
     fit, and the family hold-out backtests of every shape."""
     from models.reference_backtest import summarise
+    from models.reference_class import MOTORISING_BELOW
 
     launches, cases = outputs.get("reference_launches"), outputs.get("reference_backtests")
     if launches is None or launches.empty or cases is None or cases.empty:
@@ -477,8 +490,12 @@ def reference_section(outputs: dict, config) -> dict | None:
         title = "Past launches' share by year on sale, against the kei forecast given a launch"
         chart = charts.reference_class_chart(full[full.fitted], kei, title) if not kei.empty else None
     compare = pd.concat([summarise(part).assign(shape=name) for name, part in cases.groupby("shape")])
+    per_1000 = launches.get("vehicles_per_1000", pd.Series(dtype=float))
+    motorised = per_1000[per_1000 >= MOTORISING_BELOW]
     return {
         "shape": shape,
+        "motorising_below": fmt.number(MOTORISING_BELOW),
+        "motorised": f"{fmt.number(motorised.min())}–{fmt.number(motorised.max())}" if len(motorised) else None,
         "launches": table,
         "families": launches.family.nunique(),
         "unpriced": int(launches.drop_duplicates("launch").price_ratio.isna().sum()),
@@ -628,6 +645,7 @@ def scenario_layer(outputs: dict, config, window_end: int) -> dict:
     quo = [n for n in fc.scenario.unique() if access.get(n) == "grey_import"]
     launch_years = list(range(start, window_end + 1))
     return {
+        "titles": {name: scenario_title(name, sc) for name, sc in config.scenarios.items()},
         "launch_years": launch_years,
         "launch": launch_rows(fc, launch_years),
         "no_launch_year": NO_LAUNCH_YEAR,

@@ -178,6 +178,31 @@ def test_assumption_rows_show_a_value_shared_by_every_scenario_once():
     assert rows[0]["value"] == "$10k" and rows[1]["value"] == "25%"
 
 
+def test_a_source_or_rationale_an_earlier_scenario_printed_is_not_printed_again():
+    from keicast import report
+
+    base = {"unit": "ln share", "kind": "reference_data", "source": "the fit", "quote": None, "use": None,
+            "overridden": True, "override_origin": "calibration", "low": -9.0, "high": -4.0}  # fmt: skip
+    table = pd.DataFrame(
+        [
+            {**base, "scenario": "quo", "key": "reference.level", "value": -6.5, "rationale": None},
+            {**base, "scenario": "kei", "key": "reference.level", "value": -6.4, "rationale": "a class"},
+            {**base, "scenario": "jp", "key": "reference.level", "value": -6.3, "rationale": "a class"},
+            {**base, "scenario": "fmvss", "key": "reference.level", "value": -6.2, "rationale": "a nameplate"},
+            {**base, "scenario": "quo", "key": "reference.rise", "value": 0.1, "rationale": None},
+        ]
+    )
+    rows = {(r["scenario"], r["key"]): r for r in report.assumption_rows(table)}
+    assert rows["quo", "reference.level"]["said_above"] == set()
+    assert rows["kei", "reference.level"]["said_above"] == {"source"}  # its rationale is new
+    assert rows["kei", "reference.level"]["said_note"] == "source as above"
+    assert rows["jp", "reference.level"]["said_note"] == "as above"
+    assert rows["quo", "reference.level"]["said_note"] is None
+    assert rows["jp", "reference.level"]["said_above"] == {"source", "rationale"}
+    assert rows["fmvss", "reference.level"]["said_above"] == {"source"}
+    assert rows["quo", "reference.rise"]["said_above"] == set()  # another key says its source again
+
+
 def test_run_changes_list_only_the_medians_that_moved():
     from keicast import report
 
@@ -623,4 +648,9 @@ def test_the_reference_section_tables_the_class_and_states_its_sharpness():
     a = next(row for row in section["launches"] if row["launch"] == "a")
     assert (a["first"], a["peak"], a["years"], a["policy"]) == ("5%", "5%", 1, "yes")  # the partial 1991 is not first
     assert section["sharpness"] == {"coverage": "75%", "ratio": "123"}
+    assert section["motorised"] is None  # these launches carry no motorisation: the sentence leaves the range out
+    motorised = reference_section(
+        {**outputs, "reference_launches": launches.assign(vehicles_per_1000=[98, 98, 769])}, config
+    )
+    assert (motorised["motorising_below"], motorised["motorised"]) == ("300", "769–769")
     assert "<svg" in section["chart"]
