@@ -23,15 +23,17 @@ FONT = 'font-family="system-ui, sans-serif"'
 CHAR = 6.2  # average glyph width at 11 px, to size the label margin
 
 
-def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Round tick values covering [lo, hi] at a 1-2-5 step (Heckbert 1990, "Nice numbers for graph labels")."""
+def nice_ticks(lo: float, hi: float, count: int = 5, whole: bool = False) -> list[float]:
+    """Round tick values covering [lo, hi] at a 1-2-5 step (Heckbert 1990, "Nice numbers for graph labels");
+    ``whole`` keeps the step a whole number (an axis of cars, which come whole)."""
     if not math.isfinite(lo) or not math.isfinite(hi):
         return [0.0]
     if hi <= lo:
         hi = lo + (abs(lo) or 1.0)
     raw = (hi - lo) / max(count - 1, 1)
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    power = max(power, 1) if whole else power
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw and (not whole or m * power % 1 == 0))
     first = math.floor(lo / step) * step
     ticks = [first + i * step for i in range(int(math.ceil((hi - first) / step - 1e-9)) + 1)]
     return [round(t, 12) for t in ticks]
@@ -153,7 +155,7 @@ def _hover(plot: Plot, x, y, labels: Sequence[str], color: str) -> list[str]:
 def _time_plot(years: np.ndarray, values: np.ndarray, show: Callable[[float], str], **size) -> tuple[Plot, list]:
     """A plot with calendar years across and values (from zero) up; returns the plot and its y ticks."""
     finite = values[np.isfinite(values)]
-    ticks = nice_ticks(0.0, float(finite.max()) if finite.size else 1.0)
+    ticks = nice_ticks(0.0, float(finite.max()) if finite.size else 1.0, whole=show is fmt.count)
     labels = max((len(show(t)) for t in ticks), default=3)
     plot = Plot(float(years.min()), float(years.max()), 0.0, ticks[-1], left=int(26 + CHAR * labels), **size)
     return plot, ticks

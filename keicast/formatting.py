@@ -125,6 +125,12 @@ def number(value, sig: int = 3) -> str:
     return edge or _plain(_significant(value, sig))
 
 
+def variance_share(value) -> str:
+    """A Sobol index, a share of the output's variance, which lies in [0, 1]: an estimate below zero is sampling
+    noise around an index of zero (Saltelli et al. 2010, *Comput. Phys. Commun.* 181(2)), shown as 0, not ">-0.001"."""
+    return MISSING if is_missing(value) else number(max(float(value), 0.0))
+
+
 def signed_percent(value, sig: int = 2) -> str:
     """A change as a signed percentage: 0.053 -> "+5.3%", -0.2 -> "-20%"."""
     if is_missing(value):

@@ -168,10 +168,11 @@ def japan_weight_rows(sensitivity: pd.DataFrame) -> list[dict]:
         if what_if.empty:
             continue
         sobol = part[(part.method == "sobol") & (part.key == "japan.kei_share")]
+        st = "–" if sobol.empty else f"{fmt.variance_share(sobol.st.iloc[0])} ± {fmt.number(sobol.st_conf.iloc[0])}"
         rows.append(
             {
                 "scenario": scenario,
-                "st": "–" if sobol.empty else f"{fmt.number(sobol.st.iloc[0])} ± {fmt.number(sobol.st_conf.iloc[0])}",
+                "st": st,
                 "cells": [(fmt.share(v), _fmt(h)) for v, h in zip(what_if.value, what_if.headline, strict=True)],
             }
         )

@@ -71,15 +71,21 @@ def calibrate(
             f"R² = {number(fit.r2_)}; AIC = {number(fit.aic_)}; converged: {fit.converged_}"
             + (f" (on bound: {', '.join(fit.at_bound_)})" if fit.at_bound_ else "")
         )
-    if not fit.converged_:
-        why = f"{', '.join(fit.at_bound_)} on a search bound" if fit.at_bound_ else "standard errors not finite"
-        failure = {
-            "expectation": "Bass fit convergence",
-            "observed": f"did not converge ({why})",
-            "expected": "finite standard errors and no estimate on a search bound",
-            "advice": "the series does not pin the curve down, often because it has not yet slowed towards a peak",
-        }
-        raise GateFailed("calibrate", [failure])
+    _refuse_unconverged(fit)
+
+
+def _refuse_unconverged(fit) -> None:
+    """GateFailed (exit 3) for a Bass fit that did not converge, after its table has been printed."""
+    if fit.converged_:
+        return
+    why = f"{', '.join(fit.at_bound_)} on a search bound" if fit.at_bound_ else "standard errors not finite"
+    failure = {
+        "expectation": "Bass fit convergence",
+        "observed": f"did not converge ({why})",
+        "expected": "finite standard errors and no estimate on a search bound",
+        "advice": "the series does not pin the curve down, often because it has not yet slowed towards a peak",
+    }
+    raise GateFailed("calibrate", [failure])
 
 
 def _read_adoptions(path: Path) -> tuple[np.ndarray | None, np.ndarray]:

@@ -135,7 +135,6 @@ def compare(
     JSON holds both; CSV, one table, holds the forecast deltas."""
     from keicast.compare import (
         ALL_SCENARIOS,
-        COMPARABLE_METRICS,
         COMPARED_METRICS,
         REPORT_YEARS,
         assumption_changes,
@@ -144,17 +143,7 @@ def compare(
     from keicast.config import load_settings
 
     ids, frames = _two_runs(load_settings(config), run_a, run_b)
-    forecast = sorted({int(y) for data in frames.values() for y in data["forecasts"].year})
-    problems = [
-        Problem("--metric", "", m, f"one of {', '.join(COMPARABLE_METRICS)}")
-        for m in sorted(set(metric or []) - set(COMPARABLE_METRICS))
-    ]
-    problems += [
-        Problem("--year", "", y, f"a year the runs forecast, {forecast[0]} to {forecast[-1]}")
-        for y in sorted(set(year or []) - set(forecast))
-    ]
-    if problems:
-        raise ConfigError(problems)
+    _check_selection(frames, metric or [], year or [])
     changes = assumption_changes(frames["RUN_A"]["assumptions"], frames["RUN_B"]["assumptions"])
     deltas = forecast_deltas(frames["RUN_A"]["forecasts"], frames["RUN_B"]["forecasts"], year or list(REPORT_YEARS))
     deltas = deltas[deltas.metric.isin(metric or COMPARED_METRICS)]
@@ -169,6 +158,23 @@ def compare(
         emit(deltas, fmt)
         return
     _print_comparison(ids, changes, deltas, every)
+
+
+def _check_selection(frames: dict[str, dict], metrics: list[str], years: list[int]) -> None:
+    """ConfigError naming every --metric that cannot be compared and every --year neither run forecasts."""
+    from keicast.compare import COMPARABLE_METRICS
+
+    forecast = sorted({int(y) for data in frames.values() for y in data["forecasts"].year})
+    problems = [
+        Problem("--metric", "", m, f"one of {', '.join(COMPARABLE_METRICS)}")
+        for m in sorted(set(metrics) - set(COMPARABLE_METRICS))
+    ]
+    problems += [
+        Problem("--year", "", y, f"a year the runs forecast, {forecast[0]} to {forecast[-1]}")
+        for y in sorted(set(years) - set(forecast))
+    ]
+    if problems:
+        raise ConfigError(problems)
 
 
 def _two_runs(settings, run_a: str, run_b: str) -> tuple[dict[str, str], dict[str, dict]]:

@@ -29,6 +29,21 @@ def test_nice_ticks_known_answers(lo, hi, count, ticks):
     assert nice_ticks(lo, hi, count) == pytest.approx(ticks)
 
 
+@pytest.mark.parametrize(
+    "hi, ticks",
+    [(9.3, [0, 5, 10]), (2.2, [0, 1, 2, 3]), (0.3, [0, 1]), (93, [0, 25, 50, 75, 100]), (4e6, [0, 1e6, 2e6, 3e6, 4e6])],
+)
+def test_an_axis_of_cars_ticks_whole_numbers(hi, ticks):
+    assert nice_ticks(0, hi, whole=True) == pytest.approx(ticks)
+    svg = charts.fan_chart(
+        pd.DataFrame({"year": [2026, 2027], "p05": 0.0, "p10": 0.0, "p50": hi / 2, "p90": hi, "p95": hi}), "t", "cars"
+    )
+    labels = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text") if t.get("text-anchor") == "end"]
+    if hi < 10:  # the labels say the ticks' own values, evenly spaced ("3", "5", "8" would hide 2.5 and 7.5)
+        values = [float(v) for v in labels]
+        assert values == pytest.approx(ticks) and len({b - a for a, b in itertools.pairwise(values)}) == 1
+
+
 def test_nice_ticks_of_a_non_finite_range_is_zero():
     assert nice_ticks(float("nan"), 1) == [0.0] and nice_ticks(0, float("inf")) == [0.0]
 

@@ -129,3 +129,10 @@ def test_no_number_has_more_than_three_significant_figures_or_an_exponent(show, 
 @pytest.mark.parametrize("sig", [4, 6])
 def test_asking_for_more_figures_than_the_policy_allows_gets_three(sig):
     assert fmt.number(1.23456, sig) == "1.23" and fmt.count(123_456, sig) == "123k"
+
+
+@pytest.mark.parametrize(
+    "value, shown", [(0.515, "0.515"), (0.0004, "<0.001"), (-0.0004, "0"), (-0.02, "0"), (0.0, "0"), (None, "–")]
+)
+def test_a_sobol_index_below_zero_is_noise_and_shows_as_zero(value, shown):
+    assert fmt.variance_share(value) == shown
