@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keicast.errors import ConfigError, Problem
+from keicast.errors import InputError, Problem
 from keicast.inputs import read_bounded, reason
 
 MAX_SERIES_BYTES = 10_000_000  # an adoption series is a few hundred bytes
@@ -51,9 +51,9 @@ def _rows(path: Path) -> list[tuple[int, list[str]]]:
     try:
         text = read_bounded(path, MAX_SERIES_BYTES).decode("utf-8-sig")
     except OSError as exc:
-        raise ConfigError([Problem(name, "", name, f"an existing, readable CSV file ({reason(exc)})")]) from None
+        raise InputError([Problem(name, "", name, f"an existing, readable CSV file ({reason(exc)})")]) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(
+        raise InputError(
             [Problem(name, "", "(not UTF-8)", f"a UTF-8 CSV file ({exc.reason} at byte {exc.start})")]
         ) from None
     lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
@@ -66,14 +66,14 @@ def _columns(name: str, rows, need_years: bool) -> tuple[int | None, int]:
     expected = f"a header line naming the columns 'year,value'{' or ' + one_column if one_column else ''}"
     expected += " (and optionally 'unit')"
     if not rows:
-        raise ConfigError([Problem(name, "", "(empty file)", expected)])
+        raise InputError([Problem(name, "", "(empty file)", expected)])
     number, header = rows[0]
     names = [h.lower() for h in header]
     if {"year", "value"} <= set(names) <= {"year", "value", "unit"} and len(set(names)) == len(names):
         return names.index("year"), names.index("value")  # 'unit' (as in data/reference files) is a label
     if len(names) == 1 and not need_years and names[0] != "year" and _number(names[0]) is None:
         return None, 0
-    raise ConfigError(
+    raise InputError(
         [Problem(name, f"line {number}", ",".join(header), f"{expected}, nothing else (one row per year)")]
     )
 
@@ -99,7 +99,7 @@ def _row_problems(name: str, number: int, cells: list[str], year_at, value_at, w
 
 
 def read_adoption_series(path: Path | str, need_years: bool = False) -> AdoptionSeries:
-    """The validated series in ``path`` (see the module docstring). Raises ConfigError naming the file, the line
+    """The validated series in ``path`` (see the module docstring). Raises InputError naming the file, the line
     and the reason; nothing is fitted from a file with any problem."""
     path, name = Path(path), str(path)
     rows = _rows(path)
@@ -107,12 +107,12 @@ def read_adoption_series(path: Path | str, need_years: bool = False) -> Adoption
     width = len(rows[0][1])
     data = rows[1:]
     if not data:
-        raise ConfigError(
+        raise InputError(
             [Problem(name, "", "(a header only)", f"a header line and one row per year, at least {MIN_YEARS} years")]
         )
     problems = [p for number, cells in data for p in _row_problems(name, number, cells, year_at, value_at, width)]
     if problems:
-        raise ConfigError(problems[:MAX_PROBLEMS])
+        raise InputError(problems[:MAX_PROBLEMS])
     lines = tuple(number for number, _ in data)
     values = np.array([float(cells[value_at]) for _, cells in data])
     years = None if year_at is None else np.array([int(float(cells[year_at])) for _, cells in data])
@@ -123,16 +123,16 @@ def read_adoption_series(path: Path | str, need_years: bool = False) -> Adoption
 def _check_years(name: str, years: np.ndarray | None, lines: tuple[int, ...], count: int) -> None:
     if years is None:
         if count < MIN_YEARS:
-            raise ConfigError([Problem(name, "", f"{count} row(s)", f"at least {MIN_YEARS} rows, one per period")])
+            raise InputError([Problem(name, "", f"{count} row(s)", f"at least {MIN_YEARS} rows, one per period")])
         return
     first: dict[int, int] = {}
     for year, line in zip(years.tolist(), lines, strict=True):
         if year in first:
-            raise ConfigError(
+            raise InputError(
                 [Problem(name, f"line {line}, year", year, f"each year once (it is on line {first[year]} too)")]
             )
         first[year] = line
     if len(first) < MIN_YEARS:
-        raise ConfigError(
+        raise InputError(
             [Problem(name, "year", f"{len(first)} distinct year(s)", f"at least {MIN_YEARS} distinct years")]
         )

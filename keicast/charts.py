@@ -268,8 +268,8 @@ def sobol_chart(frame: pd.DataFrame, title: str, top: int = 10, labels: dict | N
     for i, (name, r) in enumerate(zip(names, part.itertuples(), strict=True)):
         y = plot.top + 4 + 22 * i
         for offset, value, color, what in ((0, r.st, PALETTE[1], "total"), (9, r.s1, PALETTE[0], "first-order")):
-            x1 = float(plot.x(min(max(value, 0.0), 1.0)))
-            tip = f"{name}: {what} index {fmt.number(value, 2)}"
+            x1 = float(plot.x(min(max(value, 0.0), 1.0)))  # the bar, like the number, within [0, 1]
+            tip = f"{name}: {what} index {fmt.variance_share(value)}"
             body.append(
                 f'<path d="M{plot.left},{y + offset} H{max(x1, plot.left + 1):.1f} v8 H{plot.left} Z" fill="{color}" '
                 f'fill-opacity="0.7"><title>{escape(tip)}</title></path>'

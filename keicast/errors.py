@@ -109,6 +109,22 @@ class GateFailed(KeicastError):
         return "\n".join(lines)
 
 
+class FitNotConverged(KeicastError):
+    """A fit asked for on its own (``keicast calibrate``) that did not converge (exit 3, as a failed gate): its
+    estimates are printed, and this says why they cannot be used and what to do."""
+
+    exit_code = 3
+
+    def __init__(self, source: str, why: str, advice: str):
+        self.source, self.why, self.advice = source, why, advice
+        super().__init__(
+            f"the fit to {source} did not converge ({why}); its estimates are not usable\n  what to do: {advice}"
+        )
+
+    def __reduce__(self):
+        return (type(self), (self.source, self.why, self.advice))
+
+
 class WarehouseBusy(KeicastError):
     """The warehouse stayed locked by another process past the timeout (exit 1)."""
 

@@ -70,7 +70,8 @@ def _scaled(value, sig: int, whole: bool) -> str:
     if is_missing(value):
         return MISSING
     value, sig = float(value), min(sig, MAX_SIG)
-    edge = _edge(value, 1.0, HUGE, ("under 1", "over -1", "over 999T", "under -999T"))
+    small = ("under 1", "over -1") if whole else ("<0.001", ">-0.001")  # a whole count, or dollars and inputs
+    edge = _edge(value, 1.0 if whole else TINY_NUMBER, HUGE, (*small, "over 999T", "under -999T"))
     if edge:
         return edge
     for scale, suffix in _SUFFIXES:
@@ -126,9 +127,9 @@ def number(value, sig: int = 3) -> str:
 
 
 def variance_share(value) -> str:
-    """A Sobol index, a share of the output's variance, which lies in [0, 1]: an estimate below zero is sampling
-    noise around an index of zero (Saltelli et al. 2010, *Comput. Phys. Commun.* 181(2)), shown as 0, not ">-0.001"."""
-    return MISSING if is_missing(value) else number(max(float(value), 0.0))
+    """A Sobol index, a share of the output's variance, which lies in [0, 1]: an estimate outside it is sampling
+    noise around 0 or 1 (Saltelli et al. 2010, *Comput. Phys. Commun.* 181(2)), shown as 0 or 1, not ">-0.001"."""
+    return MISSING if is_missing(value) else number(min(max(float(value), 0.0), 1.0))
 
 
 def signed_percent(value, sig: int = 2) -> str:
@@ -151,5 +152,5 @@ def by_unit(value, unit: str | None) -> str:
     if unit in ("year", "model year", "calendar year"):
         return year(value)
     if "vehicles" in unit or "cars" in unit or unit in ("count", "units"):
-        return count(value, MAX_SIG)
+        return _scaled(value, MAX_SIG, whole=False)  # as stated: an input of 12.35 a year is not rounded to 12
     return number(value)

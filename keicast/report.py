@@ -54,6 +54,11 @@ def scenario_title(name: str, scenario) -> str:
     return title or name.replace("_", " ").capitalize()
 
 
+def scenario_titles(forecasts: pd.DataFrame, config) -> dict[str, str]:
+    """Each forecast scenario's title, for every table and chart that names scenarios to a reader."""
+    return {name: scenario_title(name, config.scenarios.get(name)) for name in forecasts.scenario.unique()}
+
+
 def headline_rows(forecasts: pd.DataFrame, years: list[int]) -> list[dict]:
     """Per scenario: kei sales, share and cars in use at ``years`` as P10 / P50 / P90 strings."""
     rows = []
@@ -460,6 +465,12 @@ def _pre_launch(cases: pd.DataFrame) -> dict:
     return {"coverage": fmt.share(covered), "ratio": fmt.number(chain.interval_ratio_80.median())}
 
 
+def _span(low: float, high: float) -> str:
+    """Two numbers as a range, or one where they are the same: "476–769", "769"."""
+    low_text, high_text = fmt.number(low), fmt.number(high)
+    return low_text if low_text == high_text else f"{low_text}–{high_text}"
+
+
 def reference_section(outputs: dict, config) -> dict | None:
     """The reference class: its launches as a table and a chart against the kei forecast given a launch, the
     fit, and the family hold-out backtests of every shape."""
@@ -496,7 +507,7 @@ def reference_section(outputs: dict, config) -> dict | None:
     return {
         "shape": shape,
         "motorising_below": fmt.number(MOTORISING_BELOW),
-        "motorised": f"{fmt.number(motorised.min())}–{fmt.number(motorised.max())}" if len(motorised) else None,
+        "motorised": _span(motorised.min(), motorised.max()) if len(motorised) else None,
         "launches": table,
         "families": launches.family.nunique(),
         "unpriced": int(launches.drop_duplicates("launch").price_ratio.isna().sum()),
@@ -561,7 +572,7 @@ def render_report(outputs: dict, previous: dict | None, settings, directory: Pat
 
 def headline_section(fc: pd.DataFrame, config, window: tuple[int, int], years: list[int]) -> dict:
     """The first screen: the answers, the range of cumulative sales, the headline table and the comparisons."""
-    titles = {name: scenario_title(name, config.scenarios.get(name)) for name in fc.scenario.unique()}
+    titles = scenario_titles(fc, config)
     cumulative = headline_cells(fc, window[1])
     title = f"kei cars sold {window[0]}–{window[1]}"
     share = fc[fc.metric == "kei_share"]
@@ -646,7 +657,7 @@ def scenario_layer(outputs: dict, config, window_end: int) -> dict:
     quo = [n for n in fc.scenario.unique() if access.get(n) == "grey_import"]
     launch_years = list(range(start, window_end + 1))
     return {
-        "titles": {name: scenario_title(name, sc) for name, sc in config.scenarios.items()},
+        "titles": scenario_titles(fc, config),
         "launch_years": launch_years,
         "launch": launch_rows(fc, launch_years),
         "no_launch_year": NO_LAUNCH_YEAR,

@@ -19,7 +19,7 @@ from keicast.cli.options import (
 )
 from keicast.cli.output import emit, out
 from keicast.cli.process import guarded
-from keicast.errors import ConfigError, GateFailed, Problem
+from keicast.errors import ConfigError, FitNotConverged, InputError, Problem
 
 
 @guarded
@@ -41,7 +41,7 @@ def calibrate(
     try:
         fit = BassFit(form.value).fit(y, t)
     except (ValueError, RuntimeError) as exc:
-        raise ConfigError([Problem(str(series_csv), "", f"{len(y)} values", str(exc))]) from None
+        raise InputError([Problem(str(series_csv), "", f"{len(y)} values", str(exc))]) from None
     rows = pd.DataFrame(
         {
             "parameter": ["p", "q", "m"],
@@ -71,21 +71,18 @@ def calibrate(
             f"R² = {number(fit.r2_)}; AIC = {number(fit.aic_)}; converged: {fit.converged_}"
             + (f" (on bound: {', '.join(fit.at_bound_)})" if fit.at_bound_ else "")
         )
-    _refuse_unconverged(fit)
+    _refuse_unconverged(fit, series_csv)
 
 
-def _refuse_unconverged(fit) -> None:
-    """GateFailed (exit 3) for a Bass fit that did not converge, after its table has been printed."""
-    if fit.converged_:
-        return
-    why = f"{', '.join(fit.at_bound_)} on a search bound" if fit.at_bound_ else "standard errors not finite"
-    failure = {
-        "expectation": "Bass fit convergence",
-        "observed": f"did not converge ({why})",
-        "expected": "finite standard errors and no estimate on a search bound",
-        "advice": "the series does not pin the curve down, often because it has not yet slowed towards a peak",
-    }
-    raise GateFailed("calibrate", [failure])
+def _refuse_unconverged(fit, source: Path) -> None:
+    """FitNotConverged (exit 3) for a Bass fit that did not converge, after its table has been printed."""
+    if not fit.converged_:
+        why = f"{', '.join(fit.at_bound_)} on a search bound" if fit.at_bound_ else "standard errors not finite"
+        advice = (
+            "a series still growing does not yet show its peak, which fixes p and m: add the years past the peak, "
+            "or backtest it against the pooled analog fit with `keicast backtest --adoption --series FILE`"
+        )
+        raise FitNotConverged(str(source), why, advice)
 
 
 def _read_adoptions(path: Path) -> tuple[np.ndarray | None, np.ndarray]:
@@ -152,15 +149,15 @@ def _own_analog(path: Path, history: pd.DataFrame, market: str) -> pd.DataFrame:
     name = str(path)
     for line, value in zip(series.lines, series.values, strict=True):
         if value <= 0:
-            raise ConfigError(
+            raise InputError(
                 [Problem(name, f"line {line}, value", float(value), "positive sales (an analog has launched)")]
             )
     if len(series.values) < 6:
-        raise ConfigError([Problem(name, "", f"{len(series.values)} years", "at least 6 years to backtest on")])
+        raise InputError([Problem(name, "", f"{len(series.values)} years", "at least 6 years to backtest on")])
     years = set(history[history.series == market].year)
     outside = sorted(set(series.years.tolist()) - years)
     if outside:
-        raise ConfigError([Problem(name, "year", outside, f"years covered by {market}")])
+        raise InputError([Problem(name, "year", outside, f"years covered by {market}")])
     return pd.DataFrame({"series": path.stem, "year": series.years, "value": series.values, "unit": "units"})
 
 

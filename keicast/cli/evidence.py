@@ -65,13 +65,15 @@ def assumptions(
 
 def _short_source(kind: str, source: str | None) -> str:
     """Where a value comes from, in the register's terms and short: the article file, the reference data file its
-    rationale names, the citation, or "rationale" (an analyst's judgement; an override is one)."""
+    source names (else "reference data"), the citation, or "rationale" (an analyst's judgement; an override is one)."""
     if kind == "article":
         return str(source).split(" (")[0]  # the file, without its publisher and headline
     if kind == "literature":
         return str(source)
-    named = re.search(r"data/[\w./-]*\w", source or "") if kind == "reference_data" else None
-    return Path(named.group()).name if named else "rationale"
+    if kind != "reference_data":
+        return "rationale"
+    named = re.search(r"data/[\w./-]*\w", source or "")
+    return Path(named.group()).name if named else "reference data"
 
 
 @guarded
@@ -113,8 +115,9 @@ def articles_scan(
     request = request_from_options(config)
     settings = load_settings(request)
     inbox = directory or settings.run.articles_dir
-    if not inbox.is_dir():
-        raise ConfigError([Problem("DIR", "", str(inbox), "an existing folder of articles")])
+    if not inbox.is_dir():  # named where it was given: the argument, or config.yaml's run.articles_dir
+        where = ("DIR", "") if directory else (str(config), "run.articles_dir")
+        raise ConfigError([Problem(*where, str(inbox), "an existing folder of articles")])
     if server_ready := start_temporary_server():
         server_ready()
     from flows.articles import keicast_articles

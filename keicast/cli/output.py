@@ -30,7 +30,8 @@ def emit(frame: pd.DataFrame, fmt: Format, title: str | None = None, widths: dic
         table = Table(title=title, show_lines=False, header_style="bold")
         for col in frame.columns:
             table.add_column(str(col), overflow="fold")
-        shows = [_column_format(str(c)) for c in frame.columns]
+        quantities = bool({"metric", "scenario", "actual"} & set(map(str, frame.columns)))  # forecasts, or scores
+        shows = [_column_format(str(c), quantities) for c in frame.columns]
         cuts = [(widths or {}).get(str(c)) for c in frame.columns]
         units = frame["unit"].tolist() if "unit" in frame.columns else [None] * len(frame)
         for row, fraction, unit in zip(frame.itertuples(index=False), _fraction_rows(frame), units, strict=True):
@@ -58,15 +59,17 @@ IN_UNITS = {f"{c}{when}" for c in ("value", "low", "high") for when in ("", "_be
 IN_UNITS |= {"registered_value", "previous_value"}  # a claim's register value, an actual's value before revision
 
 
-def _column_format(column: str):
+def _column_format(column: str, quantities: bool = True):
     """The formatting policy for a table column: counts to 2 significant figures, errors as percentages, other
     numbers (integers too) to 3; years, seeds and ids as they are; timestamps to the second. A row's ``unit``
     (the register's) formats its value, low and high as the report does (keicast.formatting.by_unit: $10k, 33%,
-    1997); a fraction metric's counts are percentages."""
+    1997); a fraction metric's counts are percentages. A mean or quantile is a count only in a table of
+    ``quantities`` (forecasts of sales, or their scores against actuals): a fit's coefficients are not cars."""
     from keicast import formatting
 
-    count = column in ("actual", "mae", "mean", "m", "se_m", "rse") or column.startswith(
-        ("p0", "p1", "p5", "p9", "cumulative_")
+    quantile = column == "mean" or column.startswith(("p0", "p1", "p2", "p5", "p7", "p9"))
+    count = (
+        column in ("actual", "mae", "m", "se_m", "rse") or column.startswith("cumulative_") or (quantile and quantities)
     )
     share = column == "abs_pct_error"  # a fraction of the actual: "23%", as the report and the track record say it
     label = column in IDENTIFIERS or column.endswith(("_year", "_id"))

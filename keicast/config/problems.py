@@ -48,11 +48,13 @@ NUMBER_ERRORS = {
 }
 
 
-def _is_number(text: str) -> bool:
+def _is_number(text: str, whole: bool) -> bool:
+    """Whether ``text`` without its quotes is a number the key would take (a whole one where ``whole``)."""
     try:
-        return math.isfinite(float(text.replace("_", "")))
+        value = float(text.replace("_", ""))
     except ValueError:
         return False
+    return math.isfinite(value) and (value.is_integer() or not whole)
 
 
 def _number_expected(err: dict) -> str | None:
@@ -63,7 +65,7 @@ def _number_expected(err: dict) -> str | None:
         kind = "float_type"
     if not isinstance(value, str) or kind not in NUMBER_ERRORS:
         return None
-    quoted = " (remove the quotes)" if _is_number(value) else ""
+    quoted = " (remove the quotes)" if _is_number(value, whole=NUMBER_ERRORS[kind] != "a number") else ""
     return f'{NUMBER_ERRORS[kind]}, not the text "{value}"{quoted}'
 
 

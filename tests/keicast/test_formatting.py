@@ -32,7 +32,7 @@ def test_counts_have_two_significant_figures_and_a_suffix(value, expected):
 
 def test_a_count_under_ten_is_whole_and_shares_and_money_keep_their_figures():
     assert [fmt.count(v) for v in (3.3, 1.5, 9.6, -3.3)] == ["3", "2", "10", "-3"]
-    assert fmt.count(12.35, 3) == fmt.by_unit(12.35, "vehicles/year") == "12"
+    assert fmt.count(12.35, 3) == "12" and fmt.by_unit(12.35, "vehicles/year") == "12.4"  # a forecast; an input
     assert fmt.money(3.3) == "$3.3" and fmt.share(0.033) == "3.3%" and fmt.number(3.3) == "3.3"
 
 
@@ -132,7 +132,13 @@ def test_asking_for_more_figures_than_the_policy_allows_gets_three(sig):
 
 
 @pytest.mark.parametrize(
-    "value, shown", [(0.515, "0.515"), (0.0004, "<0.001"), (-0.0004, "0"), (-0.02, "0"), (0.0, "0"), (None, "–")]
+    "value, shown",
+    [(0.515, "0.515"), (0.0004, "<0.001"), (-0.0004, "0"), (-0.02, "0"), (0.0, "0"), (1.03, "1"), (None, "–")],
 )
 def test_a_sobol_index_below_zero_is_noise_and_shows_as_zero(value, shown):
     assert fmt.variance_share(value) == shown
+
+
+def test_money_and_inputs_under_one_keep_their_figures():
+    assert fmt.money(0.4) == "$0.4" and fmt.money(-0.3) == "-$0.3" and fmt.by_unit(0.5, "vehicles") == "0.5"
+    assert fmt.count(0.4) == "under 1"

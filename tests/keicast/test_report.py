@@ -652,5 +652,8 @@ def test_the_reference_section_tables_the_class_and_states_its_sharpness():
     motorised = reference_section(
         {**outputs, "reference_launches": launches.assign(vehicles_per_1000=[98, 98, 769])}, config
     )
-    assert (motorised["motorising_below"], motorised["motorised"]) == ("300", "769–769")
+    assert (motorised["motorising_below"], motorised["motorised"]) == ("300", "769")
+    launches = launches.assign(vehicles_per_1000=[98, 98, 769], launch=["a", "a", "b"])
+    spread = pd.concat([launches, launches.tail(1).assign(launch="c", vehicles_per_1000=476)], ignore_index=True)
+    assert reference_section({**outputs, "reference_launches": spread}, config)["motorised"] == "476–769"
     assert "<svg" in section["chart"]

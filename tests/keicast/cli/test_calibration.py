@@ -36,7 +36,8 @@ def test_calibrate_exits_3_when_the_fit_did_not_converge(tmp_path):
     csv.write_text("year,value\n" + "".join(f"{2010 + i},{100 * 1.65**i:.1f}\n" for i in range(8)))
     table = runner.invoke(app, ["calibrate", str(csv)])
     assert table.exit_code == 3 and "converged: False (on bound: p, m)" in table.output, table.output
-    assert "did not converge (p, m on a search bound)" in table.output
+    assert "did not converge (p, m on a search bound)" in table.output and "what to do: " in table.output
+    assert "gate" not in table.output  # an ad-hoc fit, not a run's gate
     as_json = runner.invoke(app, ["calibrate", str(csv), "--format", "json"])
     assert as_json.exit_code == 3 and json.loads(as_json.stdout)["converged"] is False
 

@@ -184,3 +184,22 @@ def test_accept_changes_register_and_warehouse_together_or_neither(inbox_project
     again = runner.invoke(app, accept)
     assert again.exit_code == 0 and "already evidence" in again.output and again.stdout == ""
     assert register.read_text() == after and accepted() == {"market.avg_new_vehicle_price"}
+
+
+def test_a_missing_inbox_is_named_where_it_was_given(tmp_path):
+    """Without DIR the inbox is config.yaml's run.articles_dir: a configuration problem, named by its key."""
+    config = write_config(tmp_path, base_config(tmp_path, articles_dir=str(tmp_path / "nowhere")))
+    default = runner.invoke(app, ["articles", "scan", "--config", str(config)])
+    assert default.exit_code == 2 and "invalid configuration" in default.output, default.output
+    assert "run.articles_dir" in default.output and "nowhere" in default.output
+    given = runner.invoke(app, ["articles", "scan", str(tmp_path / "elsewhere"), "--config", str(config)])
+    assert given.exit_code == 2 and "invalid usage" in given.output and "DIR" in given.output, given.output
+
+
+def test_a_short_source_says_reference_data_where_no_file_is_named():
+    from keicast.cli.evidence import _short_source
+
+    assert _short_source("reference_data", "Fit on data/reference_class (26 launches)") == "reference_class"
+    assert _short_source("reference_data", "Japan's kei share, computed") == "reference data"
+    assert _short_source("analyst", "A second car for city trips") == "rationale"
+    assert _short_source("article", "003_x.txt (Morning Overview)") == "003_x.txt"

@@ -83,6 +83,17 @@ def test_table_title_is_printed(table):
     assert rows[0] == ["forecast medians"]
 
 
+def test_a_fits_means_and_quantiles_are_numbers_not_cars(table):
+    """Only a table of forecasts or scores holds counts of cars in its mean and quantile columns."""
+    fit = pd.DataFrame({"parameter": ["const", "log_t"], "mean": [-6.3, 1.57], "p05": [0.054, 2.2]})
+    assert [r for r in table(fit) if r[0] in ("const", "log_t")] == [
+        ["const", "-6.3", "0.054"],
+        ["log_t", "1.57", "2.2"],
+    ]
+    scores = pd.DataFrame({"series": ["us_hev"], "actual": [3.3], "p50": [7.4]})
+    assert [r for r in table(scores) if r[0] == "us_hev"] == [["us_hev", "3", "7"]]
+
+
 @pytest.mark.parametrize("column", ["actual", "mae", "mean", "m", "se_m", "rse", "p05", "p10", "p50", "p90", "p95"])
 def test_count_columns(column):
     assert output._column_format(column)(1_234_567.0) == "1.2M"

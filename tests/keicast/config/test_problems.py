@@ -77,3 +77,12 @@ def test_numbers_in_plain_words_where_the_schema_is_strict():
         ("max_avg_price", "150000", 'a number, not the text "150000" (remove the quotes)'),
         ("min_history_year", "nineteen fifty", 'a whole number, not the text "nineteen fifty"'),
     ]
+
+
+def test_removing_the_quotes_is_advised_only_where_the_bare_value_would_do(tmp_path):
+    """On the real schema: a whole-number key given "1.5" would refuse 1.5 as well."""
+    config = base_config(tmp_path)
+    config["run"]["draws"] = "1.5"
+    problems, message = problems_of(tmp_path, config=config)
+    assert [(p.key, p.value) for p in problems] == [("run.draws", "1.5")], message
+    assert problems[0].expected == 'a whole number, not the text "1.5"'
