@@ -45,20 +45,31 @@ def partial_years(path: Path, text: str) -> set[int]:
 
 def read_series(path: Path, text: str | None = None) -> pd.DataFrame:
     """One reference file as (year, value, unit, partial); '#' header lines are the source notes, and a
-    '# partial: YEAR' line marks that year's row as a partial year."""
+    '# partial: YEAR' line marks that year's row as a partial year. Raises InputError naming the file's own line
+    number (as an editor counts it) for a malformed row, a number written with thousands separators (its digits
+    would be read as the unit) or a unit that changes within the file."""
     text = _reference_text(path) if text is None else text
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    if not lines or lines[0].split(",")[:3] != ["year", "value", "unit"]:
-        raise InputError([Problem(str(path), "header", lines[:1], "a first data line 'year,value,unit'")])
+    lines = [(n, ln) for n, ln in enumerate(text.splitlines(), start=1) if ln.strip() and not ln.startswith("#")]
+    if not lines or lines[0][1].split(",")[:3] != ["year", "value", "unit"]:
+        raise InputError(
+            [Problem(str(path), "header", [ln for _, ln in lines[:1]], "a first data line 'year,value,unit'")]
+        )
     rows = []
-    for number, line in enumerate(lines[1:], start=2):
+    for number, line in lines[1:]:
         parts = line.split(",", 2)  # the unit may itself contain commas
         try:
             row = (int(parts[0]), float(parts[1]), parts[2].strip() if len(parts) > 2 else "")
         except (ValueError, IndexError):
             row = None
+        expected = None
         if row is None or not math.isfinite(row[1]):
-            raise InputError([Problem(str(path), f"data line {number}", line, "year,value,unit with a finite value")])
+            expected = "year,value,unit with a finite value"
+        elif row[2][:1].isdigit():
+            expected = "a value without thousands separators (13859700, not 13,859,700)"
+        elif rows and row[2] != rows[0][2]:
+            expected = f"the file's one unit, '{rows[0][2]}'"
+        if expected:
+            raise InputError([Problem(str(path), f"line {number}", line, expected)])
         rows.append(row)
     frame = pd.DataFrame(rows, columns=["year", "value", "unit"])
     return frame.assign(partial=frame.year.isin(partial_years(path, text)))

@@ -99,7 +99,12 @@ def backtest(
     config: ConfigOpt = Path("config.yaml"),
     fmt: FormatOpt = Format.table,
     adoption: Annotated[
-        bool, typer.Option("--adoption", help="Backtest the adoption chain on past US launches instead.")
+        bool,
+        typer.Option(
+            "--adoption",
+            help="Backtest the new-kei forecast instead: the reference class's family hold-outs on past launches "
+            "(the analog chain on past US launches with --series or an analog --shape).",
+        ),
     ] = False,
     series_csv: Annotated[
         list[Path] | None,
@@ -119,7 +124,7 @@ def backtest(
     ] = None,
 ) -> None:
     """Rolling-origin skill vs naive and interval coverage of the baseline market models, or with --adoption of the
-    adoption chain on past US launches."""
+    new-kei forecast on past launches."""
     from keicast import steps
     from keicast.config import load_settings
     from keicast.history import load_history
@@ -169,10 +174,10 @@ def _reference_backtest(settings, shape: str | None, fmt: Format) -> None:
     reference = steps.calibrate_reference_class(settings)
     shape = shape or reference.fit.shape
     cases = reference.cases[reference.cases["shape"] == shape]
-    if fmt is Format.table:
+    if fmt is Format.table:  # the pooled answer first, then the cases behind it
+        emit(summarise(cases), fmt, "pooled: median |error| of the hold-out cumulative, CRPS, 80% coverage, P90/P10")
         title = f"reference class ({shape}{', chosen' if shape == reference.fit.shape else ''}): family hold-outs"
         emit(cases[COLUMNS], fmt, title)
-        emit(summarise(cases), fmt, "pooled: median |error| of the hold-out cumulative, CRPS, 80% coverage, P90/P10")
     else:
         emit(cases[["shape", *COLUMNS]], fmt)
 
@@ -197,7 +202,7 @@ def _adoption_backtest(settings, history: pd.DataFrame, paths: list[Path], shape
     names = [*cal.analogs, *cal.backtest_also, *(o.series.iloc[0] for o in own)]
     cases, _, _ = backtest_adoption(analog_frame(history, names, market), cal, shape)
     if fmt is Format.table:
-        emit(cases, fmt, f"adoption chain ({shape or cal.shape}) vs naive on past US launches")
         emit(summarise(cases), fmt, "pooled: median |error| of the hold-out cumulative, CRPS, 80% coverage")
+        emit(cases, fmt, f"adoption chain ({shape or cal.shape}) vs naive on past US launches")
     else:
         emit(cases[COLUMNS], fmt)

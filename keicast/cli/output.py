@@ -71,7 +71,8 @@ def _column_format(column: str, quantities: bool = True):
     count = (
         column in ("actual", "mae", "m", "se_m", "rse") or column.startswith("cumulative_") or (quantile and quantities)
     )
-    share = column in ("abs_pct_error", "median_ape")  # a fraction of the actual: "23%", as the report says it
+    # a fraction of the actual, or of hold-out years covered: "23%", "83%", as the report says them
+    share = column in ("abs_pct_error", "median_ape") or column.startswith("coverage_")
     label = column in IDENTIFIERS or column.endswith(("_year", "_id"))
 
     def show(value, fraction: bool = False, unit: str | None = None) -> str:

@@ -77,7 +77,7 @@ def schema_problems(file: str, exc: ValidationError) -> list[Problem]:
         cause = err.get("ctx", {}).get("error")
         if err["type"] == "extra_forbidden":
             hint = suggest(str(loc[-1]), field_names(loc))
-            problems.append(Problem(file, key, err.get("input"), f"a known key{hint}"))
+            problems.append(Problem(file, key, err.get("input"), f"an unknown key{hint}"))
         elif err["type"] == "missing":
             problems.append(Problem(file, key, "(missing)", "a value: this key is required"))
         elif isinstance(cause, FieldProblem):  # a cross-field rule: blame the field, not the whole mapping

@@ -30,13 +30,21 @@ from keicast.yamlfile import parse_yaml, read_yaml_bytes
 from models.scenario import required_keys
 
 
+def _key_hint(key: str, known) -> str:
+    """ " (did you mean 'policy.import_tariff'?)" for a misspelt key, or for a key's last word alone."""
+    same_word = [k for k in known if k.rsplit(".", 1)[-1] == key.rsplit(".", 1)[-1]]
+    return suggest(key, known) or (f" (did you mean '{same_word[0]}'?)" if len(same_word) == 1 else "")
+
+
 def _check_override(file: str, where: str, key: str, ov: Override, register) -> list[Problem]:
     """Key exists and is well formed; value (and range) lies in the key's domain."""
+    hint = _key_hint(key, register.assumptions)
     if not KEY_PATTERN.match(key):
-        return [Problem(file, where, key, "an assumption key: lower-case words joined by dots ([a-z0-9_.] only)")]
+        expected = f"an assumption key: lower-case words joined by dots ([a-z0-9_.] only){hint}"
+        return [Problem(file, where, key, expected)]
     entry = register.assumptions.get(key)
     if entry is None:
-        return [Problem(file, where, key, f"an assumption key from the register{suggest(key, register.assumptions)}")]
+        return [Problem(file, where, key, f"an assumption key from the register{hint}")]
     problems = []
     for label, number in (("value", ov.value), ("low", ov.low), ("high", ov.high)):
         if number is None:

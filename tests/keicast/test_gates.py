@@ -179,6 +179,16 @@ def test_every_failure_says_what_to_do_from_its_expectation_or_its_suite(clean):
     assert "what to do: a reference or actuals series has a gap" in str(failure.value)
 
 
+def test_an_impossible_history_value_is_named_by_its_series_and_year(clean):
+    history = clean["history"].copy()
+    row = history.index[(history.series == "us_light_vehicle_sales_annual") & (history.year == 1990)][0]
+    history.loc[row, "value"] = -5.0
+    results = run(clean, "history", gates.history_frames(history, required(clean)))
+    with pytest.raises(GateFailed) as failure:
+        gates.passed("history", results, clean["docs"])
+    assert "us_light_vehicle_sales_annual (year 1990): value = -5" in str(failure.value)
+
+
 def test_every_shipped_expectation_has_advice_of_its_own_or_its_suites():
     for path in sorted(gates.EXPECTATIONS_DIR.glob("*.json")):
         spec = json.loads(path.read_text(encoding="utf-8"))

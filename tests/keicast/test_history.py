@@ -32,9 +32,25 @@ def test_malformed_reference_line_names_file_and_line(tmp_path):
     path.write_text("# source\nyear,value,unit\n2020,abc,units\n")
     with pytest.raises(InputError) as info:
         read_series(path)
-    assert (info.value.problems[0].key, info.value.problems[0].value) == ("data line 2", "2020,abc,units")
+    assert (info.value.problems[0].key, info.value.problems[0].value) == ("line 3", "2020,abc,units")
     assert str(info.value).startswith("invalid input (1 problem)")  # a data file, not the configuration
-    assert f"{path}: data line 2 = '2020,abc,units': year,value,unit with a finite value" in str(info.value)
+    assert f"{path}: line 3 = '2020,abc,units': year,value,unit with a finite value" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "row, expected",
+    [
+        ("1990,13,859,700,units", "a value without thousands separators (13859700, not 13,859,700)"),
+        ("1990,13859700,thousands", "the file's one unit, 'units'"),
+    ],
+)
+def test_a_number_split_by_separators_or_a_second_unit_is_refused_at_its_line(tmp_path, row, expected):
+    """'13,859,700' would otherwise be read as 13 with the unit '859,700,units'."""
+    path = tmp_path / "x.csv"
+    path.write_text(f"# source\n\nyear,value,unit\n1989,14000000,units\n{row}\n")
+    with pytest.raises(InputError) as info:
+        read_series(path)
+    assert [(p.key, p.value, p.expected) for p in info.value.problems] == [("line 5", row, expected)]
 
 
 # ---------------------------------------------------------------------------------------------- hardening (#18)

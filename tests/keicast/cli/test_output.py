@@ -108,6 +108,7 @@ def test_other_numeric_columns(column):
 def test_an_error_relative_to_the_actual_is_a_percentage():
     assert output._column_format("abs_pct_error")(0.0234) == "2.3%"
     assert output._column_format("median_ape")(0.928) == "93%"  # the backtest's pooled table
+    assert output._column_format("coverage_80")(0.831) == "83%"
 
 
 def test_timestamps_show_to_the_second():

@@ -86,3 +86,8 @@ def test_removing_the_quotes_is_advised_only_where_the_bare_value_would_do(tmp_p
     problems, message = problems_of(tmp_path, config=config)
     assert [(p.key, p.value) for p in problems] == [("run.draws", "1.5")], message
     assert problems[0].expected == 'a whole number, not the text "1.5"'
+
+
+def test_a_key_given_without_its_section_is_suggested_in_full(tmp_path):
+    expected = error_for(tmp_path, sets=["import_tariff=0.2"]).problems[0].expected
+    assert expected.endswith("(did you mean 'policy.import_tariff'?)")
