@@ -113,7 +113,8 @@ def test_problems_found_before_a_run_write_nothing(prefect_server, tmp_path, ref
     good = target.read_text()
     target.write_text(good + "2026,lots,units\n")
     bad_csv = runner.invoke(app, ["run", "--config", str(config)])
-    assert bad_csv.exit_code == 2 and "data line" in bad_csv.output and not db.exists(), bad_csv.output
+    at = f": line {len(good.splitlines()) + 1} = '2026,lots,units'"  # the file's own line number
+    assert bad_csv.exit_code == 2 and at in bad_csv.output and not db.exists(), bad_csv.output
     target.write_text(good)
     (tmp_path / "reports" / "latest").mkdir(parents=True)
     (tmp_path / "reports" / "latest" / "mine.txt").write_text("keep me")
