@@ -50,7 +50,9 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
-    """The process that made the session's fit caches removes them (a worker's are the controller's to remove)."""
+    """Each process removes its own Prefect home; the process that made the session's fit caches removes them (a
+    worker's are the controller's to remove)."""
+    shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
     if hasattr(config, "workerinput"):
         return
     shutil.rmtree(FIT_CACHE, ignore_errors=True)
