@@ -17,6 +17,7 @@ import keicast  # noqa: F401  first, so the bench has a run's one BLAS thread (k
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -82,9 +83,10 @@ def main() -> None:
         if field in config["run"]:
             config["run"][field] = str(Path(config["run"][field]).resolve())
     config["calibration"]["cache_dir"] = str(Path(config["calibration"].get("cache_dir", "data/cache")).resolve())
-    path = Path("/tmp/keicast-federal-range.yaml")
-    path.write_text(dump_yaml(config))
-    settings = load_settings(path)
+    with tempfile.TemporaryDirectory(prefix="keicast-federal-range-") as folder:  # read once, then removed
+        path = Path(folder) / "config.yaml"
+        path.write_text(dump_yaml(config))
+        settings = load_settings(path)
     evidence = steps.load_evidence(settings)
     spec = next(s for s in steps.calibrate_assumptions(settings, evidence).specs(settings) if s.name == args.scenario)
     run = settings.run
