@@ -267,23 +267,17 @@ def _context():
 
 
 @lru_cache(maxsize=64)
-def _spec(path: Path, modified: float) -> dict:
-    """A suite's JSON, read once per process (re-read when the file changes)."""
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-@lru_cache(maxsize=64)
 def _suite(suite_key: str, path: Path, modified: float):
     """A suite built from its JSON once per process (re-read when the file changes)."""
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    spec = _spec(path, modified)
+    spec = json.loads(path.read_text(encoding="utf-8"))
     expectations = [
         ExpectationConfiguration(type=exp["type"], kwargs=exp["kwargs"], meta=exp.get("meta", {})).to_domain_obj()
         for exp in spec["expectations"]
     ]
-    return gx.ExpectationSuite(name=suite_key, expectations=expectations)
+    return gx.ExpectationSuite(name=suite_key, expectations=expectations, meta=spec.get("meta", {}))
 
 
 def _plain(value) -> str:
@@ -406,7 +400,7 @@ def check(
         suite = _suite(f"{stage}.{suite_name}", path, path.stat().st_mtime)
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frames[suite_name]})
         result = batch.validate(suite, expectation_parameters=params, result_format={"result_format": "COMPLETE"})
-        advice = _spec(path, path.stat().st_mtime).get("meta", {}).get("advice", "")
+        advice = suite.meta.get("advice", "")
         rows += [_result_row(suite_name, r, now, frames[suite_name], params, advice) for r in result.results]
     results = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     if docs_dir is not None and (build_docs or not results.success.all()):
